@@ -1,0 +1,9 @@
+// pgcoro: a header-only C++20 coroutine client for PostgreSQL on Boost.Asio.
+// This is the one header users include.
+#pragma once
+
+#include "pgcoro/config.hpp"
+#include "pgcoro/connection.hpp"
+#include "pgcoro/error.hpp"
+#include "pgcoro/protocol.hpp"
+#include "pgcoro/result.hpp"

@@ -1,0 +1,232 @@
+// A connection to one PostgreSQL server session, driven by C++20 coroutines
+// on Boost.Asio. Every operation is an asio::awaitable and honours per-operation
+// cancellation: a cancelled query is cancelled on the server too and the
+// connection drained back to ReadyForQuery, or closed when that fails.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/this_coro.hpp>
+
+#include "config.hpp"
+#include "detail/cancel_request.hpp"
+#include "detail/connector.hpp"
+#include "detail/simple_query.hpp"
+#include "result.hpp"
+
+namespace pgcoro {
+
+namespace asio = boost::asio;
+using protocol::transaction_status;
+
+class connection {
+public:
+    // How long a cancelled operation may take to bring the session back to
+    // ReadyForQuery before the connection is closed instead.
+    static constexpr std::chrono::milliseconds cancel_drain_limit{5000};
+
+    connection() = default;
+    connection(connection&&) noexcept = default;
+    connection& operator=(connection&& other) noexcept {
+        if (this != &other) {
+            abandon();
+            session_ = std::move(other.session_);
+        }
+        return *this;
+    }
+    ~connection() { abandon(); }
+
+    // Opens a session with the given settings on the calling coroutine's executor.
+    static asio::awaitable<connection> connect(config cfg) {
+        connection c;
+        c.session_ = co_await detail::connect_session(cfg);
+        co_return c;
+    }
+    static asio::awaitable<connection> connect(std::string_view conninfo) { return connect(config::parse(conninfo)); }
+
+    // Runs SQL over the simple protocol and returns the last result (as
+    // libpq's PQexec). The SQL may hold several statements; see query_all.
+    asio::awaitable<result> query(std::string_view sql) {
+        auto all = co_await query_all(sql);
+        if (all.empty()) co_return result{};
+        co_return std::move(all.back());
+    }
+
+    // Every result of a multi-statement simple query, in order.
+    asio::awaitable<std::vector<result>> query_all(std::string_view sql) {
+        std::vector<result> results;
+        co_await run_exclusive([&](detail::session& s) { return detail::run_simple_query(s, sql, results); });
+        co_return results;
+    }
+
+    // Sends a CancelRequest for whatever this connection is running. Safe to
+    // call from another coroutine; the running operation then fails with
+    // SQLSTATE 57014 and the connection stays usable.
+    asio::awaitable<void> cancel() {
+        require_open();
+        co_await detail::send_cancel_request(detail::cancel_target_of(*session_));
+    }
+
+    // Sends Terminate, shuts TLS down and closes the socket. Never throws for
+    // a connection that is already broken or closed.
+    asio::awaitable<void> close() {
+        if (!session_) co_return;
+        auto s = std::move(session_);
+        if (s->broken || !s->stream().is_open()) co_return;
+        std::exception_ptr ignored;
+        try {
+            protocol::encode_terminate(s->out());
+            co_await detail::with_deadline(close_politely(*s), std::chrono::seconds(2), "close");
+        } catch (...) {
+            ignored = std::current_exception();  // closing anyway
+        }
+        s->stream().close();
+    }
+
+    // --- state ---
+    bool is_open() const noexcept { return session_ && !session_->broken && session_->stream().is_open(); }
+    // Open, not broken and not in the middle of an operation.
+    bool is_usable() const noexcept { return is_open() && !session_->busy; }
+    transaction_status transaction() const { require_open(); return session_->transaction; }
+    std::int32_t backend_pid() const { require_open(); return session_->key.process_id; }
+    bool uses_tls() const { require_open(); return session_->stream().is_tls(); }
+    // How the server authenticated this session: "none" (trust), "password",
+    // "md5", "SCRAM-SHA-256" or "SCRAM-SHA-256-PLUS" (channel-bound).
+    std::string_view authentication_method() const { require_open(); return session_->authentication; }
+    // A server parameter reported with ParameterStatus (server_version,
+    // TimeZone, ...); empty when the server did not report it.
+    std::string_view parameter(std::string_view name) const {
+        require_open();
+        auto it = session_->parameters().find(name);
+        return it == session_->parameters().end() ? std::string_view{} : std::string_view(it->second);
+    }
+    const config& settings() const { require_open(); return session_->settings(); }
+    // Where the session is, e.g. `server at "localhost" (127.0.0.1), port 5432`.
+    std::string server() const { require_open(); return session_->address().describe(); }
+
+    // Called with each NoticeResponse (and WARNING) the server sends.
+    void on_notice(notice_handler handler) { require_open(); session_->notice_handler_ = std::move(handler); }
+    // Notifications received so far (LISTEN/NOTIFY), oldest first.
+    std::deque<notification>& notifications() { require_open(); return session_->notifications_; }
+
+private:
+    void require_open() const {
+        if (!session_) throw error(errc::connection_broken, "connection is closed");
+    }
+
+    // Drops the socket without awaiting; a plain socket still gets Terminate
+    // so the server logs a clean disconnect. An operation still running in
+    // another coroutine keeps the session alive and fails with
+    // connection_broken instead of touching freed memory.
+    void abandon() noexcept {
+        if (!session_) return;
+        if (!session_->broken && !session_->busy) {
+            static constexpr char terminate[] = {'X', 0, 0, 0, 4};
+            session_->stream().try_write_now(asio::buffer(terminate, sizeof terminate));
+        }
+        session_->abandoned = true;
+        session_->mark_broken();
+        session_.reset();
+    }
+
+    static asio::awaitable<void> close_politely(detail::session& s) {
+        co_await s.flush();
+        if (s.stream().is_tls()) {
+            boost::system::error_code ec;
+            co_await s.stream().tls().async_shutdown(asio::redirect_error(asio::use_awaitable, ec));
+        }
+    }
+
+    // Runs one operation with the session to itself. A server error leaves
+    // the session usable; cancellation cancels on the server and drains; any
+    // other failure marks the connection broken. Broken is the default: only
+    // an operation that ends at ReadyForQuery clears it, so no unexpected
+    // exit can hand back a connection that is out of sync.
+    template <class Operation>
+    asio::awaitable<void> run_exclusive(Operation&& op) {
+        require_open();
+        const auto keep_alive = session_;
+        auto& s = *keep_alive;
+        if (s.broken) throw error(errc::connection_broken, "connection is broken by an earlier failure and must be closed");
+        if (s.busy) throw error(errc::operation_in_progress, "another operation is in progress on this connection");
+        struct operation_scope {
+            detail::session& s;
+            bool clean = false;
+            explicit operation_scope(detail::session& session) : s(session) { s.busy = true; }
+            ~operation_scope() {
+                s.busy = false;
+                if (!clean) s.mark_broken();
+            }
+        } scope{s};
+
+        std::exception_ptr failure;
+        bool cancelled = false;
+        try {
+            co_await op(s);
+            scope.clean = true;
+            co_return;
+        } catch (const server_error&) {
+            scope.clean = true;  // the session is back at ReadyForQuery
+            throw;
+        } catch (const boost::system::system_error& e) {
+            cancelled = e.code() == asio::error::operation_aborted;
+            failure = std::current_exception();
+        } catch (...) {
+            failure = std::current_exception();
+        }
+
+        if (s.abandoned) throw error(errc::connection_broken, "the connection was closed while the operation was running");
+        if (cancelled) {
+            // Until reset, every further co_await in this coroutine would throw.
+            co_await asio::this_coro::reset_cancellation_state();
+            scope.clean = co_await recover_from_cancellation(s);
+            throw error(errc::cancelled, scope.clean
+                ? "operation cancelled (query canceled on the server; the connection is usable)"
+                : "operation cancelled; the connection could not be brought back to a clean state and was closed");
+        }
+        try {
+            std::rethrow_exception(failure);
+        } catch (const boost::system::system_error& e) {
+            detail::throw_transport_failure(e, s.address());
+        }
+    }
+
+    // The caller cancelled mid-operation. Cancel on the server and read up to
+    // ReadyForQuery so the session stays usable. Returns whether that worked.
+    static asio::awaitable<bool> recover_from_cancellation(detail::session& s) {
+        try {
+            co_await detail::with_deadline(cancel_and_drain(s), cancel_drain_limit, "draining a cancelled query");
+            co_return true;
+        } catch (...) {
+            co_return false;
+        }
+    }
+
+    static asio::awaitable<void> cancel_and_drain(detail::session& s) {
+        co_await detail::send_cancel_request(detail::cancel_target_of(s));
+        // A write may have been cut short; only a complete write leaves the
+        // stream in sync, and the buffer is cleared only after one.
+        co_await s.flush();
+        for (;;) {
+            auto m = co_await s.read_message();
+            if (s.handle_asynchronous(m)) continue;
+            if (m.type == 'Z') {
+                s.transaction = protocol::decode_ready_for_query(m.body);
+                co_return;
+            }
+            if (m.type == 'G') {
+                protocol::encode_copy_fail(s.out(), "operation cancelled");
+                co_await s.flush();
+            }
+        }
+    }
+
+    std::shared_ptr<detail::session> session_;
+};
+
+}  // namespace pgcoro

@@ -1,0 +1,237 @@
+// Connection strings, as libpq reads them: config::parse, config::to_string,
+// the environments they may consult, and the password file.
+//
+// Parsing goes in libpq's order: read the string (keyword=value or URI),
+// expand the first dbname that is itself a connection string, let the last
+// non-empty value of each keyword win, fill what is still unset from the PG*
+// environment variables, then validate every value and apply the built-in
+// defaults.
+#pragma once
+
+#include <algorithm>
+#include <cstdlib>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "config.hpp"
+#include "detail/conninfo_format.hpp"
+#include "detail/conninfo_keywords.hpp"
+#include "detail/conninfo_string.hpp"
+#include "detail/conninfo_uri.hpp"
+#include "detail/conninfo_values.hpp"
+#include "detail/os_defaults.hpp"
+#include "detail/passfile.hpp"
+
+namespace pgcoro::detail {
+
+// Either syntax, chosen as libpq does: by the URI prefix.
+inline conninfo_settings read_connection_string(std::string_view s) {
+    // The values end up in NUL-terminated startup packet fields.
+    if (const auto nul = s.find('\0'); nul != std::string_view::npos)
+        throw_invalid_config("connection info string contains a NUL byte" + at_offset(nul));
+    return uri_prefix_length(s) != 0 ? parse_connection_uri(s) : parse_keyword_value_string(s);
+}
+
+// libpq's expand_dbname: the first dbname, when it is itself a connection
+// string, is replaced by that string's settings, so that they override
+// earlier settings and later ones override them. Only one level is expanded:
+// a dbname inside it is a plain database name, and so is a URI's path.
+inline void expand_first_dbname(conninfo_settings& settings) {
+    const auto dbname = std::find_if(settings.begin(), settings.end(),
+                                     [](const conninfo_setting& s) { return s.keyword == "dbname"; });
+    if (dbname == settings.end() || dbname->literal || !looks_like_connection_string(dbname->value)) return;
+    conninfo_settings inner;
+    try {
+        inner = read_connection_string(dbname->value);
+    } catch (const error& e) {
+        throw_invalid_config(std::string(e.what()) + " (in the connection string given as dbname)");
+    }
+    const auto at = settings.erase(dbname);
+    settings.insert(at, inner.begin(), inner.end());
+}
+
+using resolved_settings = std::map<std::string_view, setting_value>;
+
+// The last non-empty value of each keyword, then the environment for the
+// rest. An empty value counts as not given, as in libpq's keyword arrays.
+inline resolved_settings resolve_settings(const conninfo_settings& given, const environment& env) {
+    resolved_settings resolved;
+    for (const auto& s : given) {
+        if (s.value.empty()) continue;
+        const auto name = find_supported_keyword(s.keyword)->name;
+        resolved.insert_or_assign(name, setting_value{name, s.value, {}});
+    }
+    for (const auto& k : supported_keywords) {
+        if (k.env_var.empty() || resolved.contains(k.name)) continue;
+        if (auto v = env(k.env_var); v && !v->empty()) resolved.emplace(k.name, setting_value{k.name, std::move(*v), k.env_var});
+    }
+    return resolved;
+}
+
+inline const setting_value* find_setting(const resolved_settings& s, std::string_view keyword) {
+    const auto it = s.find(keyword);
+    return it == s.end() ? nullptr : &it->second;
+}
+
+inline std::string setting_text(const resolved_settings& s, std::string_view keyword) {
+    const auto* v = find_setting(s, keyword);
+    return v ? v->text : std::string();
+}
+
+// libpq's host, hostaddr and port lists: one slot per hostaddr item if
+// given, else per host item, else one. An empty slot is the default socket
+// directory, unless it has a hostaddr, which then also names the host (as
+// PQhost reports it, and for the password file).
+inline void resolve_hosts(const resolved_settings& s, config& cfg) {
+    const auto* host = find_setting(s, "host");
+    const auto* hostaddr = find_setting(s, "hostaddr");
+    const auto* port = find_setting(s, "port");
+
+    if (hostaddr) cfg.hostaddrs = to_host_addresses(*hostaddr);
+    std::vector<std::string> hosts;
+    if (host) hosts = split_list(host->text);
+    const std::size_t count = !cfg.hostaddrs.empty() ? cfg.hostaddrs.size() : !hosts.empty() ? hosts.size() : 1;
+    if (host && hosts.size() != count)
+        host->reject("could not match " + std::to_string(hosts.size()) + " host names to " + std::to_string(count) +
+                     " hostaddr values");
+    hosts.resize(count);
+    for (std::size_t i = 0; i < count; ++i) {
+        if (!hosts[i].empty()) continue;
+        const bool has_address = !cfg.hostaddrs.empty() && !cfg.hostaddrs[i].empty();
+        hosts[i] = has_address ? cfg.hostaddrs[i] : default_socket_directory();
+    }
+    cfg.hosts = std::move(hosts);
+
+    cfg.ports = {default_port};
+    if (port) {
+        auto ports = to_ports(*port);
+        if (ports.size() != 1 && ports.size() != count)
+            port->reject("could not match " + std::to_string(ports.size()) + " port numbers to " + std::to_string(count) +
+                         " hosts");
+        cfg.ports = std::move(ports);
+    }
+}
+
+inline void resolve_tls(const resolved_settings& s, config& cfg) {
+    cfg.sslrootcert = setting_text(s, "sslrootcert");
+    cfg.sslcert = setting_text(s, "sslcert");
+    cfg.sslkey = setting_text(s, "sslkey");
+    cfg.sslpassword = setting_text(s, "sslpassword");
+    if (const auto* v = find_setting(s, "sslsni")) cfg.sslsni = to_zero_or_one(*v);
+
+    const auto* mode = find_setting(s, "sslmode");
+    if (mode) cfg.sslmode = to_enum(*mode, ssl_mode_names);
+    // libpq 16: the system's CA store only makes sense with host name
+    // checks, so it raises the default and refuses anything weaker.
+    if (cfg.sslrootcert == "system") {
+        if (!mode)
+            cfg.sslmode = ssl_mode::verify_full;
+        else if (cfg.sslmode != ssl_mode::verify_full)
+            mode->reject("weak sslmode \"" + mode->text + "\" may not be used with sslrootcert=system (use \"verify-full\")");
+    }
+}
+
+inline void resolve_keepalives(const resolved_settings& s, config& cfg) {
+    // libpq reads keepalives as an integer, any non-zero value meaning on.
+    if (const auto* v = find_setting(s, "keepalives")) cfg.keepalives = to_int(*v) != 0;
+    // libpq treats a negative value as 0, the system default.
+    const auto non_negative = [&](std::string_view keyword, int& field) {
+        if (const auto* v = find_setting(s, keyword)) field = std::max(0, to_int(*v));
+    };
+    non_negative("keepalives_idle", cfg.keepalives_idle);
+    non_negative("keepalives_interval", cfg.keepalives_interval);
+    non_negative("keepalives_count", cfg.keepalives_count);
+}
+
+inline config build_config(const resolved_settings& s) {
+    config cfg;
+    resolve_hosts(s, cfg);
+
+    cfg.user = find_setting(s, "user") ? setting_text(s, "user") : os_user_name();
+    cfg.dbname = find_setting(s, "dbname") ? setting_text(s, "dbname") : cfg.user;
+    cfg.password = setting_text(s, "password");
+    cfg.passfile = setting_text(s, "passfile");
+    cfg.application_name = setting_text(s, "application_name");
+    cfg.fallback_application_name = setting_text(s, "fallback_application_name");
+    cfg.options = setting_text(s, "options");
+    if (const auto* v = find_setting(s, "connect_timeout")) cfg.connect_timeout = to_connect_timeout(*v);
+
+    if (const auto* v = find_setting(s, "require_auth")) cfg.require_auth = to_require_auth(*v);
+    if (const auto* v = find_setting(s, "channel_binding")) cfg.channel_binding = to_enum(*v, channel_binding_names);
+    resolve_tls(s, cfg);
+    if (const auto* v = find_setting(s, "target_session_attrs")) cfg.target_session_attrs = to_enum(*v, session_target_names);
+    resolve_keepalives(s, cfg);
+    return cfg;
+}
+
+}  // namespace pgcoro::detail
+
+namespace pgcoro {
+
+inline config config::parse(std::string_view conninfo) { return parse(conninfo, process_environment()); }
+
+inline config config::parse(std::string_view conninfo, const environment& env) {
+    auto settings = detail::read_connection_string(conninfo);
+    detail::expand_first_dbname(settings);
+    return detail::build_config(detail::resolve_settings(settings, env));
+}
+
+inline environment config::process_environment() {
+    return [](std::string_view name) -> std::optional<std::string> {
+        if (const char* v = std::getenv(std::string(name).c_str())) return std::string(v);
+        return std::nullopt;
+    };
+}
+
+inline environment config::no_environment() {
+    return [](std::string_view) -> std::optional<std::string> { return std::nullopt; };
+}
+
+inline std::string config::to_string() const {
+    using namespace detail;
+    std::string out;
+    const auto add = [&out](std::string_view keyword, std::string_view value) {
+        if (!out.empty()) out += ' ';
+        out += keyword;
+        out += '=';
+        out += quote_conninfo_value(value);
+    };
+    const auto add_if_set = [&add](std::string_view keyword, const std::string& value) {
+        if (!value.empty()) add(keyword, value);
+    };
+    const auto add_if_nonzero = [&add](std::string_view keyword, long long value) {
+        if (value != 0) add(keyword, std::to_string(value));
+    };
+    const config defaults;
+
+    if (!hosts.empty()) add("host", join_with_commas(hosts));
+    if (!hostaddrs.empty()) add("hostaddr", join_with_commas(hostaddrs));
+    if (!ports.empty()) add("port", join_with_commas(ports));
+    if (!dbname.empty()) add("dbname", dbname_for_conninfo(dbname));
+    add_if_set("user", user);
+    if (!password.empty()) add("password", redacted_secret);
+    add_if_set("passfile", passfile);
+    add_if_nonzero("connect_timeout", connect_timeout.count());
+    add_if_set("application_name", application_name);
+    add_if_set("fallback_application_name", fallback_application_name);
+    add_if_set("options", options);
+    if (sslmode != defaults.sslmode) add("sslmode", name_of(sslmode, ssl_mode_names));
+    add_if_set("sslrootcert", sslrootcert);
+    add_if_set("sslcert", sslcert);
+    add_if_set("sslkey", sslkey);
+    if (!sslpassword.empty()) add("sslpassword", redacted_secret);
+    if (sslsni != defaults.sslsni) add("sslsni", sslsni ? "1" : "0");
+    if (channel_binding != defaults.channel_binding) add("channel_binding", name_of(channel_binding, channel_binding_names));
+    if (require_auth != defaults.require_auth) add("require_auth", format_require_auth(require_auth));
+    if (target_session_attrs != defaults.target_session_attrs)
+        add("target_session_attrs", name_of(target_session_attrs, session_target_names));
+    if (keepalives != defaults.keepalives) add("keepalives", keepalives ? "1" : "0");
+    add_if_nonzero("keepalives_idle", keepalives_idle);
+    add_if_nonzero("keepalives_interval", keepalives_interval);
+    add_if_nonzero("keepalives_count", keepalives_count);
+    return out;
+}
+
+}  // namespace pgcoro

@@ -1,0 +1,187 @@
+// The state of one open server session: the transport, the read and write
+// buffers, and what the server told us about the session. The public
+// connection and the connect logic share it; it owns no policy.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <string>
+#include <variant>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+
+#include "../config.hpp"
+#include "../error.hpp"
+#include "../protocol.hpp"
+#include "transport.hpp"
+
+namespace pgcoro {
+
+// A NotificationResponse (LISTEN/NOTIFY), owning its strings.
+struct notification {
+    std::int32_t process_id = 0;
+    std::string channel;
+    std::string payload;
+};
+
+using notice_handler = std::function<void(const diagnostics&)>;
+
+}  // namespace pgcoro
+
+namespace pgcoro::detail {
+
+using server_endpoint = std::variant<asio::ip::tcp::endpoint, asio::local::stream_protocol::endpoint>;
+
+// Where a session is connected, as a user would name it in an error message.
+struct server_address {
+    std::string host;       // as configured: name, IP or socket directory
+    std::uint16_t port = 0;
+    server_endpoint endpoint;
+
+    std::string describe() const {
+        if (auto* local = std::get_if<asio::local::stream_protocol::endpoint>(&endpoint))
+            return "server on socket \"" + local->path() + "\"";
+        const auto& tcp = std::get<asio::ip::tcp::endpoint>(endpoint);
+        const auto ip = tcp.address().to_string();
+        std::string s = "server at \"" + host + "\"";
+        if (ip != host) s += " (" + ip + ")";
+        return s + ", port " + std::to_string(port);
+    }
+};
+
+inline constexpr std::size_t initial_read_buffer = 16 * 1024;
+
+class session {
+public:
+    session(asio::any_io_executor ex, config cfg) : executor_(std::move(ex)), config_(std::move(cfg)) {
+        read_buffer_.resize(initial_read_buffer);
+    }
+
+    const asio::any_io_executor& executor() const noexcept { return executor_; }
+    const config& settings() const noexcept { return config_; }
+    transport& stream() noexcept { return transport_; }
+    const transport& stream() const noexcept { return transport_; }
+    server_address& address() noexcept { return address_; }
+    const server_address& address() const noexcept { return address_; }
+
+    // --- writing -------------------------------------------------------------
+    protocol::buffer& out() noexcept { return write_buffer_; }
+
+    // Sends the write buffer. When cancelled midway, the bytes already sent
+    // are dropped from the buffer, so a later flush() completes the message
+    // and the stream stays in sync.
+    asio::awaitable<void> flush() {
+        if (write_buffer_.empty()) co_return;
+        auto [ec, sent] = co_await transport_.write(asio::buffer(write_buffer_));
+        write_buffer_.erase(0, sent);
+        if (ec) throw boost::system::system_error(ec);
+    }
+
+    // --- reading -------------------------------------------------------------
+    // The next message; its body stays valid until the next read.
+    asio::awaitable<protocol::backend_message> read_message() {
+        for (;;) {
+            auto f = protocol::next_frame(buffered(), config_.max_message_size);
+            if (f.complete) {
+                read_begin_ += f.needed;
+                co_return f.message;
+            }
+            co_await fill(f.needed);
+        }
+    }
+
+    // Bytes received but not yet consumed as messages.
+    std::string_view buffered() const noexcept {
+        return {read_buffer_.data() + read_begin_, read_end_ - read_begin_};
+    }
+    void discard_buffered() noexcept { read_begin_ = read_end_ = 0; }
+
+    // Reads at least `wanted` bytes in total into the buffer.
+    asio::awaitable<void> fill(std::size_t wanted) {
+        if (read_begin_ == read_end_) read_begin_ = read_end_ = 0;
+        if (read_buffer_.size() - read_begin_ < wanted) {
+            std::memmove(read_buffer_.data(), read_buffer_.data() + read_begin_, read_end_ - read_begin_);
+            read_end_ -= read_begin_;
+            read_begin_ = 0;
+            if (read_buffer_.size() < wanted) read_buffer_.resize(std::max(wanted, read_buffer_.size() * 2));
+        }
+        while (read_end_ - read_begin_ < wanted) {
+            read_end_ += co_await transport_.read_some(
+                asio::buffer(read_buffer_.data() + read_end_, read_buffer_.size() - read_end_));
+        }
+    }
+
+    // Handles the messages that may arrive at any time. Returns false for any
+    // other message type.
+    bool handle_asynchronous(const protocol::backend_message& m) {
+        switch (m.type) {
+        case 'N':
+            if (notice_handler_) notice_handler_(protocol::decode_error_fields(m.body, "NoticeResponse"));
+            else protocol::decode_error_fields(m.body, "NoticeResponse");  // still validated
+            return true;
+        case 'S': {
+            auto p = protocol::decode_parameter_status(m.body);
+            auto it = parameters_.find(p.name);
+            if (it == parameters_.end()) parameters_.emplace(std::string(p.name), std::string(p.value));
+            else it->second.assign(p.value);
+            return true;
+        }
+        case 'A': {
+            auto n = protocol::decode_notification(m.body);
+            notifications_.push_back({n.process_id, std::string(n.channel), std::string(n.payload)});
+            return true;
+        }
+        default: return false;
+        }
+    }
+
+    // --- session state ---------------------------------------------------------
+    std::map<std::string, std::string, std::less<>>& parameters() noexcept { return parameters_; }
+    const std::map<std::string, std::string, std::less<>>& parameters() const noexcept { return parameters_; }
+    protocol::backend_key_data key{};
+    protocol::transaction_status transaction = protocol::transaction_status::idle;
+    bool broken = false;
+    bool busy = false;
+    bool abandoned = false;  // its connection object is gone
+    notice_handler notice_handler_;
+    std::deque<notification> notifications_;
+    std::string tls_host;  // the name the server certificate was checked against
+    // How the server authenticated us: "none", "password", "md5",
+    // "SCRAM-SHA-256" or "SCRAM-SHA-256-PLUS".
+    std::string authentication = "none";
+
+    // Marks the session unusable and drops the socket at once.
+    void mark_broken() noexcept {
+        broken = true;
+        transport_.close();
+    }
+
+private:
+    asio::any_io_executor executor_;
+    config config_;
+    transport transport_;
+    server_address address_;
+    protocol::buffer write_buffer_;
+    std::string read_buffer_;
+    std::size_t read_begin_ = 0;
+    std::size_t read_end_ = 0;
+    std::map<std::string, std::string, std::less<>> parameters_;
+};
+
+// Translates what the socket layer threw into a user-facing pgcoro::error.
+[[noreturn]] inline void throw_transport_failure(const boost::system::system_error& e, const server_address& where) {
+    const auto& ec = e.code();
+    if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated || ec == asio::error::connection_reset ||
+        ec == asio::error::broken_pipe) {
+        throw error(errc::connection_closed,
+                    "server closed the connection unexpectedly (" + where.describe() +
+                        ")\n\tThis probably means the server terminated abnormally before or while processing the request.");
+    }
+    throw error(ec, "lost connection to " + where.describe() + ": " + ec.message());
+}
+
+}  // namespace pgcoro::detail

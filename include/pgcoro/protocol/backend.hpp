@@ -1,0 +1,241 @@
+// Decoders for the messages the server sends. Each takes a message body (see
+// framing.hpp) and returns views into it, or throws protocol_violation when the
+// body does not match the message's layout.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "../error.hpp"
+#include "message_reader.hpp"
+
+namespace pgcoro::protocol {
+
+// --- Authentication ('R') ---------------------------------------------------
+struct auth_ok {};
+struct auth_cleartext_password {};
+struct auth_md5_password { std::string_view salt; };  // 4 bytes
+struct auth_sasl { std::vector<std::string_view> mechanisms; };
+struct auth_sasl_continue { std::string_view data; };
+struct auth_sasl_final { std::string_view data; };
+// Kerberos, SCM, GSS, SSPI: methods pgcoro does not implement.
+struct auth_unsupported { std::int32_t code; };
+
+using authentication_request = std::variant<auth_ok, auth_cleartext_password, auth_md5_password, auth_sasl,
+                                            auth_sasl_continue, auth_sasl_final, auth_unsupported>;
+
+inline authentication_request decode_authentication(std::string_view body) {
+    message_reader r(body, "Authentication");
+    const auto code = r.int32();
+    switch (code) {
+    case 0: r.expect_end(); return auth_ok{};
+    case 3: r.expect_end(); return auth_cleartext_password{};
+    case 5: {
+        auth_md5_password m{r.bytes(4)};
+        r.expect_end();
+        return m;
+    }
+    case 10: {
+        auth_sasl s;
+        for (;;) {
+            auto name = r.cstring();
+            if (name.empty()) break;
+            s.mechanisms.push_back(name);
+        }
+        r.expect_end();
+        if (s.mechanisms.empty()) r.fail("no SASL mechanism offered");
+        return s;
+    }
+    case 11: return auth_sasl_continue{r.rest()};
+    case 12: return auth_sasl_final{r.rest()};
+    case 2: case 6: case 7: case 8: case 9: return auth_unsupported{code};
+    default: r.fail("unknown authentication request code " + std::to_string(code));
+    }
+}
+
+inline std::string_view auth_method_name(std::int32_t code) {
+    switch (code) {
+    case 2: return "Kerberos V5";
+    case 6: return "SCM credentials";
+    case 7: return "GSSAPI";
+    case 8: return "GSSAPI continuation";
+    case 9: return "SSPI";
+    default: return "unknown";
+    }
+}
+
+// --- Session state ------------------------------------------------------------
+struct parameter_status { std::string_view name, value; };
+inline parameter_status decode_parameter_status(std::string_view body) {
+    message_reader r(body, "ParameterStatus");
+    parameter_status p{r.cstring(), r.cstring()};
+    r.expect_end();
+    return p;
+}
+
+struct backend_key_data { std::int32_t process_id = 0, secret_key = 0; };
+inline backend_key_data decode_backend_key_data(std::string_view body) {
+    message_reader r(body, "BackendKeyData");
+    backend_key_data k{r.int32(), r.int32()};
+    r.expect_end();
+    return k;
+}
+
+enum class transaction_status : char { idle = 'I', in_transaction = 'T', failed = 'E' };
+inline transaction_status decode_ready_for_query(std::string_view body) {
+    message_reader r(body, "ReadyForQuery");
+    const auto s = static_cast<char>(r.int8());
+    r.expect_end();
+    if (s != 'I' && s != 'T' && s != 'E') r.fail(std::string("unknown transaction status '") + s + "'");
+    return static_cast<transaction_status>(s);
+}
+
+struct negotiate_protocol_version { std::int32_t newest_minor = 0; std::vector<std::string_view> unrecognized; };
+inline negotiate_protocol_version decode_negotiate_protocol_version(std::string_view body) {
+    message_reader r(body, "NegotiateProtocolVersion");
+    negotiate_protocol_version v;
+    v.newest_minor = r.int32();
+    const auto n = r.int32();
+    if (n < 0) r.fail("negative option count");
+    for (std::int32_t i = 0; i < n; ++i) v.unrecognized.push_back(r.cstring());
+    r.expect_end();
+    return v;
+}
+
+// --- Errors and notices ('E', 'N') --------------------------------------------
+inline std::optional<std::uint32_t> parse_field_number(std::string_view s) {
+    if (s.empty() || s.size() > 9) return std::nullopt;
+    std::uint32_t v = 0;
+    for (char c : s) {
+        if (c < '0' || c > '9') return std::nullopt;
+        v = v * 10 + static_cast<std::uint32_t>(c - '0');
+    }
+    return v;
+}
+
+inline diagnostics decode_error_fields(std::string_view body, const char* message = "ErrorResponse") {
+    message_reader r(body, message);
+    diagnostics d;
+    for (;;) {
+        const auto code = static_cast<char>(r.int8());
+        if (code == '\0') break;
+        const auto value = r.cstring();
+        switch (code) {
+        case 'S': d.severity = value; break;
+        case 'V': d.severity_nonlocalized = value; break;
+        case 'C': d.sqlstate = value; break;
+        case 'M': d.message = value; break;
+        case 'D': d.detail = value; break;
+        case 'H': d.hint = value; break;
+        case 'P': d.position = parse_field_number(value); break;
+        case 'p': d.internal_position = parse_field_number(value); break;
+        case 'q': d.internal_query = value; break;
+        case 'W': d.where = value; break;
+        case 's': d.schema = value; break;
+        case 't': d.table = value; break;
+        case 'c': d.column = value; break;
+        case 'd': d.datatype = value; break;
+        case 'n': d.constraint = value; break;
+        case 'F': d.file = value; break;
+        case 'L': d.line = parse_field_number(value); break;
+        case 'R': d.routine = value; break;
+        default: break;  // the protocol says to ignore unknown field types
+        }
+    }
+    r.expect_end();
+    return d;
+}
+
+// --- Query results ------------------------------------------------------------
+struct field_description {
+    std::string_view name;
+    std::uint32_t table_oid = 0;
+    std::int16_t column_attribute = 0;
+    std::uint32_t type_oid = 0;
+    std::int16_t type_size = 0;
+    std::int32_t type_modifier = 0;
+    std::int16_t format = 0;  // 0 text, 1 binary
+};
+
+// Fills `out` (cleared first; its capacity is reused).
+inline void decode_row_description(std::string_view body, std::vector<field_description>& out) {
+    message_reader r(body, "RowDescription");
+    const auto n = r.int16();
+    if (n < 0) r.fail("negative field count");
+    out.clear();
+    out.reserve(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i) {
+        field_description f;
+        f.name = r.cstring();
+        f.table_oid = r.uint32();
+        f.column_attribute = r.int16();
+        f.type_oid = r.uint32();
+        f.type_size = r.int16();
+        f.type_modifier = r.int32();
+        f.format = r.int16();
+        if (f.format != 0 && f.format != 1) r.fail("unknown format code " + std::to_string(f.format));
+        out.push_back(f);
+    }
+    r.expect_end();
+}
+
+// Calls on_field(index, value) for each column of a DataRow; value is
+// std::nullopt for SQL NULL. Checks the column count against `expected_fields`.
+template <class OnField>
+void decode_data_row(std::string_view body, std::size_t expected_fields, OnField&& on_field) {
+    message_reader r(body, "DataRow");
+    const auto n = r.int16();
+    if (n < 0 || static_cast<std::size_t>(n) != expected_fields)
+        r.fail("has " + std::to_string(n) + " fields, RowDescription announced " + std::to_string(expected_fields));
+    for (int i = 0; i < n; ++i) {
+        const auto len = r.int32();
+        if (len == -1) {
+            on_field(static_cast<std::size_t>(i), std::optional<std::string_view>{});
+        } else if (len < 0) {
+            r.fail("negative field length");
+        } else {
+            on_field(static_cast<std::size_t>(i), std::optional<std::string_view>{r.bytes(static_cast<std::size_t>(len))});
+        }
+    }
+    r.expect_end();
+}
+
+inline std::string_view decode_command_complete(std::string_view body) {
+    message_reader r(body, "CommandComplete");
+    auto tag = r.cstring();
+    r.expect_end();
+    return tag;
+}
+
+struct notification {
+    std::int32_t process_id = 0;
+    std::string_view channel, payload;
+};
+inline notification decode_notification(std::string_view body) {
+    message_reader r(body, "NotificationResponse");
+    notification n{r.int32(), r.cstring(), r.cstring()};
+    r.expect_end();
+    return n;
+}
+
+inline void expect_empty_body(std::string_view body, const char* message) {
+    message_reader r(body, message);
+    r.expect_end();
+}
+
+// The number at the end of a command tag ("INSERT 0 5", "UPDATE 3", "SELECT 7").
+inline std::optional<std::uint64_t> rows_affected(std::string_view tag) {
+    const auto space = tag.rfind(' ');
+    if (space == std::string_view::npos || space + 1 == tag.size()) return std::nullopt;
+    std::uint64_t v = 0;
+    for (char c : tag.substr(space + 1)) {
+        if (c < '0' || c > '9') return std::nullopt;
+        v = v * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    return v;
+}
+
+}  // namespace pgcoro::protocol

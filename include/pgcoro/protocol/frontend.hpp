@@ -1,0 +1,116 @@
+// Encoders for every message the client sends (protocol "Message Formats").
+// Pure functions: they append to a buffer and never touch a socket.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <utility>
+
+#include "message_writer.hpp"
+
+namespace pgcoro::protocol {
+
+inline constexpr std::int32_t protocol_version_3_0 = 196608;   // 3 << 16
+inline constexpr std::int32_t ssl_request_code = 80877103;     // 1234 << 16 | 5679
+inline constexpr std::int32_t cancel_request_code = 80877102;  // 1234 << 16 | 5678
+
+using startup_parameter = std::pair<std::string_view, std::string_view>;
+
+// StartupMessage: protocol 3.0 and name/value pairs (user is mandatory).
+inline void encode_startup_message(buffer& out, std::span<const startup_parameter> params) {
+    message_writer w(out);
+    w.begin_untyped().int32(protocol_version_3_0);
+    for (const auto& [name, value] : params) w.cstring(name).cstring(value);
+    w.int8(0);
+    w.finish();
+}
+
+inline void encode_ssl_request(buffer& out) {
+    message_writer w(out);
+    w.begin_untyped().int32(ssl_request_code);
+    w.finish();
+}
+
+inline void encode_cancel_request(buffer& out, std::int32_t process_id, std::int32_t secret_key) {
+    message_writer w(out);
+    w.begin_untyped().int32(cancel_request_code).int32(process_id).int32(secret_key);
+    w.finish();
+}
+
+// PasswordMessage for cleartext and md5 (the md5 form is computed by the caller).
+inline void encode_password_message(buffer& out, std::string_view password) {
+    message_writer w(out);
+    w.begin('p').cstring(password);
+    w.finish();
+}
+
+inline void encode_sasl_initial_response(buffer& out, std::string_view mechanism, std::string_view data) {
+    message_writer w(out);
+    w.begin('p').cstring(mechanism).int32(static_cast<std::int32_t>(data.size())).bytes(data);
+    w.finish();
+}
+
+inline void encode_sasl_response(buffer& out, std::string_view data) {
+    message_writer w(out);
+    w.begin('p').bytes(data);
+    w.finish();
+}
+
+inline void encode_query(buffer& out, std::string_view sql) {
+    message_writer w(out);
+    w.begin('Q').cstring(sql);
+    w.finish();
+}
+
+inline void encode_parse(buffer& out, std::string_view statement, std::string_view sql,
+                         std::span<const std::uint32_t> param_types) {
+    message_writer w(out);
+    w.begin('P').cstring(statement).cstring(sql).int16(static_cast<std::int16_t>(param_types.size()));
+    for (auto oid : param_types) w.int32(static_cast<std::int32_t>(oid));
+    w.finish();
+}
+
+// 'S' describes a prepared statement, 'P' a portal.
+inline void encode_describe(buffer& out, char kind, std::string_view name) {
+    message_writer w(out);
+    w.begin('D').int8(static_cast<std::uint8_t>(kind)).cstring(name);
+    w.finish();
+}
+
+inline void encode_execute(buffer& out, std::string_view portal, std::int32_t max_rows) {
+    message_writer w(out);
+    w.begin('E').cstring(portal).int32(max_rows);
+    w.finish();
+}
+
+// 'S' closes a prepared statement, 'P' a portal.
+inline void encode_close(buffer& out, char kind, std::string_view name) {
+    message_writer w(out);
+    w.begin('C').int8(static_cast<std::uint8_t>(kind)).cstring(name);
+    w.finish();
+}
+
+inline void encode_empty_message(buffer& out, char type) {
+    message_writer w(out);
+    w.begin(type);
+    w.finish();
+}
+inline void encode_sync(buffer& out) { encode_empty_message(out, 'S'); }
+inline void encode_flush(buffer& out) { encode_empty_message(out, 'H'); }
+inline void encode_terminate(buffer& out) { encode_empty_message(out, 'X'); }
+inline void encode_copy_done(buffer& out) { encode_empty_message(out, 'c'); }
+
+inline void encode_copy_data(buffer& out, std::string_view data) {
+    message_writer w(out);
+    w.begin('d').bytes(data);
+    w.finish();
+}
+
+inline void encode_copy_fail(buffer& out, std::string_view reason) {
+    message_writer w(out);
+    w.begin('f').cstring(reason);
+    w.finish();
+}
+
+}  // namespace pgcoro::protocol

@@ -1,0 +1,151 @@
+// A query result held in two flat arrays: all field bytes in one string and an
+// (offset, length) cell per field, so a result costs a handful of allocations
+// whatever its row count, and capacity is reused when a result is refilled.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "error.hpp"
+#include "protocol/backend.hpp"
+
+namespace pgcoro {
+
+struct column {
+    std::string name;
+    std::uint32_t table_oid = 0;
+    std::int16_t column_attribute = 0;
+    std::uint32_t type_oid = 0;
+    std::int16_t type_size = 0;
+    std::int32_t type_modifier = 0;
+    std::int16_t format = 0;  // 0 text, 1 binary
+};
+
+class result;
+
+// One row of a result: a cheap view, valid while the result lives.
+class row {
+public:
+    row(const result& r, std::size_t index) noexcept : result_(&r), index_(index) {}
+
+    std::size_t size() const noexcept;
+    // The field's bytes, or std::nullopt for SQL NULL.
+    std::optional<std::string_view> operator[](std::size_t column) const;
+    std::optional<std::string_view> operator[](std::string_view column_name) const;
+    bool is_null(std::size_t column) const { return !(*this)[column].has_value(); }
+    // The field's text; throws for NULL (use operator[] when NULL is expected).
+    std::string_view text(std::size_t column) const;
+
+private:
+    const result* result_;
+    std::size_t index_;
+};
+
+class result {
+public:
+    // --- rows ---
+    std::size_t size() const noexcept { return rows_; }
+    bool empty() const noexcept { return rows_ == 0; }
+    row operator[](std::size_t i) const noexcept { return {*this, i}; }
+    row at(std::size_t i) const {
+        if (i >= rows_) throw std::out_of_range("pgcoro::result: row " + std::to_string(i) + " of " + std::to_string(rows_));
+        return {*this, i};
+    }
+
+    class iterator {
+    public:
+        using value_type = row;
+        using difference_type = std::ptrdiff_t;
+        iterator() = default;
+        iterator(const result* r, std::size_t i) : r_(r), i_(i) {}
+        row operator*() const { return {*r_, i_}; }
+        iterator& operator++() { ++i_; return *this; }
+        iterator operator++(int) { auto t = *this; ++i_; return t; }
+        bool operator==(const iterator& o) const noexcept { return i_ == o.i_; }
+    private:
+        const result* r_ = nullptr;
+        std::size_t i_ = 0;
+    };
+    iterator begin() const noexcept { return {this, 0}; }
+    iterator end() const noexcept { return {this, rows_}; }
+
+    // --- columns ---
+    const std::vector<column>& columns() const noexcept { return columns_; }
+    // Index of the first column with that name; throws when there is none.
+    std::size_t column_index(std::string_view name) const {
+        for (std::size_t i = 0; i < columns_.size(); ++i)
+            if (columns_[i].name == name) return i;
+        throw error(errc::invalid_config, "result has no column named \"" + std::string(name) + "\"");
+    }
+
+    // --- completion ---
+    // The command tag, e.g. "SELECT 3", "INSERT 0 1"; empty for an empty query.
+    const std::string& command_tag() const noexcept { return command_tag_; }
+    std::optional<std::uint64_t> rows_affected() const { return protocol::rows_affected(command_tag_); }
+
+    // --- filling (used by the connection) ---
+    void clear() noexcept {
+        columns_.clear();
+        data_.clear();
+        cells_.clear();
+        rows_ = 0;
+        command_tag_.clear();
+    }
+    void set_columns(const std::vector<protocol::field_description>& fields) {
+        columns_.clear();
+        for (const auto& f : fields)
+            columns_.push_back({std::string(f.name), f.table_oid, f.column_attribute, f.type_oid, f.type_size,
+                                f.type_modifier, f.format});
+    }
+    void append_row(std::string_view data_row_body) {
+        protocol::decode_data_row(data_row_body, columns_.size(), [&](std::size_t, std::optional<std::string_view> v) {
+            if (!v) {
+                cells_.push_back({0, -1});
+            } else {
+                cells_.push_back({static_cast<std::uint32_t>(data_.size()), static_cast<std::int32_t>(v->size())});
+                data_.append(*v);
+            }
+        });
+        ++rows_;
+    }
+    void set_command_tag(std::string_view tag) { command_tag_.assign(tag); }
+
+private:
+    friend class row;
+    struct cell {
+        std::uint64_t offset;
+        std::int32_t length;  // -1: NULL
+    };
+
+    std::vector<column> columns_;
+    std::string data_;
+    std::vector<cell> cells_;
+    std::size_t rows_ = 0;
+    std::string command_tag_;
+};
+
+inline std::size_t row::size() const noexcept { return result_->columns_.size(); }
+
+inline std::optional<std::string_view> row::operator[](std::size_t column) const {
+    const auto width = result_->columns_.size();
+    if (column >= width)
+        throw std::out_of_range("pgcoro::row: column " + std::to_string(column) + " of " + std::to_string(width));
+    const auto& c = result_->cells_[index_ * width + column];
+    if (c.length < 0) return std::nullopt;
+    return std::string_view(result_->data_).substr(c.offset, static_cast<std::size_t>(c.length));
+}
+
+inline std::optional<std::string_view> row::operator[](std::string_view column_name) const {
+    return (*this)[result_->column_index(column_name)];
+}
+
+inline std::string_view row::text(std::size_t column) const {
+    auto v = (*this)[column];
+    if (!v) throw error(errc::invalid_config, "column \"" + result_->columns_[column].name + "\" is NULL");
+    return *v;
+}
+
+}  // namespace pgcoro
