@@ -77,6 +77,13 @@ public:
     asio::awaitable<void> close() {
         if (!session_) co_return;
         auto s = std::move(session_);
+        if (s->busy) {
+            // Another coroutine is mid-operation: a Terminate now would
+            // interleave with its messages. Drop the socket; it fails cleanly.
+            s->abandoned = true;
+            s->mark_broken();
+            co_return;
+        }
         if (s->broken || !s->stream().is_open()) co_return;
         std::exception_ptr ignored;
         try {
@@ -170,8 +177,8 @@ private:
             co_await op(s);
             scope.clean = true;
             co_return;
-        } catch (const server_error&) {
-            scope.clean = true;  // the session is back at ReadyForQuery
+        } catch (const server_error& e) {
+            scope.clean = !detail::ends_session(e.diag());  // otherwise back at ReadyForQuery
             throw;
         } catch (const boost::system::system_error& e) {
             cancelled = e.code() == asio::error::operation_aborted;

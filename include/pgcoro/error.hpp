@@ -27,6 +27,10 @@ enum class errc {
     timeout,                  // connect_timeout or another deadline expired
     cancelled,                // the operation was cancelled by the caller
     session_attrs_mismatch,   // no host satisfied target_session_attrs
+    type_mismatch,            // a field's PostgreSQL type cannot be read as the requested C++ type
+    value_out_of_range,       // a value does not fit the C++ type read into, or the PostgreSQL type sent to
+    unexpected_null,          // SQL NULL read into a C++ type that cannot hold it
+    invalid_value,            // bytes or text that are not a valid value of their type
 };
 
 }  // namespace pgcoro
@@ -56,6 +60,10 @@ public:
         case errc::timeout: return "timeout expired";
         case errc::cancelled: return "operation cancelled";
         case errc::session_attrs_mismatch: return "no server matched target_session_attrs";
+        case errc::type_mismatch: return "type mismatch";
+        case errc::value_out_of_range: return "value out of range";
+        case errc::unexpected_null: return "unexpected NULL";
+        case errc::invalid_value: return "invalid value";
         }
         return "unknown pgcoro error";
     }

@@ -172,6 +172,12 @@ private:
     std::map<std::string, std::string, std::less<>> parameters_;
 };
 
+// FATAL and PANIC errors end the server session: the socket closes next.
+inline bool ends_session(const diagnostics& d) noexcept {
+    const auto& severity = d.severity_nonlocalized.empty() ? d.severity : d.severity_nonlocalized;
+    return severity == "FATAL" || severity == "PANIC";
+}
+
 // Translates what the socket layer threw into a user-facing pgcoro::error.
 [[noreturn]] inline void throw_transport_failure(const boost::system::system_error& e, const server_address& where) {
     const auto& ec = e.code();

@@ -41,6 +41,7 @@ inline asio::awaitable<void> run_simple_query(session& s, std::string_view sql, 
             break;
         case 'E':
             failure = protocol::decode_error_fields(m.body);
+            if (ends_session(*failure)) throw server_error(std::move(*failure));  // no ReadyForQuery follows
             in_result = false;
             break;
         case 'G':
