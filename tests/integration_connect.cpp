@@ -423,3 +423,24 @@ TEST_CASE("a forged SCRAM exchange is rejected") {
         CHECK(std::chrono::steady_clock::now() - start < 5s);
     }
 }
+
+TEST_CASE("NegotiateProtocolVersion from a server with fewer features is accepted") {
+    run([]() -> asio::awaitable<void> {
+        const auto port = co_await test::start_fake_server([](test::tcp::socket& s) -> asio::awaitable<void> {
+            co_await test::read_packet(s);
+            co_await test::send(s, test::message('v', test::int32(0) + test::int32(1) + std::string("_pq_.future\0", 12)) +
+                                       test::message('R', test::int32(0)) +
+                                       test::message('S', std::string("server_version\0" "15.0\0", 20)) +
+                                       test::message('K', test::int32(4242) + test::int32(7)) + test::message('Z', "I"));
+            char type = 0;
+            co_await test::read_message(s, type);
+            if (type != 'X') throw std::runtime_error("expected Terminate");
+        });
+        auto conn = co_await pgcoro::connection::connect(
+            config_of("host=127.0.0.1 port=" + std::to_string(port) + " dbname=db user=u sslmode=disable"));
+        CHECK(conn.backend_pid() == 4242);
+        CHECK(conn.parameter("server_version") == "15.0");
+        CHECK(conn.authentication_method() == "none");
+        co_await conn.close();
+    }());
+}

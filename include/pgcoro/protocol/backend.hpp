@@ -203,6 +203,17 @@ void decode_data_row(std::string_view body, std::size_t expected_fields, OnField
     r.expect_end();
 }
 
+// ParameterDescription: the type OIDs the server resolved for $1..$n.
+inline void decode_parameter_description(std::string_view body, std::vector<std::uint32_t>& out) {
+    message_reader r(body, "ParameterDescription");
+    const auto n = r.int16();
+    if (n < 0) r.fail("negative parameter count");
+    out.clear();
+    out.reserve(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i) out.push_back(r.uint32());
+    r.expect_end();
+}
+
 inline std::string_view decode_command_complete(std::string_view body) {
     message_reader r(body, "CommandComplete");
     auto tag = r.cstring();

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <string_view>
 #include <utility>
@@ -68,6 +69,38 @@ inline void encode_parse(buffer& out, std::string_view statement, std::string_vi
     message_writer w(out);
     w.begin('P').cstring(statement).cstring(sql).int16(static_cast<std::int16_t>(param_types.size()));
     for (auto oid : param_types) w.int32(static_cast<std::int32_t>(oid));
+    w.finish();
+}
+
+// Bind. Parameter values are written straight into the message by
+// `write_param(i, out)`, which appends the value's bytes and returns false for
+// SQL NULL; nothing is staged in between, so binding does not allocate.
+template <class WriteParam>
+void encode_bind(buffer& out, std::string_view portal, std::string_view statement,
+                 std::span<const std::int16_t> param_formats, std::size_t param_count, WriteParam&& write_param,
+                 std::span<const std::int16_t> result_formats) {
+    message_writer w(out);
+    w.begin('B').cstring(portal).cstring(statement);
+    w.int16(static_cast<std::int16_t>(param_formats.size()));
+    for (auto f : param_formats) w.int16(f);
+    w.int16(static_cast<std::int16_t>(param_count));
+    for (std::size_t i = 0; i < param_count; ++i) {
+        const auto length_at = out.size();
+        w.int32(0);
+        const auto start = out.size();
+        if (write_param(i, out)) {
+            const auto n = static_cast<std::uint32_t>(out.size() - start);
+            out[length_at] = static_cast<char>(n >> 24);
+            out[length_at + 1] = static_cast<char>(n >> 16);
+            out[length_at + 2] = static_cast<char>(n >> 8);
+            out[length_at + 3] = static_cast<char>(n);
+        } else {
+            out.resize(start);
+            std::memset(out.data() + length_at, 0xff, 4);  // -1: NULL
+        }
+    }
+    w.int16(static_cast<std::int16_t>(result_formats.size()));
+    for (auto f : result_formats) w.int16(f);
     w.finish();
 }
 
