@@ -30,7 +30,7 @@ static asio::awaitable<int> run(std::string conninfo, std::string sql) {
     }
     int status = 0;
     try {
-        for (const auto& r : co_await conn.query_all(sql)) print_rows(r);
+        for (const auto& r : co_await conn.simple_query(sql)) print_rows(r);
     } catch (const pgcoro::server_error& e) {
         std::cerr << "ERROR:  " << e.sqlstate() << ": " << e.message() << '\n';
         if (!e.detail().empty()) std::cerr << "DETAIL:  " << e.detail() << '\n';

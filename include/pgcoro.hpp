@@ -7,3 +7,4 @@
 #include "pgcoro/error.hpp"
 #include "pgcoro/protocol.hpp"
 #include "pgcoro/result.hpp"
+#include "pgcoro/types.hpp"

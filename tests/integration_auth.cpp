@@ -32,7 +32,7 @@ std::string user_info(const login& l, const std::string& password) {
 boost::asio::awaitable<std::string> connect_and_report(pgcoro::config cfg) {
     auto conn = co_await pgcoro::connection::connect(std::move(cfg));
     auto r = co_await conn.query("SELECT current_user");
-    std::string who(r.at(0).text(0));
+    auto who = r.at(0).get<std::string>(0);
     std::string method(conn.authentication_method());
     co_await conn.close();
     co_return who + " " + method;

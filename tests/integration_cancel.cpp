@@ -37,7 +37,7 @@ asio::awaitable<void> cancelled_sleep_leaves_connection_usable(std::string sslmo
     CHECK(outcome.index() == 1);
     CHECK(elapsed < 1s);
     REQUIRE(conn.is_usable());
-    CHECK((co_await conn.query("SELECT 7"))[0].text(0) == "7");
+    CHECK((co_await conn.query("SELECT 7"))[0].get<int>(0) == 7);
     CHECK(conn.transaction() == pgcoro::transaction_status::idle);
     co_await conn.close();
 }
@@ -70,7 +70,7 @@ TEST_CASE("per-operation cancellation through a cancellation slot reports errc::
             CHECK_THAT(e.what(), Catch::Contains("usable"));
         }
         CHECK(conn.is_usable());
-        CHECK((co_await conn.query("SELECT 8"))[0].text(0) == "8");
+        CHECK((co_await conn.query("SELECT 8"))[0].get<int>(0) == 8);
         co_await conn.close();
     }());
 }
@@ -92,7 +92,7 @@ TEST_CASE("cancel() from another coroutine ends the query with SQLSTATE 57014") 
         }
         CHECK(state == "57014");
         CHECK(std::chrono::steady_clock::now() - start < 2s);
-        CHECK((co_await conn.query("SELECT 1"))[0].text(0) == "1");
+        CHECK((co_await conn.query("SELECT 1"))[0].get<int>(0) == 1);
         co_await conn.close();
     }());
 }

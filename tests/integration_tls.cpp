@@ -16,7 +16,7 @@ namespace {
 boost::asio::awaitable<bool> connects_with_tls(pgcoro::config cfg) {
     auto conn = co_await pgcoro::connection::connect(std::move(cfg));
     auto r = co_await conn.query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()");
-    const bool server_says = r.at(0).text(0) == "t";
+    const bool server_says = r.at(0).get<bool>(0);
     const bool client_says = conn.uses_tls();
     co_await conn.close();
     if (server_says != client_says) throw std::runtime_error("client and server disagree about TLS");

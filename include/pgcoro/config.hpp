@@ -78,6 +78,10 @@ struct config {
     // pgcoro's own limits (not conninfo keywords).
     std::size_t max_message_size = 1u << 30;           // largest backend message accepted
     std::uint32_t max_scram_iterations = 100'000;      // refuse a server asking for more
+    // Prepared statements kept per connection (LRU). 0 disables the cache,
+    // for PgBouncer's transaction pooling: every query then uses the unnamed
+    // statement.
+    std::size_t statement_cache_size = 256;
 
     // Parses a conninfo string ("host=... port=...") or a postgresql:// /
     // postgres:// URI, then fills what it left unset from the PG* environment

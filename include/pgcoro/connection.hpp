@@ -16,8 +16,11 @@
 #include "config.hpp"
 #include "detail/cancel_request.hpp"
 #include "detail/connector.hpp"
+#include "detail/extended_query.hpp"
+#include "detail/parameters.hpp"
 #include "detail/simple_query.hpp"
 #include "result.hpp"
+#include "types.hpp"
 
 namespace pgcoro {
 
@@ -49,16 +52,34 @@ public:
     }
     static asio::awaitable<connection> connect(std::string_view conninfo) { return connect(config::parse(conninfo)); }
 
-    // Runs SQL over the simple protocol and returns the last result (as
-    // libpq's PQexec). The SQL may hold several statements; see query_all.
-    asio::awaitable<result> query(std::string_view sql) {
-        auto all = co_await query_all(sql);
-        if (all.empty()) co_return result{};
-        co_return std::move(all.back());
+    // Runs one statement with parameters $1, $2, ... bound from C++ values,
+    // over the extended protocol: prepared once per connection and cached,
+    // binary parameters and results where pgcoro has a codec.
+    //   auto r = co_await conn.query("SELECT name FROM person WHERE id = $1", 42);
+    // Arguments are read when the operation runs: co_await the call in the
+    // expression that makes it (or keep them alive until it completes).
+    template <class... Args>
+    asio::awaitable<result> query(std::string_view sql, const Args&... args) {
+        return query_bound(sql, detail::bind_parameters(args...));
     }
 
-    // Every result of a multi-statement simple query, in order.
-    asio::awaitable<std::vector<result>> query_all(std::string_view sql) {
+    // As query(), into a result the caller keeps: its buffers are reused, so
+    // a loop over query_into allocates nothing once they have grown.
+    template <class... Args>
+    asio::awaitable<void> query_into(result& r, std::string_view sql, const Args&... args) {
+        return query_into_bound(r, sql, detail::bind_parameters(args...));
+    }
+
+    // Runs a statement for its effect; returns the rows it affected (0 when
+    // the command reports none).
+    template <class... Args>
+    asio::awaitable<std::uint64_t> execute(std::string_view sql, const Args&... args) {
+        return execute_bound(sql, detail::bind_parameters(args...));
+    }
+
+    // Runs SQL over the simple protocol: several statements separated by
+    // semicolons, no parameters, text results. Returns every result in order.
+    asio::awaitable<std::vector<result>> simple_query(std::string_view sql) {
         std::vector<result> results;
         co_await run_exclusive([&](detail::session& s) { return detail::run_simple_query(s, sql, results); });
         co_return results;
@@ -122,6 +143,33 @@ public:
     std::deque<notification>& notifications() { require_open(); return session_->notifications_; }
 
 private:
+    template <class Parameters>
+    asio::awaitable<result> query_bound(std::string_view sql, Parameters params) {
+        result r;
+        detail::result_sink sink(r);
+        co_await run_extended(sql, params.writer(), sink);
+        co_return r;
+    }
+
+    template <class Parameters>
+    asio::awaitable<void> query_into_bound(result& r, std::string_view sql, Parameters params) {
+        detail::result_sink sink(r);
+        co_await run_extended(sql, params.writer(), sink);
+    }
+
+    template <class Parameters>
+    asio::awaitable<std::uint64_t> execute_bound(std::string_view sql, Parameters params) {
+        detail::count_sink sink;
+        co_await run_extended(sql, params.writer(), sink);
+        co_return sink.rows_affected;
+    }
+
+    asio::awaitable<void> run_extended(std::string_view sql, const detail::parameter_writer& writer, detail::row_sink& sink) {
+        co_await run_exclusive([&](detail::session& s) {
+            return detail::run_extended_query(s, s.statements, sql, writer, sink);
+        });
+    }
+
     void require_open() const {
         if (!session_) throw error(errc::connection_broken, "connection is closed");
     }
@@ -183,6 +231,11 @@ private:
         } catch (const boost::system::system_error& e) {
             cancelled = e.code() == asio::error::operation_aborted;
             failure = std::current_exception();
+        } catch (const error&) {
+            // Raised on the client side before anything was sent (a parameter
+            // that cannot be encoded, a wrong argument count): still in sync.
+            scope.clean = s.in_sync();
+            throw;
         } catch (...) {
             failure = std::current_exception();
         }
@@ -223,7 +276,7 @@ private:
             auto m = co_await s.read_message();
             if (s.handle_asynchronous(m)) continue;
             if (m.type == 'Z') {
-                s.transaction = protocol::decode_ready_for_query(m.body);
+                s.ready_for_query(m.body);
                 co_return;
             }
             if (m.type == 'G') {

@@ -4,13 +4,16 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
+#include <tuple>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "error.hpp"
 #include "protocol/backend.hpp"
+#include "types.hpp"
 
 namespace pgcoro {
 
@@ -38,6 +41,18 @@ public:
     bool is_null(std::size_t column) const { return !(*this)[column].has_value(); }
     // The field's text; throws for NULL (use operator[] when NULL is expected).
     std::string_view text(std::size_t column) const;
+
+    // The field as a C++ value: binary or text, whichever the column came
+    // in. NULL reads only into std::optional; a type that cannot hold the
+    // column's values is an error naming column and types.
+    template <class T>
+    T get(std::size_t column) const;
+    template <class T>
+    T get(std::string_view column_name) const;
+
+    // The whole row: auto [id, name] = row.as<std::int64_t, std::string>();
+    template <class... Ts>
+    std::tuple<Ts...> as() const;
 
 private:
     const result* result_;
@@ -73,12 +88,13 @@ public:
     iterator end() const noexcept { return {this, rows_}; }
 
     // --- columns ---
-    const std::vector<column>& columns() const noexcept { return columns_; }
+    const std::vector<column>& columns() const noexcept { return columns_ ? *columns_ : no_columns(); }
     // Index of the first column with that name; throws when there is none.
     std::size_t column_index(std::string_view name) const {
-        for (std::size_t i = 0; i < columns_.size(); ++i)
-            if (columns_[i].name == name) return i;
-        throw error(errc::invalid_config, "result has no column named \"" + std::string(name) + "\"");
+        const auto& cols = columns();
+        for (std::size_t i = 0; i < cols.size(); ++i)
+            if (cols[i].name == name) return i;
+        throw error(errc::type_mismatch, "result has no column named \"" + std::string(name) + "\"");
     }
 
     // --- completion ---
@@ -87,21 +103,26 @@ public:
     std::optional<std::uint64_t> rows_affected() const { return protocol::rows_affected(command_tag_); }
 
     // --- filling (used by the connection) ---
+    // Keeps the capacity of the buffers, so a result refilled in a loop
+    // stops allocating.
     void clear() noexcept {
-        columns_.clear();
+        columns_.reset();
         data_.clear();
         cells_.clear();
         rows_ = 0;
         command_tag_.clear();
     }
     void set_columns(const std::vector<protocol::field_description>& fields) {
-        columns_.clear();
+        auto cols = std::make_shared<std::vector<column>>();
         for (const auto& f : fields)
-            columns_.push_back({std::string(f.name), f.table_oid, f.column_attribute, f.type_oid, f.type_size,
-                                f.type_modifier, f.format});
+            cols->push_back({std::string(f.name), f.table_oid, f.column_attribute, f.type_oid, f.type_size,
+                             f.type_modifier, f.format});
+        columns_ = std::move(cols);
     }
+    // Shares a column list (a prepared statement's) instead of copying it.
+    void set_columns(std::shared_ptr<const std::vector<column>> columns) noexcept { columns_ = std::move(columns); }
     void append_row(std::string_view data_row_body) {
-        protocol::decode_data_row(data_row_body, columns_.size(), [&](std::size_t, std::optional<std::string_view> v) {
+        protocol::decode_data_row(data_row_body, columns().size(), [&](std::size_t, std::optional<std::string_view> v) {
             if (!v) {
                 cells_.push_back({0, -1});
             } else {
@@ -120,17 +141,22 @@ private:
         std::int32_t length;  // -1: NULL
     };
 
-    std::vector<column> columns_;
+    static const std::vector<column>& no_columns() noexcept {
+        static const std::vector<column> none;
+        return none;
+    }
+
+    std::shared_ptr<const std::vector<column>> columns_;
     std::string data_;
     std::vector<cell> cells_;
     std::size_t rows_ = 0;
     std::string command_tag_;
 };
 
-inline std::size_t row::size() const noexcept { return result_->columns_.size(); }
+inline std::size_t row::size() const noexcept { return result_->columns().size(); }
 
 inline std::optional<std::string_view> row::operator[](std::size_t column) const {
-    const auto width = result_->columns_.size();
+    const auto width = result_->columns().size();
     if (column >= width)
         throw std::out_of_range("pgcoro::row: column " + std::to_string(column) + " of " + std::to_string(width));
     const auto& c = result_->cells_[index_ * width + column];
@@ -144,8 +170,29 @@ inline std::optional<std::string_view> row::operator[](std::string_view column_n
 
 inline std::string_view row::text(std::size_t column) const {
     auto v = (*this)[column];
-    if (!v) throw error(errc::invalid_config, "column \"" + result_->columns_[column].name + "\" is NULL");
+    if (!v) throw error(errc::unexpected_null, "column \"" + result_->columns()[column].name + "\" is NULL");
     return *v;
+}
+
+template <class T>
+T row::get(std::size_t column) const {
+    const auto& c = result_->columns().at(column);
+    return decode_field<T>((*this)[column], field_type{c.type_oid, c.type_modifier, static_cast<format>(c.format)}, c.name);
+}
+
+template <class T>
+T row::get(std::string_view column_name) const {
+    return get<T>(result_->column_index(column_name));
+}
+
+template <class... Ts>
+std::tuple<Ts...> row::as() const {
+    if (size() != sizeof...(Ts))
+        throw error(errc::type_mismatch, "row has " + std::to_string(size()) + " columns, as<> reads " +
+                                             std::to_string(sizeof...(Ts)));
+    return [this]<std::size_t... I>(std::index_sequence<I...>) {
+        return std::tuple<Ts...>{get<Ts>(I)...};
+    }(std::index_sequence_for<Ts...>{});
 }
 
 }  // namespace pgcoro

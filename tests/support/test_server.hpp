@@ -75,11 +75,12 @@ inline void run(asio::awaitable<void> op) {
     if (failure) std::rethrow_exception(failure);
 }
 
-// Connects, runs one query, closes; returns the first field of the first row.
+// Connects, runs one query, closes; returns the first field of the first row
+// in text form (simple protocol).
 inline asio::awaitable<std::string> scalar(pgcoro::config cfg, std::string sql) {
     auto conn = co_await pgcoro::connection::connect(std::move(cfg));
-    auto r = co_await conn.query(sql);
-    std::string v(r.at(0).text(0));
+    auto results = co_await conn.simple_query(sql);
+    std::string v(results.at(0).at(0).text(0));
     co_await conn.close();
     co_return v;
 }

@@ -17,6 +17,7 @@
 #include "../config.hpp"
 #include "../error.hpp"
 #include "../protocol.hpp"
+#include "statement_cache.hpp"
 #include "transport.hpp"
 
 namespace pgcoro {
@@ -57,7 +58,8 @@ inline constexpr std::size_t initial_read_buffer = 16 * 1024;
 
 class session {
 public:
-    session(asio::any_io_executor ex, config cfg) : executor_(std::move(ex)), config_(std::move(cfg)) {
+    session(asio::any_io_executor ex, config cfg)
+        : statements(cfg.statement_cache_size), executor_(std::move(ex)), config_(std::move(cfg)) {
         read_buffer_.resize(initial_read_buffer);
     }
 
@@ -76,6 +78,7 @@ public:
     // and the stream stays in sync.
     asio::awaitable<void> flush() {
         if (write_buffer_.empty()) co_return;
+        awaiting_ready = true;
         auto [ec, sent] = co_await transport_.write(asio::buffer(write_buffer_));
         write_buffer_.erase(0, sent);
         if (ec) throw boost::system::system_error(ec);
@@ -140,13 +143,24 @@ public:
     }
 
     // --- session state ---------------------------------------------------------
+    // ReadyForQuery: the server has answered everything sent so far.
+    void ready_for_query(std::string_view body) {
+        transaction = protocol::decode_ready_for_query(body);
+        awaiting_ready = false;
+    }
+    // In sync: no request in flight and nothing half-written, so an error
+    // raised on the client side leaves the session usable.
+    bool in_sync() const noexcept { return !awaiting_ready && write_buffer_.empty(); }
+
     std::map<std::string, std::string, std::less<>>& parameters() noexcept { return parameters_; }
     const std::map<std::string, std::string, std::less<>>& parameters() const noexcept { return parameters_; }
     protocol::backend_key_data key{};
     protocol::transaction_status transaction = protocol::transaction_status::idle;
     bool broken = false;
+    bool awaiting_ready = false;  // a request was sent and its ReadyForQuery has not arrived
     bool busy = false;
     bool abandoned = false;  // its connection object is gone
+    statement_cache statements;
     notice_handler notice_handler_;
     std::deque<notification> notifications_;
     std::string tls_host;  // the name the server certificate was checked against

@@ -54,7 +54,7 @@ inline asio::awaitable<void> run_simple_query(session& s, std::string_view sql, 
         case 'c':
             break;  // COPY TO STDOUT data through query() is discarded
         case 'Z':
-            s.transaction = protocol::decode_ready_for_query(m.body);
+            s.ready_for_query(m.body);
             if (failure) throw server_error(std::move(*failure));
             co_return;
         default:

@@ -70,8 +70,11 @@ inline void encode_startup(session& s) {
     const auto& app = cfg.application_name.empty() ? cfg.fallback_application_name : cfg.application_name;
     if (!app.empty()) params.emplace_back("application_name", app);
     if (!cfg.options.empty()) params.emplace_back("options", cfg.options);
-    // Strings cross the API as UTF-8.
+    // Strings cross the API as UTF-8, and the text-format decoders read
+    // dates and intervals in these styles.
     params.emplace_back("client_encoding", "UTF8");
+    params.emplace_back("DateStyle", "ISO");
+    params.emplace_back("IntervalStyle", "postgres");
     protocol::encode_startup_message(s.out(), params);
 }
 
@@ -168,7 +171,7 @@ inline asio::awaitable<void> run_startup(session& s) {
         switch (m.type) {
         case 'K': s.key = protocol::decode_backend_key_data(m.body); break;
         case 'E': throw server_error(protocol::decode_error_fields(m.body));
-        case 'Z': s.transaction = protocol::decode_ready_for_query(m.body); co_return;
+        case 'Z': s.ready_for_query(m.body); co_return;
         default: protocol::throw_protocol_violation(std::string("unexpected message type '") + m.type + "' during startup");
         }
     }

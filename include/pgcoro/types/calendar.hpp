@@ -69,7 +69,8 @@ constexpr bool scan_iso_date(text_cursor& c, civil_date& d) noexcept {
     std::int64_t y, m, day;
     if (!c.digits_at_least(4, y) || !c.consume('-') || !c.digits(2, m) || !c.consume('-') || !c.digits(2, day))
         return false;
-    if (m < 1 || m > 12 || day < 1 || day > 31) return false;
+    // The server prints at most 7 year digits; more could overflow the day count.
+    if (y > 9'999'999 || m < 1 || m > 12 || day < 1 || day > 31) return false;
     d = {y, static_cast<int>(m), static_cast<int>(day)};
     return true;
 }

@@ -34,12 +34,19 @@ inline constexpr int numeric_max_weight = 32767;    // int16
 // Appends the text numeric_out prints for a binary numeric.
 inline void numeric_binary_to_text(std::string_view bytes, std::string& out) {
     wire_reader r(bytes, "binary numeric");
-    const int ndigits = r.u16();
-    const int weight = r.i16();
+    int ndigits = r.u16();
+    int weight = r.i16();
     const std::uint16_t sign = r.u16();
     const int dscale = r.u16();
     const char* digits = r.bytes(2 * static_cast<std::size_t>(ndigits)).data();
     r.expect_end();
+    // The server strips zero digits at the ends; a sender that did not would
+    // otherwise print leading zeros.
+    while (ndigits > 0 && load_be<std::uint16_t>(digits) == 0) {
+        digits += 2;
+        --ndigits;
+        --weight;
+    }
 
     switch (sign) {
     case numeric_nan: out += "NaN"; return;

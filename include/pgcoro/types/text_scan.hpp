@@ -69,7 +69,7 @@ public:
     constexpr bool at_end() const noexcept { return i_ == s_.size(); }
     constexpr char peek() const noexcept { return i_ < s_.size() ? s_[i_] : '\0'; }
     constexpr bool consume(char c) noexcept {
-        if (peek() != c || at_end()) return false;
+        if (at_end() || s_[i_] != c) return false;
         ++i_;
         return true;
     }

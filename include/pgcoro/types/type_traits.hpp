@@ -34,6 +34,7 @@ struct field_type {
 //   static bool is_null(const T& v);   // true: send SQL NULL (std::optional, nullptr)
 //   static T null_value();             // what SQL NULL reads as (without it, NULL is an error)
 //   static constexpr std::uint32_t array_oid;  // the array type of a user type, for std::vector<T>
+//   static constexpr bool views_field_bytes;   // decode() returns a view of its input (std::string_view)
 //
 // An encode-only type (const char*) leaves out accepts/decode; a decode-only
 // type leaves out encode. Codecs throw pgcoro::error: errc::invalid_value for
@@ -76,6 +77,9 @@ constexpr std::string_view cpp_type_name() noexcept {
     else
         return "a user-defined type";
 }
+
+template <class T>
+inline constexpr std::string_view cpp_name_v = cpp_type_name<T>();
 
 // Compile-time concatenation of names ("std::vector<" + element + ">"), so
 // that composed types still have a constexpr std::string_view name.

@@ -1,0 +1,174 @@
+// The extended query protocol on a session: Parse/Describe once per statement
+// (cached), then Bind/Execute/Sync per execution, parameters in binary where
+// pgcoro has a codec. Results stream into a sink message by message.
+#pragma once
+
+#include <optional>
+#include <span>
+#include <string_view>
+
+#include "../types/oids.hpp"
+#include "session.hpp"
+#include "statement_cache.hpp"
+
+namespace pgcoro::detail {
+
+// Result columns pgcoro asks for in binary: the types it has binary codecs
+// for, and arrays of them. Everything else comes as text.
+constexpr bool receives_binary(std::uint32_t oid) noexcept {
+    switch (oid) {
+    case oids::bool_: case oids::bytea: case oids::int2: case oids::int4: case oids::int8: case oids::oid:
+    case oids::text: case oids::varchar: case oids::bpchar: case oids::name: case oids::float4: case oids::float8:
+    case oids::numeric: case oids::uuid: case oids::date: case oids::time: case oids::timestamp:
+    case oids::timestamptz: case oids::interval: case oids::json: case oids::jsonb: case oids::inet: case oids::cidr:
+        return true;
+    default: {
+        const auto element = element_oid_of(oid);
+        return element != 0 && element != oid && receives_binary(element);
+    }
+    }
+}
+
+// Writes the parameters of one execution into Bind. Type-erased without
+// allocation: a context pointer and a function, built by the typed front end.
+struct parameter_writer {
+    std::span<const std::uint32_t> types;     // sent in Parse
+    std::span<const std::int16_t> formats;    // sent in Bind
+    const void* context = nullptr;
+    bool (*write)(const void* context, std::size_t index, std::string& out) = nullptr;  // false: NULL
+};
+
+// Receives an execution's results.
+class row_sink {
+public:
+    virtual ~row_sink() = default;
+    virtual void begin(const statement_ptr& statement) = 0;
+    virtual void row(std::string_view data_row_body) = 0;
+    virtual void complete(std::string_view command_tag) = 0;
+};
+
+[[noreturn]] inline void throw_unexpected(char type, const char* during) {
+    protocol::throw_protocol_violation(std::string("unexpected message type '") + type + "' " + during);
+}
+
+// Reads up to ReadyForQuery; throws the first ErrorResponse after it arrives.
+template <class OnMessage>
+asio::awaitable<void> read_until_ready(session& s, const char* during, OnMessage&& on_message) {
+    std::optional<diagnostics> failure;
+    for (;;) {
+        auto m = co_await s.read_message();
+        if (s.handle_asynchronous(m)) continue;
+        if (m.type == 'E') {
+            auto d = protocol::decode_error_fields(m.body);
+            if (ends_session(d)) throw server_error(std::move(d));
+            if (!failure) failure = std::move(d);
+            continue;
+        }
+        if (m.type == 'Z') {
+            s.ready_for_query(m.body);
+            if (failure) throw server_error(std::move(*failure));
+            co_return;
+        }
+        if (m.type == '3') continue;  // CloseComplete of an evicted statement
+        if (!on_message(m)) throw_unexpected(m.type, during);
+    }
+}
+
+// Queues Close for statements the cache evicted.
+inline void close_evicted_statements(session& s, statement_cache& cache) {
+    for (const auto& name : cache.pending_close()) protocol::encode_close(s.out(), 'S', name);
+    cache.pending_close().clear();
+}
+
+inline asio::awaitable<statement_ptr> prepare_statement(session& s, statement_cache& cache, std::string_view sql,
+                                                        std::span<const std::uint32_t> types) {
+    if (auto hit = cache.find(sql, types)) co_return hit;
+    auto statement = std::make_shared<statement_description>();
+    if (cache.enabled()) statement->name = cache.next_name();
+    close_evicted_statements(s, cache);
+    protocol::encode_parse(s.out(), statement->name, sql, types);
+    protocol::encode_describe(s.out(), 'S', statement->name);
+    protocol::encode_sync(s.out());
+    co_await s.flush();
+
+    std::vector<protocol::field_description> fields;
+    co_await read_until_ready(s, "while preparing a statement", [&](const protocol::backend_message& m) {
+        switch (m.type) {
+        case '1': protocol::expect_empty_body(m.body, "ParseComplete"); return true;
+        case 't': protocol::decode_parameter_description(m.body, statement->param_types); return true;
+        case 'n': protocol::expect_empty_body(m.body, "NoData"); return true;
+        case 'T':
+            protocol::decode_row_description(m.body, fields);
+            for (const auto& f : fields) {
+                const auto fmt = static_cast<std::int16_t>(receives_binary(f.type_oid) ? 1 : 0);
+                statement->columns.push_back({std::string(f.name), f.table_oid, f.column_attribute, f.type_oid,
+                                              f.type_size, f.type_modifier, fmt});
+                statement->result_formats.push_back(fmt);
+            }
+            return true;
+        default: return false;
+        }
+    });
+    cache.insert(sql, types, statement);
+    co_return statement;
+}
+
+inline asio::awaitable<void> execute_statement(session& s, const statement_ptr& statement,
+                                               const parameter_writer& params, row_sink& sink) {
+    if (params.types.size() != statement->param_types.size()) {
+        throw error(errc::invalid_value, "the statement has " + std::to_string(statement->param_types.size()) +
+                                             " parameters but " + std::to_string(params.types.size()) +
+                                             (params.types.size() == 1 ? " argument was" : " arguments were") + " given");
+    }
+    const auto unsent = s.out().size();
+    try {
+        protocol::encode_bind(s.out(), "", statement->name, params.formats, params.types.size(),
+                              [&](std::size_t i, std::string& out) { return params.write(params.context, i, out); },
+                              statement->result_formats);
+    } catch (...) {
+        s.out().resize(unsent);  // a parameter failed to encode: nothing was sent, the session is in sync
+        throw;
+    }
+    protocol::encode_execute(s.out(), "", 0);
+    protocol::encode_sync(s.out());
+    co_await s.flush();
+    sink.begin(statement);
+    co_await read_until_ready(s, "while executing a statement", [&](const protocol::backend_message& m) {
+        switch (m.type) {
+        case '2': protocol::expect_empty_body(m.body, "BindComplete"); return true;
+        case 'D': sink.row(m.body); return true;
+        case 'C': sink.complete(protocol::decode_command_complete(m.body)); return true;
+        case 'I': protocol::expect_empty_body(m.body, "EmptyQueryResponse"); sink.complete({}); return true;
+        default: return false;
+        }
+    });
+}
+
+// A cached plan the server can no longer use as prepared: re-preparing fixes it.
+inline bool statement_went_stale(const server_error& e) {
+    return (e.sqlstate() == sqlstate::feature_not_supported && e.message().find("cached plan must not change result type") != std::string::npos) ||
+           e.sqlstate() == "26000";  // invalid_sql_statement_name: e.g. after DISCARD ALL
+}
+
+// Prepare (or reuse) and execute; a stale cached statement is re-prepared once,
+// transparently, when no transaction is open (inside one, the error stands:
+// the transaction is already aborted).
+inline asio::awaitable<void> run_extended_query(session& s, statement_cache& cache, std::string_view sql,
+                                                const parameter_writer& params, row_sink& sink) {
+    auto statement = co_await prepare_statement(s, cache, sql, params.types);
+    bool stale = false;
+    try {
+        co_await execute_statement(s, statement, params, sink);
+        co_return;
+    } catch (const server_error& e) {
+        if (!cache.enabled() || !statement_went_stale(e) || s.transaction != protocol::transaction_status::idle) throw;
+        stale = true;
+    }
+    if (stale) {
+        cache.erase(sql, params.types);
+        statement = co_await prepare_statement(s, cache, sql, params.types);
+        co_await execute_statement(s, statement, params, sink);
+    }
+}
+
+}  // namespace pgcoro::detail

@@ -1,0 +1,92 @@
+// Binds a call's arguments (query(sql, 42, "Ada", std::nullopt)) to the
+// extended protocol without copying them: the types and formats are
+// compile-time arrays, the values are encoded straight into Bind.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "../types.hpp"
+#include "extended_query.hpp"
+
+namespace pgcoro::detail {
+
+// A string literal binds as const char*, anything else as its decayed type.
+template <class Arg>
+using parameter_type = std::conditional_t<std::is_array_v<std::remove_cvref_t<Arg>>,
+                                          const std::remove_extent_t<std::remove_cvref_t<Arg>>*, std::decay_t<Arg>>;
+
+// Small trivially copyable values (numbers, pointers, optional<int>) are
+// held by value; anything else by reference to the caller's argument, which
+// lives until the co_await of the call completes.
+template <class T>
+using stored_parameter = std::conditional_t<std::is_trivially_copyable_v<T> && sizeof(T) <= 16, T, const T&>;
+
+template <class... Ts>
+class parameter_list {
+public:
+    template <class... Args>
+    explicit parameter_list(const Args&... args) : values_(args...) {}
+
+    parameter_writer writer() const noexcept { return {types_, formats_, this, &write}; }
+
+private:
+    template <class T>
+    static constexpr std::uint32_t type_of() noexcept {
+        static_assert(pg_encodable<T>, "pgcoro has no pg_traits specialization to send this type as a parameter");
+        return pg_traits<T>::oid;
+    }
+    template <class T>
+    static constexpr std::int16_t format_of() noexcept {
+        return static_cast<std::int16_t>(pg_traits<T>::param_format);
+    }
+
+    static bool write(const void* self, std::size_t index, std::string& out) {
+        const auto& values = static_cast<const parameter_list*>(self)->values_;
+        bool not_null = true;
+        [&]<std::size_t... I>(std::index_sequence<I...>) {
+            ((I == index ? (not_null = !encode_param<Ts>(std::get<I>(values), out).is_null, 0) : 0), ...);
+        }(std::index_sequence_for<Ts...>{});
+        return not_null;
+    }
+
+    static constexpr std::array<std::uint32_t, sizeof...(Ts)> types_{type_of<Ts>()...};
+    static constexpr std::array<std::int16_t, sizeof...(Ts)> formats_{format_of<Ts>()...};
+    std::tuple<stored_parameter<Ts>...> values_;
+};
+
+template <class... Args>
+auto bind_parameters(const Args&... args) {
+    return parameter_list<parameter_type<Args>...>(args...);
+}
+
+// Collects an execution into a result.
+class result_sink final : public row_sink {
+public:
+    explicit result_sink(result& r) noexcept : result_(r) {}
+    void begin(const statement_ptr& statement) override {
+        result_.clear();
+        // Aliasing: shares the statement's columns, no copy, no allocation.
+        result_.set_columns(std::shared_ptr<const std::vector<column>>(statement, &statement->columns));
+    }
+    void row(std::string_view body) override { result_.append_row(body); }
+    void complete(std::string_view tag) override { result_.set_command_tag(tag); }
+
+private:
+    result& result_;
+};
+
+// Discards rows; keeps the count the command reports.
+class count_sink final : public row_sink {
+public:
+    void begin(const statement_ptr&) override { rows_affected = 0; }
+    void row(std::string_view) override {}
+    void complete(std::string_view tag) override { rows_affected = protocol::rows_affected(tag).value_or(0); }
+    std::uint64_t rows_affected = 0;
+};
+
+}  // namespace pgcoro::detail

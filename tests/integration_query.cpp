@@ -1,0 +1,188 @@
+// Queries over the extended protocol against the real server: parameters,
+// typed rows, the prepared-statement cache, errors that keep the connection.
+#include "support/test_server.hpp"
+
+#include <catch2/catch.hpp>
+
+using test::config_of;
+using test::run;
+namespace asio = boost::asio;
+
+namespace {
+
+asio::awaitable<pgcoro::connection> connect(const std::string& extra = "") {
+    co_return co_await pgcoro::connection::connect(
+        config_of(test::tcp_conninfo("user=pgcoro_scram password=scram_pw sslmode=disable " + extra)));
+}
+
+// The names of this session's prepared statements, as the server lists them.
+asio::awaitable<std::vector<std::string>> server_statements(pgcoro::connection& conn) {
+    auto results = co_await conn.simple_query("SELECT name FROM pg_prepared_statements ORDER BY name");
+    std::vector<std::string> names;
+    for (auto row : results.at(0)) names.emplace_back(row.text(0));
+    co_return names;
+}
+
+}  // namespace
+
+TEST_CASE("parameters are bound from C++ values and rows read back as C++ values") {
+    run([]() -> asio::awaitable<void> {
+        auto conn = co_await connect();
+        auto r = co_await conn.query("SELECT $1::int8 + 1 AS next, $2::text AS name, $3::float8 AS x, $4::bool AS flag, $5::int4 AS missing",
+                                     std::int64_t{41}, std::string("Ada"), 2.5, true, std::optional<int>{});
+        REQUIRE(r.size() == 1);
+        auto [next, name, x, flag, missing] = r[0].as<std::int64_t, std::string, double, bool, std::optional<int>>();
+        CHECK(next == 42);
+        CHECK(name == "Ada");
+        CHECK(x == 2.5);
+        CHECK(flag);
+        CHECK_FALSE(missing);
+        CHECK(r[0].get<std::string>("name") == "Ada");
+
+        // String literals and string_views bind as text the server converts.
+        auto lit = co_await conn.query("SELECT $1::int4 * 2, $2 || '!'", "21", std::string_view("hey"));
+        CHECK(lit[0].get<int>(0) == 42);
+        CHECK(lit[0].get<std::string>(1) == "hey!");
+        co_await conn.close();
+    }());
+}
+
+TEST_CASE("execute reports the rows a command affected") {
+    run([]() -> asio::awaitable<void> {
+        auto conn = co_await connect();
+        co_await conn.simple_query("CREATE TEMP TABLE person(id serial PRIMARY KEY, name text NOT NULL, born date)");
+        const auto inserted = co_await conn.execute("INSERT INTO person(name) VALUES ($1), ($2), ($3)", "Ada", "Grace", "Edsger");
+        CHECK(inserted == 3u);
+        const auto updated = co_await conn.execute("UPDATE person SET name = upper(name) WHERE id > $1", 1);
+        CHECK(updated == 2u);
+        const auto deleted = co_await conn.execute("DELETE FROM person WHERE name = $1", "nobody");
+        CHECK(deleted == 0u);
+        auto r = co_await conn.query("SELECT id, name FROM person ORDER BY id");
+        REQUIRE(r.size() == 3);
+        CHECK(r[1].get<std::string>(1) == "GRACE");
+        CHECK(r.rows_affected() == 3u);
+        std::vector<std::int32_t> ids;
+        for (auto row : r) ids.push_back(row.get<std::int32_t>("id"));
+        CHECK(ids == std::vector<std::int32_t>{1, 2, 3});
+        co_await conn.close();
+    }());
+}
+
+TEST_CASE("statements are prepared once per connection and reused") {
+    run([]() -> asio::awaitable<void> {
+        auto conn = co_await connect();
+        for (int i = 0; i < 5; ++i) CHECK((co_await conn.query("SELECT $1::int4 + 1", i))[0].get<int>(0) == i + 1);
+        const std::vector<std::string> one{"pgcoro_1"}, two{"pgcoro_1", "pgcoro_2"};
+        const auto after_five = co_await server_statements(conn);
+        CHECK(after_five == one);
+        // Other parameter types are another statement.
+        CHECK((co_await conn.query("SELECT $1::int4 + 1", std::int64_t{1}))[0].get<int>(0) == 2);
+        const auto after_other_types = co_await server_statements(conn);
+        CHECK(after_other_types == two);
+        co_await conn.close();
+    }());
+}
+
+TEST_CASE("the statement cache is bounded and closes what it evicts") {
+    run([]() -> asio::awaitable<void> {
+        auto cfg = config_of(test::tcp_conninfo("user=pgcoro_scram password=scram_pw sslmode=disable"));
+        cfg.statement_cache_size = 2;
+        auto conn = co_await pgcoro::connection::connect(cfg);
+        co_await conn.query("SELECT 1");
+        co_await conn.query("SELECT 2");
+        co_await conn.query("SELECT 3");  // evicts "SELECT 1"; its Close goes with the next prepare
+        co_await conn.query("SELECT 4");  // evicts "SELECT 2", closes pgcoro_1
+        const auto names = co_await server_statements(conn);
+        CHECK(names.size() <= 3);
+        CHECK(std::find(names.begin(), names.end(), "pgcoro_1") == names.end());
+        CHECK((co_await conn.query("SELECT 1"))[0].get<int>(0) == 1);  // prepared again
+        co_await conn.close();
+    }());
+}
+
+TEST_CASE("with the cache disabled, nothing stays prepared (PgBouncer transaction mode)") {
+    run([]() -> asio::awaitable<void> {
+        auto cfg = config_of(test::tcp_conninfo("user=pgcoro_scram password=scram_pw sslmode=disable"));
+        cfg.statement_cache_size = 0;
+        auto conn = co_await pgcoro::connection::connect(cfg);
+        for (int i = 0; i < 3; ++i) CHECK((co_await conn.query("SELECT $1::int4 * 3", i))[0].get<int>(0) == 3 * i);
+        const auto names = co_await server_statements(conn);
+        CHECK(names.empty());
+        co_await conn.close();
+    }());
+}
+
+TEST_CASE("a statement whose result type changed is re-prepared transparently") {
+    run([]() -> asio::awaitable<void> {
+        auto conn = co_await connect();
+        co_await conn.simple_query("CREATE TEMP TABLE shape(a int)");
+        co_await conn.execute("INSERT INTO shape VALUES ($1)", 1);
+        auto before = co_await conn.query("SELECT * FROM shape");
+        CHECK(before.columns().size() == 1);
+        co_await conn.simple_query("ALTER TABLE shape ADD COLUMN b text DEFAULT 'new'");
+        auto after = co_await conn.query("SELECT * FROM shape");  // 0A000 "cached plan must not change result type", retried
+        REQUIRE(after.columns().size() == 2);
+        CHECK(after[0].get<std::string>("b") == "new");
+
+        // Inside a transaction the error stands: the transaction is already aborted.
+        co_await conn.simple_query("BEGIN");
+        co_await conn.query("SELECT * FROM shape");
+        co_await conn.simple_query("ALTER TABLE shape DROP COLUMN b");
+        std::string state;
+        try { co_await conn.query("SELECT * FROM shape"); } catch (const pgcoro::server_error& e) { state = e.sqlstate(); }
+        CHECK(state == "0A000");
+        co_await conn.simple_query("ROLLBACK");
+        co_await conn.close();
+    }());
+}
+
+TEST_CASE("statements dropped by DISCARD ALL are prepared again") {
+    run([]() -> asio::awaitable<void> {
+        auto conn = co_await connect();
+        CHECK((co_await conn.query("SELECT $1::text", "a"))[0].get<std::string>(0) == "a");
+        co_await conn.simple_query("DISCARD ALL");
+        CHECK((co_await conn.query("SELECT $1::text", "b"))[0].get<std::string>(0) == "b");
+        co_await conn.close();
+    }());
+}
+
+TEST_CASE("client-side errors name what was wrong and leave the connection usable") {
+    run([]() -> asio::awaitable<void> {
+        auto conn = co_await connect();
+        auto expect = [&](pgcoro::errc code, std::string fragment, auto&& op) -> asio::awaitable<void> {
+            bool thrown = false;
+            try {
+                co_await op();
+            } catch (const pgcoro::error& e) {
+                thrown = true;
+                CHECK(e.code() == code);
+                CHECK_THAT(e.what(), Catch::Contains(fragment));
+            }
+            CHECK(thrown);
+            CHECK(conn.is_usable());
+        };
+        co_await expect(pgcoro::errc::invalid_value, "2 parameters but 1 argument", [&] { return conn.query("SELECT $1::int4 + $2::int4", 1); });
+        auto r = co_await conn.query("SELECT 'x'::text AS word, 70000 AS big, NULL::int4 AS nothing");
+        CHECK_THROWS_WITH(r[0].get<int>(0), Catch::Contains("column \"word\"") && Catch::Contains("text"));
+        CHECK_THROWS_WITH(r[0].get<std::int16_t>("big"), Catch::Contains("out of range") && Catch::Contains("big"));
+        CHECK_THROWS_WITH(r[0].get<int>("nothing"), Catch::Contains("NULL") && Catch::Contains("nothing"));
+        CHECK_THROWS_WITH(r[0].get<int>("absent"), Catch::Contains("no column named \"absent\""));
+        CHECK(r[0].get<std::int64_t>("big") == 70000);  // widening is fine
+        CHECK((co_await conn.query("SELECT 5"))[0].get<int>(0) == 5);
+        co_await conn.close();
+    }());
+}
+
+TEST_CASE("a server error in the extended protocol leaves the connection at ReadyForQuery") {
+    run([]() -> asio::awaitable<void> {
+        auto conn = co_await connect();
+        std::string state;
+        try { co_await conn.query("SELECT $1::int4 / 0", 1); } catch (const pgcoro::server_error& e) { state = e.sqlstate(); }
+        CHECK(state == "22012");
+        try { co_await conn.query("SELEC 1"); } catch (const pgcoro::server_error& e) { state = e.sqlstate(); CHECK(e.position() == 1u); }
+        CHECK(state == "42601");
+        CHECK(conn.is_usable());
+        CHECK((co_await conn.query("SELECT $1::int4", 9))[0].get<int>(0) == 9);
+        co_await conn.close();
+    }());
+}
