@@ -1,0 +1,2 @@
+#include "support/test_server.hpp"
+#include <catch2/catch.hpp>
