@@ -38,7 +38,7 @@ asio::awaitable<void> cancelled_sleep_leaves_connection_usable(std::string sslmo
     CHECK(elapsed < 1s);
     REQUIRE(conn.is_usable());
     CHECK((co_await conn.query("SELECT 7"))[0].get<int>(0) == 7);
-    CHECK(conn.transaction() == pgcoro::transaction_status::idle);
+    CHECK(conn.transaction_state() == pgcoro::transaction_status::idle);
     co_await conn.close();
 }
 
@@ -103,7 +103,7 @@ TEST_CASE("a cancelled transaction block is left failed, not silently committed"
         co_await conn.query("BEGIN");
         co_await (conn.query("SELECT pg_sleep(10)") || sleep_for(100ms));
         REQUIRE(conn.is_usable());
-        CHECK(conn.transaction() == pgcoro::transaction_status::failed);
+        CHECK(conn.transaction_state() == pgcoro::transaction_status::failed);
         co_await conn.query("ROLLBACK");
         co_await conn.close();
     }());

@@ -49,7 +49,7 @@ TEST_CASE("connect, query and close over TCP and the Unix socket") {
             CHECK(conn.parameter("client_encoding") == "UTF8");
             CHECK(conn.parameter("server_version").substr(0, 3) == "15.");
             CHECK_FALSE(conn.parameter("TimeZone").empty());
-            CHECK(conn.transaction() == pgcoro::transaction_status::idle);
+            CHECK(conn.transaction_state() == pgcoro::transaction_status::idle);
             co_await conn.close();
             CHECK_FALSE(conn.is_open());
         }());
@@ -94,9 +94,9 @@ TEST_CASE("a query error carries every field and leaves the connection usable") 
         // An error inside a transaction leaves it failed until rollback.
         co_await conn.query("BEGIN");
         try { co_await conn.query("SELECT 1/0"); } catch (const pgcoro::server_error& e) { CHECK(e.sqlstate() == "22012"); }
-        CHECK(conn.transaction() == pgcoro::transaction_status::failed);
+        CHECK(conn.transaction_state() == pgcoro::transaction_status::failed);
         co_await conn.query("ROLLBACK");
-        CHECK(conn.transaction() == pgcoro::transaction_status::idle);
+        CHECK(conn.transaction_state() == pgcoro::transaction_status::idle);
         co_await conn.close();
     }());
 }

@@ -20,12 +20,14 @@
 #include "detail/parameters.hpp"
 #include "detail/simple_query.hpp"
 #include "result.hpp"
+#include "transaction_options.hpp"
 #include "types.hpp"
 
 namespace pgcoro {
 
 namespace asio = boost::asio;
 using protocol::transaction_status;
+class transaction;
 
 class connection {
 public:
@@ -77,6 +79,12 @@ public:
         return execute_bound(sql, detail::bind_parameters(args...));
     }
 
+    // Starts a transaction block. It rolls back unless committed:
+    //   auto tx = co_await conn.begin();
+    //   co_await conn.execute("INSERT ...", ...);
+    //   co_await tx.commit();
+    asio::awaitable<transaction> begin(transaction_options options = {});
+
     // Runs SQL over the simple protocol: several statements separated by
     // semicolons, no parameters, text results. Returns every result in order.
     asio::awaitable<std::vector<result>> simple_query(std::string_view sql) {
@@ -120,7 +128,9 @@ public:
     bool is_open() const noexcept { return session_ && !session_->broken && session_->stream().is_open(); }
     // Open, not broken and not in the middle of an operation.
     bool is_usable() const noexcept { return is_open() && !session_->busy; }
-    transaction_status transaction() const { require_open(); return session_->transaction; }
+    // Idle, in a transaction block, or in a failed one, as of the last
+    // ReadyForQuery.
+    transaction_status transaction_state() const { require_open(); return session_->transaction; }
     std::int32_t backend_pid() const { require_open(); return session_->key.process_id; }
     bool uses_tls() const { require_open(); return session_->stream().is_tls(); }
     // How the server authenticated this session: "none" (trust), "password",
@@ -205,7 +215,13 @@ private:
     template <class Operation>
     asio::awaitable<void> run_exclusive(Operation&& op) {
         require_open();
-        const auto keep_alive = session_;
+        return run_on(session_, std::forward<Operation>(op));
+    }
+
+    // run_exclusive for holders of the session other than the connection
+    // (a transaction); the shared pointer keeps the session alive meanwhile.
+    template <class Operation>
+    static asio::awaitable<void> run_on(std::shared_ptr<detail::session> keep_alive, Operation op) {
         auto& s = *keep_alive;
         if (s.broken) throw error(errc::connection_broken, "connection is broken by an earlier failure and must be closed");
         if (s.busy) throw error(errc::operation_in_progress, "another operation is in progress on this connection");
@@ -222,6 +238,7 @@ private:
         std::exception_ptr failure;
         bool cancelled = false;
         try {
+            if (!s.deferred_sql.empty()) co_await run_deferred_sql(s);
             co_await op(s);
             scope.clean = true;
             co_return;
@@ -256,6 +273,16 @@ private:
         }
     }
 
+    // Statements queued by objects that could not await them (a transaction
+    // destroyed without commit queues its ROLLBACK), sent before the next
+    // operation.
+    static asio::awaitable<void> run_deferred_sql(detail::session& s) {
+        std::string sql = std::move(s.deferred_sql);
+        s.deferred_sql.clear();
+        std::vector<result> ignored;
+        co_await detail::run_simple_query(s, sql, ignored);
+    }
+
     // The caller cancelled mid-operation. Cancel on the server and read up to
     // ReadyForQuery so the session stays usable. Returns whether that worked.
     static asio::awaitable<bool> recover_from_cancellation(detail::session& s) {
@@ -286,7 +313,16 @@ private:
         }
     }
 
+    friend class transaction;
     std::shared_ptr<detail::session> session_;
 };
 
+}  // namespace pgcoro
+
+#include "transaction.hpp"
+
+namespace pgcoro {
+inline asio::awaitable<transaction> connection::begin(transaction_options options) {
+    return transaction::begin(*this, std::move(options));
+}
 }  // namespace pgcoro

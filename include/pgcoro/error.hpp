@@ -31,6 +31,8 @@ enum class errc {
     value_out_of_range,       // a value does not fit the C++ type read into, or the PostgreSQL type sent to
     unexpected_null,          // SQL NULL read into a C++ type that cannot hold it
     invalid_value,            // bytes or text that are not a valid value of their type
+    transaction_rolled_back,  // COMMIT of a failed transaction: the server rolled it back
+    invalid_state,            // the call does not fit the object's state (e.g. commit twice)
 };
 
 }  // namespace pgcoro
@@ -64,6 +66,8 @@ public:
         case errc::value_out_of_range: return "value out of range";
         case errc::unexpected_null: return "unexpected NULL";
         case errc::invalid_value: return "invalid value";
+        case errc::transaction_rolled_back: return "transaction rolled back";
+        case errc::invalid_state: return "invalid state for this operation";
         }
         return "unknown pgcoro error";
     }

@@ -161,6 +161,8 @@ public:
     bool busy = false;
     bool abandoned = false;  // its connection object is gone
     statement_cache statements;
+    std::string deferred_sql;  // sent before the next operation (see transaction)
+    std::uint64_t savepoint_counter = 0;
     notice_handler notice_handler_;
     std::deque<notification> notifications_;
     std::string tls_host;  // the name the server certificate was checked against

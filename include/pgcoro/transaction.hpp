@@ -1,0 +1,95 @@
+// A transaction block, or a savepoint inside one. It ends with commit() or
+// rollback(); left without either (an exception, a cancellation, an early
+// co_return), it is rolled back. A destructor cannot await, so that rollback
+// is queued on the session and sent before the connection's next operation.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "connection.hpp"
+#include "transaction_options.hpp"
+
+namespace pgcoro {
+
+class transaction {
+public:
+    transaction(transaction&& other) noexcept
+        : session_(std::move(other.session_)), savepoint_(std::move(other.savepoint_)) {}
+    transaction& operator=(transaction&&) = delete;
+    transaction(const transaction&) = delete;
+
+    ~transaction() {
+        if (!session_ || session_->broken) return;
+        session_->deferred_sql += rollback_statement();
+        session_->deferred_sql += ';';
+    }
+
+    // Starts a transaction block on `conn` (called by connection::begin).
+    static asio::awaitable<transaction> begin(connection& conn, transaction_options options) {
+        conn.require_open();
+        auto session = conn.session_;
+        if (session->transaction != transaction_status::idle && session->deferred_sql.empty())
+            throw error(errc::invalid_state, "a transaction is already open on this connection; use savepoint() to nest");
+        co_await run(session, options.begin_statement());
+        co_return transaction(std::move(session), {});
+    }
+
+    // A nested transaction: SAVEPOINT now, RELEASE on commit, ROLLBACK TO on
+    // rollback. The outer transaction stays open either way.
+    asio::awaitable<transaction> savepoint() {
+        require_active("savepoint()");
+        auto name = "pgcoro_savepoint_" + std::to_string(++session_->savepoint_counter);
+        co_await run(session_, "SAVEPOINT " + name);
+        co_return transaction(session_, std::move(name));
+    }
+
+    // Commits (or releases the savepoint). A transaction that failed earlier
+    // is rolled back by the server instead: that is reported as
+    // errc::transaction_rolled_back, never as success.
+    asio::awaitable<void> commit() {
+        require_active("commit()");
+        auto session = std::move(session_);
+        if (!savepoint_.empty()) {
+            co_await run(session, "RELEASE SAVEPOINT " + savepoint_);
+            co_return;
+        }
+        const auto tag = co_await run(session, "COMMIT");
+        if (tag == "ROLLBACK")
+            throw error(errc::transaction_rolled_back, "COMMIT rolled the transaction back: an earlier statement in it failed");
+    }
+
+    asio::awaitable<void> rollback() {
+        require_active("rollback()");
+        auto session = std::move(session_);
+        co_await run(session, rollback_statement());
+    }
+
+    bool active() const noexcept { return session_ != nullptr; }
+    bool is_savepoint() const noexcept { return !savepoint_.empty(); }
+
+private:
+    transaction(std::shared_ptr<detail::session> session, std::string savepoint)
+        : session_(std::move(session)), savepoint_(std::move(savepoint)) {}
+
+    std::string rollback_statement() const {
+        if (savepoint_.empty()) return "ROLLBACK";
+        return "ROLLBACK TO SAVEPOINT " + savepoint_ + "; RELEASE SAVEPOINT " + savepoint_;
+    }
+
+    void require_active(const char* call) const {
+        if (!session_) throw error(errc::invalid_state, std::string(call) + " on a transaction that has already ended");
+    }
+
+    // Runs SQL on the session; returns the last command tag.
+    static asio::awaitable<std::string> run(std::shared_ptr<detail::session> session, std::string sql) {
+        std::vector<result> results;
+        co_await connection::run_on(session, [&](detail::session& s) { return detail::run_simple_query(s, sql, results); });
+        co_return results.empty() ? std::string{} : results.back().command_tag();
+    }
+
+    std::shared_ptr<detail::session> session_;  // null once ended
+    std::string savepoint_;                     // empty: the top-level transaction
+};
+
+}  // namespace pgcoro
