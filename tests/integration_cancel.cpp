@@ -126,3 +126,27 @@ TEST_CASE("a cancelled connect leaves no socket behind") {
         CHECK(peer_saw_close);
     }());
 }
+
+TEST_CASE("query_timeout cancels a slow query on the server and reports its 57014") {
+    run([&]() -> asio::awaitable<void> {
+        auto cfg = config_of(test::tcp_conninfo("user=pgcoro_scram password=scram_pw sslmode=disable"));
+        cfg.query_timeout = 300ms;
+        auto conn = co_await pgcoro::connection::connect(cfg);
+        const auto start = std::chrono::steady_clock::now();
+        std::string state;
+        try {
+            co_await conn.query("SELECT pg_sleep(10)");
+        } catch (const pgcoro::server_error& e) {
+            state = e.sqlstate();
+        }
+        const auto elapsed = std::chrono::steady_clock::now() - start;
+        CHECK(state == "57014");
+        CHECK(elapsed >= 300ms);
+        CHECK(elapsed < 2s);
+        REQUIRE(conn.is_usable());
+        CHECK((co_await conn.query("SELECT 3"))[0].get<int>(0) == 3);  // fast queries are unaffected
+        conn.set_query_timeout(0ms);
+        CHECK((co_await conn.query("SELECT 4 FROM pg_sleep(0.4)"))[0].get<int>(0) == 4);
+        co_await conn.close();
+    }());
+}

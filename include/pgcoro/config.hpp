@@ -82,6 +82,10 @@ struct config {
     // for PgBouncer's transaction pooling: every query then uses the unnamed
     // statement.
     std::size_t statement_cache_size = 256;
+    // Client-side limit for each query, 0 for none. When it expires the query
+    // is cancelled on the server and the connection drained back to
+    // ReadyForQuery; the caller gets the server's 57014 error.
+    std::chrono::milliseconds query_timeout{0};
 
     // Parses a conninfo string ("host=... port=...") or a postgresql:// /
     // postgres:// URI, then fills what it left unset from the PG* environment

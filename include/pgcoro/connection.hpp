@@ -147,10 +147,38 @@ public:
     // Where the session is, e.g. `server at "localhost" (127.0.0.1), port 5432`.
     std::string server() const { require_open(); return session_->address().describe(); }
 
+    // The client-side limit for each following operation (config::query_timeout).
+    void set_query_timeout(std::chrono::milliseconds limit) { require_open(); session_->query_timeout = limit; }
+
     // Called with each NoticeResponse (and WARNING) the server sends.
     void on_notice(notice_handler handler) { require_open(); session_->notice_handler_ = std::move(handler); }
-    // Notifications received so far (LISTEN/NOTIFY), oldest first.
+    // Notifications received so far (LISTEN/NOTIFY) and not yet taken, oldest
+    // first. They arrive whenever the connection reads, during any operation.
     std::deque<notification>& notifications() { require_open(); return session_->notifications_; }
+
+    // The next notification: one already received, else waits on the idle
+    // connection until one arrives. Cancel it like any operation (a timer
+    // raced with ||); the connection stays usable.
+    asio::awaitable<notification> wait_for_notification() {
+        require_open();
+        if (session_->notifications_.empty()) {
+            co_await run_exclusive([](detail::session& s) -> asio::awaitable<void> {
+                while (s.notifications_.empty()) {
+                    auto m = co_await s.read_message();
+                    if (!s.handle_asynchronous(m)) {
+                        if (m.type == 'E') {
+                            auto d = protocol::decode_error_fields(m.body);
+                            if (detail::ends_session(d)) throw server_error(std::move(d));
+                        }
+                        detail::throw_unexpected(m.type, "while waiting for notifications");
+                    }
+                }
+            });
+        }
+        auto n = std::move(session_->notifications_.front());
+        session_->notifications_.pop_front();
+        co_return n;
+    }
 
 private:
     template <class Parameters>
@@ -237,9 +265,12 @@ private:
 
         std::exception_ptr failure;
         bool cancelled = false;
+        bool timed_out = false;
+        const auto timeout = s.query_timeout;
         try {
             if (!s.deferred_sql.empty()) co_await run_deferred_sql(s);
-            co_await op(s);
+            if (timeout.count() > 0) co_await detail::with_deadline(op(s), timeout, "query_timeout expired");
+            else co_await op(s);
             scope.clean = true;
             co_return;
         } catch (const server_error& e) {
@@ -248,23 +279,40 @@ private:
         } catch (const boost::system::system_error& e) {
             cancelled = e.code() == asio::error::operation_aborted;
             failure = std::current_exception();
-        } catch (const error&) {
-            // Raised on the client side before anything was sent (a parameter
-            // that cannot be encoded, a wrong argument count): still in sync.
-            scope.clean = s.in_sync();
-            throw;
+        } catch (const error& e) {
+            timed_out = timeout.count() > 0 && e.code() == errc::timeout && !s.in_sync();
+            // Otherwise raised on the client side before anything was sent (a
+            // parameter that cannot be encoded, a wrong argument count): still in sync.
+            if (!timed_out) {
+                scope.clean = s.in_sync();
+                throw;
+            }
         } catch (...) {
             failure = std::current_exception();
         }
 
         if (s.abandoned) throw error(errc::connection_broken, "the connection was closed while the operation was running");
+        if (cancelled && s.in_sync()) {
+            // Nothing was in flight (e.g. waiting for a notification): nothing to undo.
+            scope.clean = true;
+            throw error(errc::cancelled, "operation cancelled (nothing was in flight; the connection is usable)");
+        }
         if (cancelled) {
             // Until reset, every further co_await in this coroutine would throw.
             co_await asio::this_coro::reset_cancellation_state();
-            scope.clean = co_await recover_from_cancellation(s);
+            const recovery outcome = co_await recover_from_cancellation(s);
+            scope.clean = outcome.recovered;
             throw error(errc::cancelled, scope.clean
                 ? "operation cancelled (query canceled on the server; the connection is usable)"
                 : "operation cancelled; the connection could not be brought back to a clean state and was closed");
+        }
+        if (timed_out) {
+            recovery outcome = co_await recover_from_cancellation(s);
+            scope.clean = outcome.recovered;
+            if (outcome.recovered && outcome.server_error) throw server_error(std::move(*outcome.server_error));
+            throw error(errc::timeout, outcome.recovered
+                ? "query_timeout expired (the connection is usable)"
+                : "query_timeout expired; the connection could not be brought back to a clean state and was closed");
         }
         try {
             std::rethrow_exception(failure);
@@ -283,18 +331,24 @@ private:
         co_await detail::run_simple_query(s, sql, ignored);
     }
 
-    // The caller cancelled mid-operation. Cancel on the server and read up to
-    // ReadyForQuery so the session stays usable. Returns whether that worked.
-    static asio::awaitable<bool> recover_from_cancellation(detail::session& s) {
+    struct recovery {
+        bool recovered = false;
+        std::optional<diagnostics> server_error;  // what the cancelled statement ended with (57014)
+    };
+
+    // The operation was cut short mid-flight. Cancel on the server and read
+    // up to ReadyForQuery so the session stays usable.
+    static asio::awaitable<recovery> recover_from_cancellation(detail::session& s) {
+        recovery r;
         try {
-            co_await detail::with_deadline(cancel_and_drain(s), cancel_drain_limit, "draining a cancelled query");
-            co_return true;
+            co_await detail::with_deadline(cancel_and_drain(s, r.server_error), cancel_drain_limit, "draining a cancelled query");
+            r.recovered = true;
         } catch (...) {
-            co_return false;
         }
+        co_return r;
     }
 
-    static asio::awaitable<void> cancel_and_drain(detail::session& s) {
+    static asio::awaitable<void> cancel_and_drain(detail::session& s, std::optional<diagnostics>& first_error) {
         co_await detail::send_cancel_request(detail::cancel_target_of(s));
         // A write may have been cut short; only a complete write leaves the
         // stream in sync, and the buffer is cleared only after one.
@@ -306,6 +360,7 @@ private:
                 s.ready_for_query(m.body);
                 co_return;
             }
+            if (m.type == 'E' && !first_error) first_error = protocol::decode_error_fields(m.body);
             if (m.type == 'G') {
                 protocol::encode_copy_fail(s.out(), "operation cancelled");
                 co_await s.flush();

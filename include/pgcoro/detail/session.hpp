@@ -59,7 +59,8 @@ inline constexpr std::size_t initial_read_buffer = 16 * 1024;
 class session {
 public:
     session(asio::any_io_executor ex, config cfg)
-        : statements(cfg.statement_cache_size), executor_(std::move(ex)), config_(std::move(cfg)) {
+        : statements(cfg.statement_cache_size), query_timeout(cfg.query_timeout), executor_(std::move(ex)),
+          config_(std::move(cfg)) {
         read_buffer_.resize(initial_read_buffer);
     }
 
@@ -161,6 +162,7 @@ public:
     bool busy = false;
     bool abandoned = false;  // its connection object is gone
     statement_cache statements;
+    std::chrono::milliseconds query_timeout{0};
     std::string deferred_sql;  // sent before the next operation (see transaction)
     std::uint64_t savepoint_counter = 0;
     notice_handler notice_handler_;
