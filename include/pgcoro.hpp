@@ -5,6 +5,8 @@
 #include "pgcoro/config.hpp"
 #include "pgcoro/connection.hpp"
 #include "pgcoro/error.hpp"
+#include "pgcoro/pipeline.hpp"
+#include "pgcoro/transaction.hpp"
 #include "pgcoro/protocol.hpp"
 #include "pgcoro/result.hpp"
 #include "pgcoro/types.hpp"

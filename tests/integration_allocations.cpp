@@ -10,10 +10,6 @@
 #include <cstdlib>
 #include <new>
 
-// The replacement pairs operator new with malloc and operator delete with
-// free on purpose; GCC cannot see the pairing across the two functions.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-
 namespace {
 std::atomic<long> heap_allocations{0};
 }

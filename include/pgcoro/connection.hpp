@@ -18,6 +18,7 @@
 #include "detail/connector.hpp"
 #include "detail/extended_query.hpp"
 #include "detail/parameters.hpp"
+#include "detail/pipeline_run.hpp"
 #include "detail/simple_query.hpp"
 #include "result.hpp"
 #include "transaction_options.hpp"
@@ -77,6 +78,15 @@ public:
     template <class... Args>
     asio::awaitable<std::uint64_t> execute(std::string_view sql, const Args&... args) {
         return execute_bound(sql, detail::bind_parameters(args...));
+    }
+
+    // Sends every statement of the pipeline at once and returns one outcome
+    // per statement, in order (see pipeline.hpp).
+    asio::awaitable<std::vector<pipeline_outcome>> run(const pipeline& p) {
+        std::vector<pipeline_outcome> outcomes;
+        if (p.empty()) co_return outcomes;
+        co_await run_exclusive([&](detail::session& s) { return detail::run_pipeline(s, p, outcomes); });
+        co_return outcomes;
     }
 
     // Starts a transaction block. It rolls back unless committed:

@@ -104,6 +104,22 @@ void encode_bind(buffer& out, std::string_view portal, std::string_view statemen
     w.finish();
 }
 
+// Bind with parameters already in wire form: `param_section` holds, per
+// parameter, a 32-bit length (-1 for NULL) and the bytes (pipelines encode
+// their arguments when a statement is queued, and bind it later).
+inline void encode_bind_encoded(buffer& out, std::string_view portal, std::string_view statement,
+                                std::span<const std::int16_t> param_formats, std::size_t param_count,
+                                std::string_view param_section, std::span<const std::int16_t> result_formats) {
+    message_writer w(out);
+    w.begin('B').cstring(portal).cstring(statement);
+    w.int16(static_cast<std::int16_t>(param_formats.size()));
+    for (auto f : param_formats) w.int16(f);
+    w.int16(static_cast<std::int16_t>(param_count)).bytes(param_section);
+    w.int16(static_cast<std::int16_t>(result_formats.size()));
+    for (auto f : result_formats) w.int16(f);
+    w.finish();
+}
+
 // 'S' describes a prepared statement, 'P' a portal.
 inline void encode_describe(buffer& out, char kind, std::string_view name) {
     message_writer w(out);

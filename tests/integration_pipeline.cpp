@@ -1,0 +1,83 @@
+// Pipelines against the real server: many statements in one round trip, a
+// failure in the middle aborting only its sync segment, and the report of
+// which statement failed.
+#include "support/test_server.hpp"
+
+#include <catch2/catch.hpp>
+
+using test::config_of;
+using test::run;
+namespace asio = boost::asio;
+using status = pgcoro::pipeline_outcome::status;
+
+namespace {
+
+asio::awaitable<pgcoro::connection> connect(std::size_t cache_size = 256) {
+    auto cfg = config_of(test::tcp_conninfo("user=pgcoro_scram password=scram_pw sslmode=disable"));
+    cfg.statement_cache_size = cache_size;
+    co_return co_await pgcoro::connection::connect(cfg);
+}
+
+}  // namespace
+
+TEST_CASE("a pipeline runs many statements and returns their results in order") {
+    for (const std::size_t cache : {std::size_t{256}, std::size_t{0}}) {
+        INFO("statement cache size " << cache);
+        run([cache]() -> asio::awaitable<void> {
+            auto conn = co_await connect(cache);
+            pgcoro::pipeline p;
+            for (int i = 0; i < 100; ++i) p.query("SELECT $1::int4 + 1", i);
+            p.query("SELECT $1::text || $2::text", std::string("a"), std::string("b"));
+            auto outcomes = co_await conn.run(p);
+            REQUIRE(outcomes.size() == 101);
+            int right = 0;
+            for (int i = 0; i < 100; ++i) right += outcomes[static_cast<std::size_t>(i)].ok() && outcomes[static_cast<std::size_t>(i)].rows[0].get<int>(0) == i + 1;
+            CHECK(right == 100);
+            CHECK(outcomes[100].rows[0].get<std::string>(0) == "ab");
+            auto again = co_await conn.run(p);  // now from the statement cache (or prepared again)
+            CHECK(again[42].rows[0].get<int>(0) == 43);
+            auto leftover = co_await conn.simple_query("SELECT count(*) FROM pg_prepared_statements");
+            CHECK(leftover.at(0)[0].text(0) == (cache == 0 ? "0" : "2"));
+            co_await conn.close();
+        }());
+    }
+}
+
+TEST_CASE("a failing statement aborts the rest of its sync segment only") {
+    run([]() -> asio::awaitable<void> {
+        auto conn = co_await connect();
+        co_await conn.simple_query("CREATE TEMP TABLE log(n int PRIMARY KEY)");
+        pgcoro::pipeline p;
+        p.query("INSERT INTO log VALUES ($1)", 1)
+            .query("INSERT INTO log VALUES ($1)", 1)  // duplicate key: fails
+            .query("INSERT INTO log VALUES ($1)", 2)  // aborted
+            .sync()
+            .query("INSERT INTO log VALUES ($1)", 3)  // next segment: runs
+            .query("SELEC nonsense")                  // fails to prepare
+            .query("INSERT INTO log VALUES ($1)", 4)  // aborted
+            .sync()
+            .query("SELECT array_agg(n ORDER BY n) FROM log");
+        auto o = co_await conn.run(p);
+        REQUIRE(o.size() == 7);
+        CHECK(o[0].state == status::ok);
+        CHECK(o[0].rows.rows_affected() == 1u);
+        CHECK(o[1].state == status::failed);
+        REQUIRE(o[1].error);
+        CHECK(o[1].error->sqlstate == "23505");
+        CHECK(o[2].state == status::aborted);
+        CHECK(o[3].state == status::ok);
+        CHECK(o[4].state == status::failed);
+        CHECK(o[4].error->sqlstate == "42601");
+        CHECK(o[5].state == status::aborted);
+        CHECK(o[6].state == status::ok);
+        // Each sync segment is its own implicit transaction. Segment 1 failed,
+        // so its insert of 1 was rolled back. In segment 2 only the insert of
+        // 3 was sent (the statement that failed to prepare stopped the rest
+        // on the client side), and it committed.
+        const auto kept = o[6].rows[0].get<std::vector<int>>(0);
+        CHECK(kept == std::vector<int>{3});
+        CHECK(conn.is_usable());
+        CHECK(conn.transaction_state() == pgcoro::transaction_status::idle);
+        co_await conn.close();
+    }());
+}
