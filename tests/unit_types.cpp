@@ -1021,3 +1021,256 @@ TEST_CASE("decoders reject random and mutated input with pgcoro::error only") {
         }
     }
 }
+
+// --- format_text: PostgreSQL's own text output ------------------------------------------------
+// Every expected string below is what PostgreSQL 15 prints for the value
+// (psql, DateStyle=ISO, IntervalStyle=postgres, TimeZone=UTC), e.g.
+// SELECT '1e15'::float8 gives 1e+15.
+
+namespace {
+
+// The value encoded by pgcoro (binary), then printed by format_text.
+template <class T>
+std::string shown(const T& v, std::uint32_t oid) {
+    std::string bytes;
+    const pgcoro::param_info info = pgcoro::encode_param(v, bytes);
+    REQUIRE(info.fmt == format::binary);
+    return pgcoro::format_text(bytes, field_type{oid, -1, format::binary});
+}
+
+std::string shown_hex(std::string_view hex_bytes, std::uint32_t oid) {
+    const std::string bytes = unhex(hex_bytes);
+    return pgcoro::format_text(bytes, field_type{oid, -1, format::binary});
+}
+
+std::string int64_hex(std::int64_t v) {
+    std::string bytes;
+    pgcoro::detail::append_i64(bytes, v);
+    return hex(bytes);
+}
+
+}  // namespace
+
+TEST_CASE("format_text: text fields as they came, bool, integers, oid, character types") {
+    CHECK(pgcoro::format_text("whatever the server sent", field_type{oids::int4, -1, format::text}) == "whatever the server sent");
+    CHECK(pgcoro::format_text("", field_type{oids::text, -1, format::text}).empty());
+    CHECK(shown(true, oids::bool_) == "t");
+    CHECK(shown(false, oids::bool_) == "f");
+    CHECK(shown(std::int16_t{-32768}, oids::int2) == "-32768");
+    CHECK(shown(std::int32_t{2147483647}, oids::int4) == "2147483647");
+    CHECK(shown(std::numeric_limits<std::int64_t>::min(), oids::int8) == "-9223372036854775808");
+    CHECK(shown(pgcoro::oid{4294967295u}, oids::oid) == "4294967295");
+    CHECK(shown_hex(hex("a b\"c"), oids::text) == "a b\"c");
+    CHECK(shown_hex(hex("x  "), oids::bpchar) == "x  ");
+    CHECK(shown_hex(hex("é😀"), oids::varchar) == "é😀");
+    CHECK(shown_hex(hex("pg_class"), oids::name) == "pg_class");
+}
+
+TEST_CASE("format_text: floats as PostgreSQL 12+ prints them, its Ryu digits in a %g layout") {
+    const std::pair<double, std::string_view> doubles[] = {
+        {0.1, "0.1"},
+        {1e15, "1e+15"},
+        {1e14, "100000000000000"},
+        {999999999999999, "999999999999999"},
+        {1e16, "1e+16"},
+        {1e-5, "1e-05"},
+        {1e-4, "0.0001"},
+        {0.000123, "0.000123"},
+        {0.00001234, "1.234e-05"},
+        {123456789012345678.0, "1.2345678901234568e+17"},
+        {5e-324, "5e-324"},  // the smallest denormal
+        {2.2250738585072014e-308, "2.2250738585072014e-308"},
+        {std::numeric_limits<double>::max(), "1.7976931348623157e+308"},
+        {-2.5e-7, "-2.5e-07"},
+        {123.456, "123.456"},
+        {100, "100"},
+        {1.5e300, "1.5e+300"},
+        {1e100, "1e+100"},
+        // PostgreSQL's Ryu excludes the ends of the rounding interval, so
+        // where the shortest digits lie exactly half way to the next double
+        // (std::to_chars: 7.85e+21, 1e+23), it prints more of them.
+        {7.85e21, "7.849999999999999e+21"},
+        {6.2829e20, "6.282899999999999e+20"},
+        {6.1595e20, "6.159500000000001e+20"},
+        {1e23, "9.999999999999999e+22"},
+        {1e22, "1e+22"},
+        {9007199254740991.0, "9.007199254740991e+15"},
+        {0.0, "0"},
+        {-0.0, "-0"},
+        {std::numeric_limits<double>::quiet_NaN(), "NaN"},
+        {std::numeric_limits<double>::infinity(), "Infinity"},
+        {-std::numeric_limits<double>::infinity(), "-Infinity"},
+    };
+    for (auto [v, text] : doubles) {
+        INFO(text);
+        CHECK(shown(v, oids::float8) == text);
+    }
+    const std::pair<float, std::string_view> floats[] = {
+        {1e6f, "1e+06"},
+        {123456.f, "123456"},
+        {999999.f, "999999"},
+        {1234567.f, "1.234567e+06"},
+        {0.1f, "0.1"},
+        {12345.678f, "12345.678"},
+        {1e-45f, "1e-45"},  // the smallest denormal
+        {1.17549435e-38f, "1.1754944e-38"},
+        {std::numeric_limits<float>::max(), "3.4028235e+38"},
+        {1e-5f, "1e-05"},
+        {-5.366323e7f, "-5.3663232e+07"},  // to_chars: -5.366323e+07, on the interval's end
+        {1.21636864e8f, "1.21636864e+08"},
+        {5.708139e7f, "5.7081392e+07"},
+        {16777215.f, "1.6777215e+07"},
+        {1e7f, "1e+07"},
+        {-0.0f, "-0"},
+        {std::numeric_limits<float>::quiet_NaN(), "NaN"},
+        {-std::numeric_limits<float>::infinity(), "-Infinity"},
+    };
+    for (auto [v, text] : floats) {
+        INFO(text);
+        CHECK(shown(v, oids::float4) == text);
+    }
+}
+
+TEST_CASE("format_text: numeric, bytea, uuid, json, jsonb") {
+    for (const char* text : {"0", "0.000", "-0.5", "1e-30", "NaN", "Infinity", "-Infinity", "12345678.90123", "-10000"}) {
+        INFO(text);
+        CHECK(shown(pgcoro::numeric(text), oids::numeric) == pgcoro::numeric(text).str());
+    }
+    CHECK(shown(pgcoro::numeric("1e-30"), oids::numeric) == "0.000000000000000000000000000001");
+    CHECK(shown_hex("0000000000000000", oids::numeric) == "0");
+    CHECK(shown(pgcoro::bytea{}, oids::bytea) == "\\x");
+    CHECK(shown(pgcoro::bytea{std::byte{0}, std::byte{0xAB}, std::byte{0xff}}, oids::bytea) == "\\x00abff");
+    CHECK(shown(pgcoro::uuid::parse("A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11"), oids::uuid) ==
+          "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11");
+    CHECK(shown_hex(hex("{\"a\": 1}"), oids::json) == "{\"a\": 1}");
+    CHECK(shown_hex("01" + hex("{\"a\": [1, 2]}"), oids::jsonb) == "{\"a\": [1, 2]}");
+    CHECK(error_of([] { shown_hex("02" + hex("{}"), oids::jsonb); }).code == errc::invalid_value);
+}
+
+TEST_CASE("format_text: dates, times and timestamps in ISO form") {
+    const auto days = [](std::int64_t y, int m, int d) {
+        return chr::sys_days(chr::days(pgcoro::detail::days_from_civil({y, m, d})));
+    };
+    CHECK(shown(days(2000, 1, 1), oids::date) == "2000-01-01");
+    CHECK(shown(days(1969, 12, 31), oids::date) == "1969-12-31");
+    CHECK(shown(days(0, 1, 1), oids::date) == "0001-01-01 BC");
+    CHECK(shown(days(-4713, 11, 24), oids::date) == "4714-11-24 BC");  // the first date
+    CHECK(shown(days(10000, 3, 1), oids::date) == "10000-03-01");
+    CHECK(shown(days(5874897, 12, 31), oids::date) == "5874897-12-31");  // the last
+    CHECK(shown(chr::sys_days::max(), oids::date) == "infinity");
+    CHECK(shown(chr::sys_days::min(), oids::date) == "-infinity");
+
+    const auto at = [&](std::int64_t y, int m, int d, chr::microseconds t) { return local_us(days(y, m, d).time_since_epoch() + t); };
+    CHECK(shown(at(1969, 12, 31, 86'399'999'999us), oids::timestamp) == "1969-12-31 23:59:59.999999");
+    CHECK(shown(at(1999, 12, 31, 86'399'500'000us), oids::timestamp) == "1999-12-31 23:59:59.5");
+    CHECK(shown(at(2024, 2, 29, 13h + 45min + 123'450us), oids::timestamp) == "2024-02-29 13:45:00.12345");
+    CHECK(shown(at(2000, 1, 1, 0us), oids::timestamp) == "2000-01-01 00:00:00");
+    CHECK(shown(at(-43, 3, 15, 12h), oids::timestamp) == "0044-03-15 12:00:00 BC");
+    CHECK(shown(local_us::max(), oids::timestamp) == "infinity");
+    CHECK(shown(local_us::min(), oids::timestamp) == "-infinity");
+    // Past year 292277 a C++ time_point cannot hold it, but the text can:
+    // timestamp_send('294276-12-31 23:59:59.999999'), the last timestamp.
+    CHECK(shown_hex(int64_hex(pgcoro::detail::pg_timestamp_end - 1), oids::timestamp) == "294276-12-31 23:59:59.999999");
+
+    const auto utc = [&](std::int64_t y, int m, int d, chr::microseconds t) { return sys_us(days(y, m, d).time_since_epoch() + t); };
+    CHECK(shown(utc(2000, 1, 1, 0us), oids::timestamptz) == "2000-01-01 00:00:00+00");
+    CHECK(shown(utc(1969, 12, 31, 86'399'999'999us), oids::timestamptz) == "1969-12-31 23:59:59.999999+00");
+    CHECK(shown(utc(-4713, 11, 24, 0us), oids::timestamptz) == "4714-11-24 00:00:00+00 BC");  // zone before era
+    CHECK(shown(sys_us::max(), oids::timestamptz) == "infinity");
+    CHECK(shown(sys_us::min(), oids::timestamptz) == "-infinity");
+
+    CHECK(shown(pgcoro::time_of_day{}, oids::time) == "00:00:00");
+    CHECK(shown(pgcoro::time_of_day{24h}, oids::time) == "24:00:00");
+    CHECK(shown(pgcoro::time_of_day{12h + 34min + 56s + 789ms}, oids::time) == "12:34:56.789");
+    CHECK(shown(pgcoro::time_of_day{1us}, oids::time) == "00:00:00.000001");
+}
+
+TEST_CASE("format_text: intervals in IntervalStyle=postgres") {
+    using pgcoro::interval;
+    constexpr std::int64_t hour = 3'600'000'000, minute = 60'000'000, second = 1'000'000;
+    const std::pair<interval, std::string_view> cases[] = {
+        {{}, "00:00:00"},
+        {{14, 3, 4 * hour + 5 * minute + 6 * second + 500'000}, "1 year 2 mons 3 days 04:05:06.5"},
+        {{-12, 0, 0}, "-1 years"},
+        {{10, 0, 0}, "10 mons"},
+        {{1, 1, 0}, "1 mon 1 day"},
+        {{0, -1, 2 * hour + 3 * minute}, "-1 days +02:03:00"},
+        {{-14, 3, -(4 * hour + 5 * minute + 6 * second)}, "-1 years -2 mons +3 days -04:05:06"},
+        {{-1, -1, second}, "-1 mons -1 days +00:00:01"},
+        {{0, 1, -second}, "1 day -00:00:01"},
+        {{0, 0, -1}, "-00:00:00.000001"},
+        {{2'136'000'000, 0, 0}, "178000000 years"},
+        {{-2'136'000'000, 0, 0}, "-178000000 years"},
+        {{0, std::numeric_limits<std::int32_t>::min(), 0}, "-2147483648 days"},
+        {{0, 0, std::numeric_limits<std::int64_t>::max()}, "2562047788:00:54.775807"},
+        {{0, 0, std::numeric_limits<std::int64_t>::min()}, "-2562047788:00:54.775808"},
+    };
+    for (const auto& [v, text] : cases) {
+        INFO(text);
+        CHECK(shown(v, oids::interval) == text);
+    }
+}
+
+TEST_CASE("format_text: inet and cidr") {
+    CHECK(shown_hex("0220000401020304", oids::inet) == "1.2.3.4");                  // inet_send('1.2.3.4')
+    CHECK(shown_hex("02180004c0a80001", oids::inet) == "192.168.0.1/24");           // inet_send('192.168.0.1/24')
+    CHECK(shown_hex("020801040a000000", oids::cidr) == "10.0.0.0/8");               // cidr_send('10.0.0.0/8')
+    CHECK(shown_hex("0380001000000000000000000000ffff01020304", oids::inet) == "::ffff:1.2.3.4");
+    CHECK(shown_hex("0340001020010db8000000000000000000000001", oids::inet) == "2001:db8::1/64");
+}
+
+TEST_CASE("format_text: arrays with array_out's quoting, NULLs, dimensions and lower bounds") {
+    CHECK(shown(std::vector<int>{}, oids::int4_array) == "{}");
+    CHECK(shown(std::vector<std::optional<int>>{1, std::nullopt, 3}, oids::int4_array) == "{1,NULL,3}");
+    CHECK(shown(std::vector<std::vector<std::int64_t>>{{1, 2}, {3, 4}, {5, 6}}, oids::int8_array) == "{{1,2},{3,4},{5,6}}");
+    CHECK(shown(std::vector<std::vector<std::vector<bool>>>{{{true}, {false}}, {{false}, {true}}}, oids::bool_array) ==
+          "{{{t},{f}},{{f},{t}}}");
+    // array_send('[0:1]={1,2}'::int4[]) and array_send('[0:1][2:3]={{1,2},{3,4}}'::int4[])
+    CHECK(shown_hex("000000010000000000000017000000020000000000000004000000010000000400000002", oids::int4_array) ==
+          "[0:1]={1,2}");
+    CHECK(shown_hex("000000020000000000000017000000020000000000000002000000020000000400000001000000040000000200000004"
+                    "000000030000000400000004",
+                    oids::int4_array) == "[0:1][2:3]={{1,2},{3,4}}");
+    // array_send('{{"a b",NULL},{"x\"y","NULL"}}'::text[])
+    CHECK(shown_hex("0000000200000001000000190000000200000001000000020000000100000003612062ffffffff00000003782279000000044e554c4c",
+                    oids::text_array) == R"({{"a b",NULL},{"x\"y","NULL"}})");
+    // Quoted: empty, NULL in any case, braces, the delimiter, backslashes, whitespace. Not: other bytes.
+    std::string text_array;
+    pgcoro::detail::append_i32(text_array, 1);
+    pgcoro::detail::append_i32(text_array, 0);
+    pgcoro::detail::append_u32(text_array, oids::text);
+    const std::string_view elements[] = {"", "null", "{}", "a,b", "back\\slash", " ", "tab\there", "é😀", "plain"};
+    pgcoro::detail::append_i32(text_array, static_cast<std::int32_t>(std::size(elements)));
+    pgcoro::detail::append_i32(text_array, 1);
+    for (auto e : elements) {
+        pgcoro::detail::append_i32(text_array, static_cast<std::int32_t>(e.size()));
+        text_array += e;
+    }
+    CHECK(pgcoro::format_text(text_array, field_type{oids::text_array, -1, format::binary}) ==
+          "{\"\",\"null\",\"{}\",\"a,b\",\"back\\\\slash\",\" \",\"tab\there\",é😀,plain}");
+    // Elements printed by their own output function, then quoted as needed.
+    CHECK(shown(std::vector<pgcoro::bytea>{{std::byte{0}, std::byte{0xff}}}, oids::bytea_array) == R"({"\\x00ff"})");
+    CHECK(shown(std::vector<sys_us>{sys_us(ymd(2000, 1, 1).time_since_epoch()), sys_us::max()}, oids::timestamptz_array) ==
+          R"({"2000-01-01 00:00:00+00",infinity})");
+    CHECK(shown(std::vector<pgcoro::numeric>{pgcoro::numeric("1.50"), pgcoro::numeric("NaN")}, oids::numeric_array) ==
+          "{1.50,NaN}");
+    CHECK(shown(std::vector<pgcoro::interval>{{0, 1, 0}}, oids::interval_array) == R"({"1 day"})");
+    CHECK(shown(std::vector<double>{0.1, -0.0, std::numeric_limits<double>::infinity()}, oids::float8_array) ==
+          "{0.1,-0,Infinity}");
+}
+
+TEST_CASE("format_text: types without a binary text form and malformed bytes are errors") {
+    auto e = error_of([] { pgcoro::format_text("\x01\x02", field_type{oids::point, -1, format::binary}); });
+    CHECK(e.code == errc::type_mismatch);
+    CHECK(e.message == "pgcoro has no text output for binary values of PostgreSQL type point (oid 600)");
+    CHECK(error_of([] { shown_hex("000000", oids::int4); }).code == errc::invalid_value);
+    CHECK(error_of([] { shown_hex("0000000100000000000000170000000200000001", oids::int4_array); }).code ==
+          errc::invalid_value);
+    CHECK(error_of([] { shown_hex("0000000700000000000000170000000100000001", oids::int4_array); }).code ==
+          errc::invalid_value);
+    // append_text_output leaves the buffer as it was on an error.
+    std::string out = "kept";
+    const std::string bad = unhex("00000001000000000000001700000002000000010000000400000001000000030000");
+    CHECK_THROWS(pgcoro::append_text_output(out, bad, field_type{oids::int4_array, -1, format::binary}));
+    CHECK(out == "kept");
+}

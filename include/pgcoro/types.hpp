@@ -19,3 +19,4 @@
 #include "types/optional.hpp"
 #include "types/arrays.hpp"
 #include "types/field_codec.hpp"
+#include "types/text_output.hpp"
