@@ -14,16 +14,12 @@
 
 using test::config_of;
 using test::run;
+using test::sleep_for;
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 using namespace asio::experimental::awaitable_operators;
 
 namespace {
-
-asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
-    asio::steady_timer t(co_await asio::this_coro::executor, d);
-    co_await t.async_wait(asio::use_awaitable);
-}
 
 // Races a long query against a short timer over the given sslmode. The
 // timer wins; `||` discards the loser's outcome, so what matters is how fast

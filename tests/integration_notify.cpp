@@ -9,6 +9,7 @@
 
 using test::config_of;
 using test::run;
+using test::sleep_for;
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 using namespace asio::experimental::awaitable_operators;
@@ -18,11 +19,6 @@ namespace {
 asio::awaitable<pgcoro::connection> connect() {
     co_return co_await pgcoro::connection::connect(
         config_of(test::tcp_conninfo("user=pgcoro_scram password=scram_pw sslmode=disable")));
-}
-
-asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
-    asio::steady_timer t(co_await asio::this_coro::executor, d);
-    co_await t.async_wait(asio::use_awaitable);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 
 using test::config_of;
 using test::run;
+using test::sleep_for;
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 using namespace asio::experimental::awaitable_operators;
@@ -25,11 +26,6 @@ asio::awaitable<pgcoro::connection> connect_with_table() {
 asio::awaitable<std::int64_t> count_items(pgcoro::connection& conn) {
     auto r = co_await conn.query("SELECT count(*) FROM item");
     co_return r[0].get<std::int64_t>(0);
-}
-
-asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
-    asio::steady_timer t(co_await asio::this_coro::executor, d);
-    co_await t.async_wait(asio::use_awaitable);
 }
 
 }  // namespace

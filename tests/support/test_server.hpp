@@ -7,6 +7,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <cstdlib>
 #include <fstream>
@@ -73,6 +74,11 @@ inline void run(asio::awaitable<void> op) {
     asio::co_spawn(io, std::move(op), [&](std::exception_ptr e) { failure = e; });
     io.run();
     if (failure) std::rethrow_exception(failure);
+}
+
+inline asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
+    asio::steady_timer t(co_await asio::this_coro::executor, d);
+    co_await t.async_wait(asio::use_awaitable);
 }
 
 // Connects, runs one query, closes; returns the first field of the first row
