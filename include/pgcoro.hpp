@@ -4,8 +4,11 @@
 
 #include "pgcoro/config.hpp"
 #include "pgcoro/connection.hpp"
+#include "pgcoro/copy.hpp"
 #include "pgcoro/error.hpp"
 #include "pgcoro/pipeline.hpp"
+#include "pgcoro/prepared_statement.hpp"
+#include "pgcoro/row_stream.hpp"
 #include "pgcoro/transaction.hpp"
 #include "pgcoro/protocol.hpp"
 #include "pgcoro/result.hpp"

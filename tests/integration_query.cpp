@@ -186,3 +186,83 @@ TEST_CASE("a server error in the extended protocol leaves the connection at Read
         co_await conn.close();
     }());
 }
+
+TEST_CASE("prepare() gives a handle outside the cache; deallocate() closes it") {
+    run([]() -> asio::awaitable<void> {
+        auto cfg = config_of(test::tcp_conninfo("user=pgcoro_scram password=scram_pw sslmode=disable"));
+        cfg.statement_cache_size = 0;  // explicit statements do not need the cache
+        auto conn = co_await pgcoro::connection::connect(cfg);
+        auto doubled = co_await conn.prepare("SELECT $1::int8 * 2 AS doubled, $2::text AS label");
+        CHECK(doubled.valid());
+        CHECK(doubled.parameter_types() == std::vector<std::uint32_t>{pgcoro::oids::int8, pgcoro::oids::text});
+        REQUIRE(doubled.columns().size() == 2);
+        CHECK(doubled.columns()[0].name == "doubled");
+        auto listed = co_await server_statements(conn);
+        CHECK(listed == std::vector<std::string>{doubled.name()});
+
+        auto r = co_await conn.query(doubled, std::int64_t{21}, "x");
+        CHECK(r[0].get<std::int64_t>("doubled") == 42);
+        CHECK(r[0].get<std::string>("label") == "x");
+        // Also usable from SQL under its name.
+        auto via_sql = co_await conn.simple_query("EXECUTE " + doubled.name() + "(5, 'y')");
+        CHECK(via_sql.at(0).at(0).text(0) == "10");
+
+        co_await conn.simple_query("CREATE TEMP TABLE t(n int4)");
+        const std::vector<std::uint32_t> types{pgcoro::oids::int4};  // GCC 12: no braced list inside co_await
+        auto insert = co_await conn.prepare("INSERT INTO t VALUES ($1), ($1 + 1)", types);
+        CHECK(insert.parameter_types() == std::vector<std::uint32_t>{pgcoro::oids::int4});
+        CHECK(insert.columns().empty());
+        const auto inserted = co_await conn.execute(insert, 7);  // outside CHECK: evaluated once
+        CHECK(inserted == 2u);
+        auto count = co_await conn.query("SELECT count(*) FROM t");
+        CHECK(count[0].get<std::int64_t>(0) == 2);
+        pgcoro::result into;
+        co_await conn.query_into(into, doubled, std::int64_t{1}, "z");
+        CHECK(into[0].get<std::int64_t>(0) == 2);
+
+        co_await conn.deallocate(doubled);
+        CHECK_FALSE(doubled.valid());
+        listed = co_await server_statements(conn);
+        CHECK(listed == std::vector<std::string>{insert.name()});
+        bool refused = false;
+        try {
+            co_await conn.query(doubled, std::int64_t{1}, "z");
+        } catch (const pgcoro::error& e) {
+            refused = e.code() == pgcoro::errc::invalid_state;
+        }
+        CHECK(refused);
+        co_await conn.close();
+    }());
+}
+
+TEST_CASE("a prepared statement refuses arguments of another type and statements of another connection") {
+    run([]() -> asio::awaitable<void> {
+        auto conn = co_await connect();
+        auto other = co_await connect();
+        auto statement = co_await conn.prepare("SELECT $1::int8");
+        std::string message;
+        try {
+            co_await conn.query(statement, 42);  // an int: int4 in binary, which the statement cannot read
+        } catch (const pgcoro::error& e) {
+            CHECK(e.code() == pgcoro::errc::type_mismatch);
+            message = e.what();
+        }
+        CHECK(message.find("$1") != std::string::npos);
+        CHECK(message.find("int8") != std::string::npos);
+        CHECK(message.find("int4") != std::string::npos);
+        // Text is parsed by the server as whatever the parameter is.
+        auto r = co_await conn.query(statement, "42");
+        CHECK(r[0].get<std::int64_t>(0) == 42);
+        CHECK(conn.is_usable());
+
+        bool refused = false;
+        try {
+            co_await other.query(statement, std::int64_t{1});
+        } catch (const pgcoro::error& e) {
+            refused = e.code() == pgcoro::errc::invalid_state;
+        }
+        CHECK(refused);
+        co_await other.close();
+        co_await conn.close();
+    }());
+}

@@ -237,6 +237,19 @@ TEST_CASE("row description and data rows") {
     CHECK_FALSE(rows_affected("BEGIN"));
 }
 
+TEST_CASE("COPY responses decode their formats and reject malformed ones") {
+    const auto text = decode_copy_response("\0\0\2\0\0\0\0"s);
+    CHECK(text.format == 0);
+    CHECK(text.column_formats == std::vector<std::int16_t>{0, 0});
+    const auto binary = decode_copy_response("\1\0\1\0\1"s, "CopyOutResponse");
+    CHECK(binary.format == 1);
+    CHECK(binary.column_formats == std::vector<std::int16_t>{1});
+    CHECK(error_of([] { decode_copy_response("\2\0\0"s); }) == pgcoro::errc::protocol_violation);       // overall format 2
+    CHECK(error_of([] { decode_copy_response("\0\0\1\0\1"s); }) == pgcoro::errc::protocol_violation);  // binary column in text COPY
+    CHECK(error_of([] { decode_copy_response("\1\0\2\0\1"s); }) == pgcoro::errc::protocol_violation);  // truncated
+    CHECK(error_of([] { decode_copy_response("\1\0\1\0\1\0"s); }) == pgcoro::errc::protocol_violation);  // trailing byte
+}
+
 TEST_CASE("random bytes never crash a decoder") {
     std::mt19937 rng(12345);
     std::vector<field_description> fields;
@@ -261,6 +274,7 @@ TEST_CASE("random bytes never crash a decoder") {
         attempt([&] { decode_data_row(body, rng() % 4, [](std::size_t, std::optional<std::string_view>) {}); });
         attempt([&] { decode_command_complete(body); });
         attempt([&] { decode_notification(body); });
+        attempt([&] { decode_copy_response(body); });
         attempt([&] { next_frame(body, 64); });
     }
     CHECK(errors > 100000);  // most random input is malformed, and each one was reported as an error

@@ -1274,3 +1274,68 @@ TEST_CASE("format_text: types without a binary text form and malformed bytes are
     CHECK_THROWS(pgcoro::append_text_output(out, bad, field_type{oids::int4_array, -1, format::binary}));
     CHECK(out == "kept");
 }
+
+// --- binary COPY encoding ------------------------------------------------------------
+#include <pgcoro/detail/copy_encoding.hpp>
+#include <pgcoro/detail/copy_target.hpp>
+
+TEST_CASE("binary COPY: header, tuples with NULLs, trailer") {
+    using namespace pgcoro::detail;
+    CHECK(hex(binary_copy_header) == "5047434f50590aff0d0a00" "00000000" "00000000");
+    CHECK(hex(binary_copy_trailer) == "ffff");
+    std::string out = "x";
+    encode_binary_copy_tuple(std::tuple<std::int32_t, std::optional<std::int64_t>, std::string>(7, std::nullopt, "ab"), out);
+    CHECK(hex(out) == "78" "0003" "00000004" "00000007" "ffffffff" "00000002" "6162");
+    // A failing field leaves the buffer as it was.
+    std::string before = out;
+    const auto after_midnight = std::tuple<std::int32_t, pgcoro::time_of_day>(1, pgcoro::time_of_day{25h});
+    CHECK_THROWS_AS(encode_binary_copy_tuple(after_midnight, out), pgcoro::error);
+    CHECK(out == before);
+}
+
+TEST_CASE("binary COPY only for exact type matches, text only into text-like columns") {
+    using pgcoro::detail::binary_copy_fits;
+    CHECK(binary_copy_fits<std::int64_t>(oids::int8));
+    CHECK(binary_copy_fits<std::optional<std::int32_t>>(oids::int4));
+    CHECK(binary_copy_fits<std::string>(oids::varchar));
+    CHECK(binary_copy_fits<std::string_view>(16500));  // a user-defined type (an enum)
+    CHECK(binary_copy_fits<std::nullopt_t>(oids::uuid));
+    CHECK_FALSE(binary_copy_fits<std::int32_t>(oids::int8));    // narrower: would be misread
+    CHECK_FALSE(binary_copy_fits<std::int32_t>(oids::float4));  // same width, different meaning
+    CHECK_FALSE(binary_copy_fits<std::string>(oids::jsonb));    // jsonb's binary form has a version byte
+    CHECK_FALSE(binary_copy_fits<std::vector<std::string>>(oids::text_array));
+}
+
+TEST_CASE("text COPY rows: tabs, \\N, escapes, PostgreSQL's text output for binary values") {
+    using namespace pgcoro::detail;
+    std::string out, scratch;
+    encode_text_copy_tuple(std::tuple<std::int32_t, std::optional<double>, std::string, std::vector<std::string>>(
+                               -7, std::nullopt, "a\tb\\c\nd\re", {"x y", "z"}),
+                           out, scratch);
+    CHECK(out == "-7\t\\N\ta\\tb\\\\c\\nd\\re\t{\"x y\",\"z\"}\n");
+    out.clear();
+    const std::chrono::sys_days day = std::chrono::year{1969} / 7 / 20;
+    encode_text_copy_tuple(std::tuple<std::chrono::sys_days, double, bool>(day, 0.1, true), out, scratch);
+    CHECK(out == "1969-07-20\t0.1\tt\n");
+    const std::string before = out;
+    const auto after_midnight = std::tuple<std::int32_t, pgcoro::time_of_day>(1, pgcoro::time_of_day{25h});
+    CHECK_THROWS_AS(encode_text_copy_tuple(after_midnight, out, scratch), pgcoro::error);
+    CHECK(out == before);
+}
+
+TEST_CASE("bulk_load targets: table, schema-qualified, with columns, quoted names") {
+    using pgcoro::detail::parse_copy_target;
+    auto t = parse_copy_target("person");
+    CHECK(t.select_sql() == "SELECT * FROM person");
+    CHECK(t.copy_sql(true) == "COPY person FROM STDIN (FORMAT binary)");
+    CHECK(t.copy_sql(false) == "COPY person FROM STDIN");
+    t = parse_copy_target("  sales.orders ( id, \"Total (EUR)\" ) ");
+    CHECK(t.table == "sales.orders");
+    CHECK(t.columns == "id, \"Total (EUR)\"");
+    CHECK(t.copy_sql(true) == "COPY sales.orders (id, \"Total (EUR)\") FROM STDIN (FORMAT binary)");
+    CHECK(parse_copy_target("\"odd;name\"").table == "\"odd;name\"");
+    for (auto bad : {"", "  ", "(a)", "t (a", "t ()", "t; DROP TABLE t", "\"unterminated", "t (a)) x"}) {
+        INFO(bad);
+        CHECK_THROWS_AS(parse_copy_target(bad), pgcoro::error);
+    }
+}

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <ranges>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -14,13 +15,19 @@
 #include <boost/asio/this_coro.hpp>
 
 #include "config.hpp"
+#include "copy.hpp"
+#include "detail/copy_encoding.hpp"
+#include "detail/copy_target.hpp"
 #include "detail/cancel_request.hpp"
 #include "detail/connector.hpp"
 #include "detail/extended_query.hpp"
+#include "detail/operation.hpp"
 #include "detail/parameters.hpp"
 #include "detail/pipeline_run.hpp"
 #include "detail/simple_query.hpp"
+#include "prepared_statement.hpp"
 #include "result.hpp"
+#include "row_stream.hpp"
 #include "transaction_options.hpp"
 #include "types.hpp"
 
@@ -34,7 +41,7 @@ class connection {
 public:
     // How long a cancelled operation may take to bring the session back to
     // ReadyForQuery before the connection is closed instead.
-    static constexpr std::chrono::milliseconds cancel_drain_limit{5000};
+    static constexpr std::chrono::milliseconds cancel_drain_limit = detail::cancel_drain_limit;
 
     connection() = default;
     connection(connection&&) noexcept = default;
@@ -78,6 +85,81 @@ public:
     template <class... Args>
     asio::awaitable<std::uint64_t> execute(std::string_view sql, const Args&... args) {
         return execute_bound(sql, detail::bind_parameters(args...));
+    }
+
+    // --- prepared statements ---
+    // Prepares a named statement outside the cache and returns a handle to
+    // run it with query()/execute(). Parameter types are the server's
+    // inference unless given (OIDs, e.g. {pgcoro::oids::int8}).
+    asio::awaitable<prepared_statement> prepare(std::string_view sql, std::vector<std::uint32_t> parameter_types = {}) {
+        detail::statement_ptr statement;
+        co_await run_exclusive([&](detail::session& s) -> asio::awaitable<void> {
+            auto name = "pgcoro_prepared_" + std::to_string(++s.prepared_counter);
+            statement = co_await detail::describe_new_statement(s, std::move(name), sql, parameter_types);
+        });
+        co_return prepared_statement(std::move(statement), session_->id);
+    }
+
+    template <class... Args>
+    asio::awaitable<result> query(const prepared_statement& statement, const Args&... args) {
+        return query_prepared(statement, detail::bind_parameters(args...));
+    }
+    template <class... Args>
+    asio::awaitable<void> query_into(result& r, const prepared_statement& statement, const Args&... args) {
+        return query_into_prepared(r, statement, detail::bind_parameters(args...));
+    }
+    template <class... Args>
+    asio::awaitable<std::uint64_t> execute(const prepared_statement& statement, const Args&... args) {
+        return execute_prepared(statement, detail::bind_parameters(args...));
+    }
+
+    // Closes the statement on the server; the handle becomes empty.
+    asio::awaitable<void> deallocate(prepared_statement& statement) {
+        const auto& name = statement_on_this_session(statement).name;
+        co_await run_exclusive([&](detail::session& s) -> asio::awaitable<void> {
+            protocol::encode_close(s.out(), 'S', name);
+            protocol::encode_sync(s.out());
+            co_await s.flush();
+            co_await detail::read_until_ready(s, "while closing a statement", [](const protocol::backend_message&) { return false; });
+        });
+        statement.statement_.reset();
+    }
+
+    // --- large results and COPY ---
+    // Reads a result in chunks as the caller consumes it (see row_stream.hpp):
+    //   auto rows = co_await conn.stream("SELECT * FROM big WHERE day = $1", day);
+    //   while (auto row = co_await rows.next()) ...
+    template <class... Args>
+    asio::awaitable<row_stream> stream(std::string_view sql, const Args&... args) {
+        return stream_bound(stream_options{}, sql, detail::bind_parameters(args...));
+    }
+    template <class... Args>
+    asio::awaitable<row_stream> stream(stream_options options, std::string_view sql, const Args&... args) {
+        return stream_bound(options, sql, detail::bind_parameters(args...));
+    }
+
+    // COPY ... FROM STDIN: write the data, then finish() (see copy.hpp).
+    asio::awaitable<copy_writer> copy_in(std::string_view sql) {
+        require_open();
+        return copy_writer::open(session_, sql);
+    }
+    // COPY ... TO STDOUT: read() the data until it returns std::nullopt.
+    asio::awaitable<copy_reader> copy_out(std::string_view sql) {
+        require_open();
+        return copy_reader::open(session_, sql);
+    }
+
+    // Loads rows with COPY and returns how many were copied. The target is
+    // written as in COPY: a table, optionally schema-qualified, and
+    // optionally the columns to fill. Each row is a tuple (std::tuple,
+    // std::pair, std::array) with one value per column.
+    //   co_await conn.bulk_load("person (name, born)", rows);
+    // Binary COPY when every C++ type is exactly its column's type, text
+    // COPY (parsed by the server as the column types) otherwise. A row that
+    // cannot be encoded aborts the COPY (CopyFail): nothing is loaded.
+    template <std::ranges::input_range Rows>
+    asio::awaitable<std::uint64_t> bulk_load(std::string_view target, const Rows& rows) {
+        return bulk_load_rows(detail::parse_copy_target(target), rows);
     }
 
     // Sends every statement of the pipeline at once and returns one outcome
@@ -212,6 +294,100 @@ private:
         co_return sink.rows_affected;
     }
 
+    const detail::statement_description& statement_on_this_session(const prepared_statement& statement) const {
+        require_open();
+        const auto& d = statement.description();
+        if (statement.session_id_ != session_->id)
+            throw error(errc::invalid_state, "prepared statement " + d.name + " belongs to another connection");
+        return d;
+    }
+
+    asio::awaitable<void> run_prepared(const prepared_statement& statement, const detail::parameter_writer& writer,
+                                       detail::row_sink& sink) {
+        statement_on_this_session(statement);
+        co_await run_exclusive([&](detail::session& s) {
+            return detail::execute_statement(s, statement.statement_, writer, sink);
+        });
+    }
+
+    template <class Parameters>
+    asio::awaitable<result> query_prepared(const prepared_statement& statement, Parameters params) {
+        result r;
+        detail::result_sink sink(r);
+        co_await run_prepared(statement, params.writer(), sink);
+        co_return r;
+    }
+
+    template <class Parameters>
+    asio::awaitable<void> query_into_prepared(result& r, const prepared_statement& statement, Parameters params) {
+        detail::result_sink sink(r);
+        co_await run_prepared(statement, params.writer(), sink);
+    }
+
+    template <class Parameters>
+    asio::awaitable<std::uint64_t> execute_prepared(const prepared_statement& statement, Parameters params) {
+        detail::count_sink sink;
+        co_await run_prepared(statement, params.writer(), sink);
+        co_return sink.rows_affected;
+    }
+
+    template <class Parameters>
+    asio::awaitable<row_stream> stream_bound(stream_options options, std::string_view sql, Parameters params) {
+        require_open();
+        co_return co_await row_stream::open(session_, sql, params.writer(), options);
+    }
+
+    template <class Rows>
+    asio::awaitable<std::uint64_t> bulk_load_rows(detail::copy_target target, const Rows& rows) {
+        using row_type = std::ranges::range_value_t<Rows>;
+        constexpr std::size_t width = std::tuple_size_v<row_type>;
+
+        // Binary COPY only where every column type matches exactly: look them up first.
+        detail::statement_ptr columns;
+        co_await run_exclusive([&](detail::session& s) -> asio::awaitable<void> {
+            columns = co_await detail::prepare_statement(s, s.statements, target.select_sql(), {});
+        });
+        if (columns->columns.size() != width)
+            throw error(errc::invalid_value, "bulk_load into " + target.table + ": the target has " +
+                                                 std::to_string(columns->columns.size()) + " columns but each row has " +
+                                                 std::to_string(width) + " values");
+        const bool binary = [&]<std::size_t... I>(std::index_sequence<I...>) {
+            return (detail::binary_copy_fits<std::remove_cvref_t<std::tuple_element_t<I, row_type>>>(
+                        columns->columns[I].type_oid) && ...);
+        }(std::make_index_sequence<width>{});
+
+        auto writer = co_await copy_in(target.copy_sql(binary));
+        std::string batch(binary ? detail::binary_copy_header : std::string_view{});
+        std::string scratch;
+        std::exception_ptr client_failure;
+        auto it = std::ranges::begin(rows);
+        const auto end = std::ranges::end(rows);
+        for (bool at_end = false; !at_end;) {
+            try {
+                while (batch.size() < copy_writer::send_threshold) {
+                    if (it == end) {
+                        at_end = true;
+                        if (binary) batch.append(detail::binary_copy_trailer);
+                        break;
+                    }
+                    if (binary) detail::encode_binary_copy_tuple(*it, batch);
+                    else detail::encode_text_copy_tuple(*it, batch, scratch);
+                    ++it;
+                }
+            } catch (...) {
+                client_failure = std::current_exception();
+                break;
+            }
+            co_await writer.write(batch);
+            batch.clear();
+        }
+        if (client_failure) {
+            co_await writer.abort("bulk_load: " + detail::describe_exception(client_failure));
+            std::rethrow_exception(client_failure);
+        }
+        co_return co_await writer.finish();
+    }
+
     asio::awaitable<void> run_extended(std::string_view sql, const detail::parameter_writer& writer, detail::row_sink& sink) {
         co_await run_exclusive([&](detail::session& s) {
             return detail::run_extended_query(s, s.statements, sql, writer, sink);
@@ -245,137 +421,11 @@ private:
         }
     }
 
-    // Runs one operation with the session to itself. A server error leaves
-    // the session usable; cancellation cancels on the server and drains; any
-    // other failure marks the connection broken. Broken is the default: only
-    // an operation that ends at ReadyForQuery clears it, so no unexpected
-    // exit can hand back a connection that is out of sync.
+    // Runs one operation with the session to itself (see detail/operation.hpp).
     template <class Operation>
     asio::awaitable<void> run_exclusive(Operation&& op) {
         require_open();
-        return run_on(session_, std::forward<Operation>(op));
-    }
-
-    // run_exclusive for holders of the session other than the connection
-    // (a transaction); the shared pointer keeps the session alive meanwhile.
-    template <class Operation>
-    static asio::awaitable<void> run_on(std::shared_ptr<detail::session> keep_alive, Operation op) {
-        auto& s = *keep_alive;
-        if (s.broken) throw error(errc::connection_broken, "connection is broken by an earlier failure and must be closed");
-        if (s.busy) throw error(errc::operation_in_progress, "another operation is in progress on this connection");
-        struct operation_scope {
-            detail::session& s;
-            bool clean = false;
-            explicit operation_scope(detail::session& session) : s(session) { s.busy = true; }
-            ~operation_scope() {
-                s.busy = false;
-                if (!clean) s.mark_broken();
-            }
-        } scope{s};
-
-        std::exception_ptr failure;
-        bool cancelled = false;
-        bool timed_out = false;
-        const auto timeout = s.query_timeout;
-        try {
-            if (!s.deferred_sql.empty()) co_await run_deferred_sql(s);
-            if (timeout.count() > 0) co_await detail::with_deadline(op(s), timeout, "query_timeout expired");
-            else co_await op(s);
-            scope.clean = true;
-            co_return;
-        } catch (const server_error& e) {
-            scope.clean = !detail::ends_session(e.diag());  // otherwise back at ReadyForQuery
-            throw;
-        } catch (const boost::system::system_error& e) {
-            cancelled = e.code() == asio::error::operation_aborted;
-            failure = std::current_exception();
-        } catch (const error& e) {
-            timed_out = timeout.count() > 0 && e.code() == errc::timeout && !s.in_sync();
-            // Otherwise raised on the client side before anything was sent (a
-            // parameter that cannot be encoded, a wrong argument count): still in sync.
-            if (!timed_out) {
-                scope.clean = s.in_sync();
-                throw;
-            }
-        } catch (...) {
-            failure = std::current_exception();
-        }
-
-        if (s.abandoned) throw error(errc::connection_broken, "the connection was closed while the operation was running");
-        if (cancelled && s.in_sync()) {
-            // Nothing was in flight (e.g. waiting for a notification): nothing to undo.
-            scope.clean = true;
-            throw error(errc::cancelled, "operation cancelled (nothing was in flight; the connection is usable)");
-        }
-        if (cancelled) {
-            // Until reset, every further co_await in this coroutine would throw.
-            co_await asio::this_coro::reset_cancellation_state();
-            const recovery outcome = co_await recover_from_cancellation(s);
-            scope.clean = outcome.recovered;
-            throw error(errc::cancelled, scope.clean
-                ? "operation cancelled (query canceled on the server; the connection is usable)"
-                : "operation cancelled; the connection could not be brought back to a clean state and was closed");
-        }
-        if (timed_out) {
-            recovery outcome = co_await recover_from_cancellation(s);
-            scope.clean = outcome.recovered;
-            if (outcome.recovered && outcome.server_error) throw server_error(std::move(*outcome.server_error));
-            throw error(errc::timeout, outcome.recovered
-                ? "query_timeout expired (the connection is usable)"
-                : "query_timeout expired; the connection could not be brought back to a clean state and was closed");
-        }
-        try {
-            std::rethrow_exception(failure);
-        } catch (const boost::system::system_error& e) {
-            detail::throw_transport_failure(e, s.address());
-        }
-    }
-
-    // Statements queued by objects that could not await them (a transaction
-    // destroyed without commit queues its ROLLBACK), sent before the next
-    // operation.
-    static asio::awaitable<void> run_deferred_sql(detail::session& s) {
-        std::string sql = std::move(s.deferred_sql);
-        s.deferred_sql.clear();
-        std::vector<result> ignored;
-        co_await detail::run_simple_query(s, sql, ignored);
-    }
-
-    struct recovery {
-        bool recovered = false;
-        std::optional<diagnostics> server_error;  // what the cancelled statement ended with (57014)
-    };
-
-    // The operation was cut short mid-flight. Cancel on the server and read
-    // up to ReadyForQuery so the session stays usable.
-    static asio::awaitable<recovery> recover_from_cancellation(detail::session& s) {
-        recovery r;
-        try {
-            co_await detail::with_deadline(cancel_and_drain(s, r.server_error), cancel_drain_limit, "draining a cancelled query");
-            r.recovered = true;
-        } catch (...) {
-        }
-        co_return r;
-    }
-
-    static asio::awaitable<void> cancel_and_drain(detail::session& s, std::optional<diagnostics>& first_error) {
-        co_await detail::send_cancel_request(detail::cancel_target_of(s));
-        // A write may have been cut short; only a complete write leaves the
-        // stream in sync, and the buffer is cleared only after one.
-        co_await s.flush();
-        for (;;) {
-            auto m = co_await s.read_message();
-            if (s.handle_asynchronous(m)) continue;
-            if (m.type == 'Z') {
-                s.ready_for_query(m.body);
-                co_return;
-            }
-            if (m.type == 'E' && !first_error) first_error = protocol::decode_error_fields(m.body);
-            if (m.type == 'G') {
-                protocol::encode_copy_fail(s.out(), "operation cancelled");
-                co_await s.flush();
-            }
-        }
+        return detail::run_operation(session_, std::forward<Operation>(op));
     }
 
     friend class transaction;

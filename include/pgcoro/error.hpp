@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
+#include <exception>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -143,6 +144,21 @@ private:
 };
 
 // SQLSTATE codes callers commonly test for (Appendix A of the PostgreSQL docs).
+namespace detail {
+
+// What an exception says, for a message sent to the server (CopyFail).
+inline std::string describe_exception(const std::exception_ptr& e) {
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+        return x.what();
+    } catch (...) {
+        return "an exception not derived from std::exception";
+    }
+}
+
+}  // namespace detail
+
 namespace sqlstate {
 inline constexpr std::string_view successful_completion = "00000";
 inline constexpr std::string_view connection_exception = "08000";

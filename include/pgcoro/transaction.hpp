@@ -84,7 +84,7 @@ private:
     // Runs SQL on the session; returns the last command tag.
     static asio::awaitable<std::string> run(std::shared_ptr<detail::session> session, std::string sql) {
         std::vector<result> results;
-        co_await connection::run_on(session, [&](detail::session& s) { return detail::run_simple_query(s, sql, results); });
+        co_await detail::run_operation(session, [&](detail::session& s) { return detail::run_simple_query(s, sql, results); });
         co_return results.empty() ? std::string{} : results.back().command_tag();
     }
 

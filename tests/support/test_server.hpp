@@ -83,6 +83,12 @@ inline asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
 
 // Connects, runs one query, closes; returns the first field of the first row
 // in text form (simple protocol).
+// The first field of a simple query on an open connection, as text.
+inline asio::awaitable<std::string> scalar_on(pgcoro::connection& conn, std::string sql) {
+    auto results = co_await conn.simple_query(sql);
+    co_return std::string(results.at(0).at(0).text(0));
+}
+
 inline asio::awaitable<std::string> scalar(pgcoro::config cfg, std::string sql) {
     auto conn = co_await pgcoro::connection::connect(std::move(cfg));
     auto results = co_await conn.simple_query(sql);

@@ -7,6 +7,7 @@
 #include <span>
 #include <string_view>
 
+#include "../types/codec_errors.hpp"
 #include "../types/oids.hpp"
 #include "session.hpp"
 #include "statement_cache.hpp"
@@ -34,6 +35,7 @@ constexpr bool receives_binary(std::uint32_t oid) noexcept {
 struct parameter_writer {
     std::span<const std::uint32_t> types;     // sent in Parse
     std::span<const std::int16_t> formats;    // sent in Bind
+    std::span<const std::string_view> names;  // the C++ types, for messages
     const void* context = nullptr;
     bool (*write)(const void* context, std::size_t index, std::string& out) = nullptr;  // false: NULL
 };
@@ -80,12 +82,11 @@ inline void close_evicted_statements(session& s, statement_cache& cache) {
     cache.pending_close().clear();
 }
 
-inline asio::awaitable<statement_ptr> prepare_statement(session& s, statement_cache& cache, std::string_view sql,
-                                                        std::span<const std::uint32_t> types) {
-    if (auto hit = cache.find(sql, types)) co_return hit;
+// Parses and describes a statement under `name` (empty: the unnamed one).
+inline asio::awaitable<statement_ptr> describe_new_statement(session& s, std::string name, std::string_view sql,
+                                                             std::span<const std::uint32_t> types) {
     auto statement = std::make_shared<statement_description>();
-    if (cache.enabled()) statement->name = cache.next_name();
-    close_evicted_statements(s, cache);
+    statement->name = std::move(name);
     protocol::encode_parse(s.out(), statement->name, sql, types);
     protocol::encode_describe(s.out(), 'S', statement->name);
     protocol::encode_sync(s.out());
@@ -109,38 +110,76 @@ inline asio::awaitable<statement_ptr> prepare_statement(session& s, statement_ca
         default: return false;
         }
     });
+    co_return statement;
+}
+
+inline asio::awaitable<statement_ptr> prepare_statement(session& s, statement_cache& cache, std::string_view sql,
+                                                        std::span<const std::uint32_t> types) {
+    if (auto hit = cache.find(sql, types)) co_return hit;
+    close_evicted_statements(s, cache);
+    // Named first: GCC 12 miscompiles a conditional's temporary passed to a coroutine.
+    std::string name = cache.enabled() ? cache.next_name() : std::string();
+    auto statement = co_await describe_new_statement(s, std::move(name), sql, types);
     cache.insert(sql, types, statement);
     co_return statement;
 }
 
-inline asio::awaitable<void> execute_statement(session& s, const statement_ptr& statement,
-                                               const parameter_writer& params, row_sink& sink) {
-    if (params.types.size() != statement->param_types.size()) {
-        throw error(errc::invalid_value, "the statement has " + std::to_string(statement->param_types.size()) +
+// Appends Bind of `statement` with the parameters to the unnamed portal.
+// Nothing is appended when a parameter fails to encode: the session stays in sync.
+inline void bind_statement(session& s, const statement_description& statement, const parameter_writer& params) {
+    if (params.types.size() != statement.param_types.size()) {
+        throw error(errc::invalid_value, "the statement has " + std::to_string(statement.param_types.size()) +
                                              " parameters but " + std::to_string(params.types.size()) +
                                              (params.types.size() == 1 ? " argument was" : " arguments were") + " given");
     }
+    for (std::size_t i = 0; i < params.types.size(); ++i) {
+        // A binary value is only meaningful as the type it was encoded for;
+        // text is parsed by the server as whatever the parameter is.
+        const bool binary = i < params.formats.size() && params.formats[i] == 1;
+        if (binary && params.types[i] != 0 && params.types[i] != statement.param_types[i]) {
+            throw error(errc::type_mismatch,
+                        "parameter $" + std::to_string(i + 1) + " of the prepared statement is " +
+                            describe_pg_type(statement.param_types[i]) + " but the argument (" +
+                            (i < params.names.size() ? std::string(params.names[i]) : std::string("C++ value")) +
+                            ") is sent in binary as " + describe_pg_type(params.types[i]));
+        }
+    }
     const auto unsent = s.out().size();
     try {
-        protocol::encode_bind(s.out(), "", statement->name, params.formats, params.types.size(),
+        protocol::encode_bind(s.out(), "", statement.name, params.formats, params.types.size(),
                               [&](std::size_t i, std::string& out) { return params.write(params.context, i, out); },
-                              statement->result_formats);
+                              statement.result_formats);
     } catch (...) {
-        s.out().resize(unsent);  // a parameter failed to encode: nothing was sent, the session is in sync
+        s.out().resize(unsent);
         throw;
     }
+}
+
+// Reads what Execute of the unnamed portal sends, into the sink. Returns
+// false when the portal was suspended at its row limit, true when it completed.
+template <class Sink>
+bool on_execute_message(const protocol::backend_message& m, Sink& sink, bool& handled) {
+    handled = true;
+    switch (m.type) {
+    case '2': protocol::expect_empty_body(m.body, "BindComplete"); return false;
+    case 'D': sink.row(m.body); return false;
+    case 'C': sink.complete(protocol::decode_command_complete(m.body)); return true;
+    case 'I': protocol::expect_empty_body(m.body, "EmptyQueryResponse"); sink.complete({}); return true;
+    default: handled = false; return false;
+    }
+}
+
+inline asio::awaitable<void> execute_statement(session& s, const statement_ptr& statement,
+                                               const parameter_writer& params, row_sink& sink) {
+    bind_statement(s, *statement, params);
     protocol::encode_execute(s.out(), "", 0);
     protocol::encode_sync(s.out());
     co_await s.flush();
     sink.begin(statement);
     co_await read_until_ready(s, "while executing a statement", [&](const protocol::backend_message& m) {
-        switch (m.type) {
-        case '2': protocol::expect_empty_body(m.body, "BindComplete"); return true;
-        case 'D': sink.row(m.body); return true;
-        case 'C': sink.complete(protocol::decode_command_complete(m.body)); return true;
-        case 'I': protocol::expect_empty_body(m.body, "EmptyQueryResponse"); sink.complete({}); return true;
-        default: return false;
-        }
+        bool handled = false;
+        on_execute_message(m, sink, handled);
+        return handled;
     });
 }
 

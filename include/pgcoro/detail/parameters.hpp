@@ -32,7 +32,7 @@ public:
     template <class... Args>
     explicit parameter_list(const Args&... args) : values_(args...) {}
 
-    parameter_writer writer() const noexcept { return {types_, formats_, this, &write}; }
+    parameter_writer writer() const noexcept { return {types_, formats_, names_, this, &write}; }
 
 private:
     template <class T>
@@ -56,6 +56,7 @@ private:
 
     static constexpr std::array<std::uint32_t, sizeof...(Ts)> types_{type_of<Ts>()...};
     static constexpr std::array<std::int16_t, sizeof...(Ts)> formats_{format_of<Ts>()...};
+    static constexpr std::array<std::string_view, sizeof...(Ts)> names_{cpp_name_v<Ts>...};
     std::tuple<stored_parameter<Ts>...> values_;
 };
 

@@ -3,6 +3,7 @@
 // connection and the connect logic share it; it owns no policy.
 #pragma once
 
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <map>
@@ -56,6 +57,17 @@ struct server_address {
 
 inline constexpr std::size_t initial_read_buffer = 16 * 1024;
 
+// A protocol exchange that spans several operations: a row_stream between
+// chunks, a COPY in either direction. Until it ends, the session belongs to
+// the object driving it; if that object goes away early, the next operation
+// ends the exchange first (see finish_exchange).
+enum class open_exchange {
+    none,
+    suspended_portal,  // Execute with a row limit sent, Sync still owed
+    copy_in,           // COPY FROM STDIN: CopyDone or CopyFail owed
+    copy_out,          // COPY TO STDOUT: data still arriving
+};
+
 class session {
 public:
     session(asio::any_io_executor ex, config cfg)
@@ -63,6 +75,9 @@ public:
           config_(std::move(cfg)) {
         read_buffer_.resize(initial_read_buffer);
     }
+
+    // Unique per process: tells whether a prepared_statement belongs here.
+    const std::uint64_t id = next_id();
 
     const asio::any_io_executor& executor() const noexcept { return executor_; }
     const config& settings() const noexcept { return config_; }
@@ -96,6 +111,14 @@ public:
             }
             co_await fill(f.needed);
         }
+    }
+
+    // The next message if it is already buffered; reads nothing.
+    std::optional<protocol::backend_message> read_buffered_message() {
+        auto f = protocol::next_frame(buffered(), config_.max_message_size);
+        if (!f.complete) return std::nullopt;
+        read_begin_ += f.needed;
+        return f.message;
     }
 
     // Bytes received but not yet consumed as messages.
@@ -161,10 +184,12 @@ public:
     bool awaiting_ready = false;  // a request was sent and its ReadyForQuery has not arrived
     bool busy = false;
     bool abandoned = false;  // its connection object is gone
+    open_exchange exchange = open_exchange::none;
     statement_cache statements;
     std::chrono::milliseconds query_timeout{0};
     std::string deferred_sql;  // sent before the next operation (see transaction)
     std::uint64_t savepoint_counter = 0;
+    std::uint64_t prepared_counter = 0;  // names of explicitly prepared statements
     notice_handler notice_handler_;
     std::deque<notification> notifications_;
     std::string tls_host;  // the name the server certificate was checked against
@@ -179,6 +204,11 @@ public:
     }
 
 private:
+    static std::uint64_t next_id() noexcept {
+        static std::atomic<std::uint64_t> last{0};
+        return ++last;
+    }
+
     asio::any_io_executor executor_;
     config config_;
     transport transport_;

@@ -221,6 +221,31 @@ inline std::string_view decode_command_complete(std::string_view body) {
     return tag;
 }
 
+// CopyInResponse ('G'), CopyOutResponse ('H'), CopyBothResponse ('W'): the
+// overall format and one format code per column.
+struct copy_response {
+    std::int8_t format = 0;  // 0 text (or csv), 1 binary
+    std::vector<std::int16_t> column_formats;
+};
+inline copy_response decode_copy_response(std::string_view body, const char* message = "CopyInResponse") {
+    message_reader r(body, message);
+    copy_response c;
+    const auto overall = r.int8();
+    if (overall > 1) r.fail("unknown overall format " + std::to_string(overall));
+    c.format = static_cast<std::int8_t>(overall);
+    const auto n = r.int16();
+    if (n < 0) r.fail("negative column count");
+    c.column_formats.reserve(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i) {
+        const auto f = r.int16();
+        if (f != 0 && f != 1) r.fail("unknown format code " + std::to_string(f));
+        if (c.format == 0 && f != 0) r.fail("binary column in a textual COPY");
+        c.column_formats.push_back(f);
+    }
+    r.expect_end();
+    return c;
+}
+
 struct notification {
     std::int32_t process_id = 0;
     std::string_view channel, payload;

@@ -1,0 +1,193 @@
+// How every operation runs on a session: alone, and ending either at
+// ReadyForQuery with the session usable, or with the session marked broken.
+// A server error leaves the session usable; a cancelled or timed-out
+// operation is cancelled on the server and drained; anything else breaks it.
+// Broken is the default: only an operation that ends in sync clears it, so
+// no unexpected exit can hand back a connection that is out of sync.
+#pragma once
+
+#include <chrono>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include <boost/asio/this_coro.hpp>
+
+#include "cancel_request.hpp"
+#include "deadline.hpp"
+#include "session.hpp"
+#include "simple_query.hpp"
+
+namespace pgcoro::detail {
+
+// How long a cancelled operation may take to bring the session back to
+// ReadyForQuery before the connection is closed instead.
+inline constexpr std::chrono::milliseconds cancel_drain_limit{5000};
+
+// Ends the open exchange (CopyFail for COPY FROM STDIN, Close and Sync for a
+// suspended portal) and reads up to ReadyForQuery, discarding results and
+// keeping the first error.
+inline asio::awaitable<void> end_exchange_and_drain(session& s, std::optional<diagnostics>& first_error,
+                                                    std::string_view copy_fail_reason) {
+    // A write a cancellation cut short is completed first: only whole
+    // messages keep the stream in sync.
+    co_await s.flush();
+    switch (s.exchange) {
+    case open_exchange::copy_in: protocol::encode_copy_fail(s.out(), copy_fail_reason); break;
+    case open_exchange::suspended_portal:
+        protocol::encode_close(s.out(), 'P', "");
+        protocol::encode_sync(s.out());
+        break;
+    case open_exchange::copy_out:
+    case open_exchange::none: break;
+    }
+    s.exchange = open_exchange::none;
+    co_await s.flush();
+    for (;;) {
+        auto m = co_await s.read_message();
+        if (s.handle_asynchronous(m)) continue;
+        if (m.type == 'Z') {
+            s.ready_for_query(m.body);
+            co_return;
+        }
+        if (m.type == 'E' && !first_error) first_error = protocol::decode_error_fields(m.body);
+        if (m.type == 'G') {
+            protocol::encode_copy_fail(s.out(), copy_fail_reason);
+            co_await s.flush();
+        }
+    }
+}
+
+// An exchange whose driving object (a row_stream, a COPY) was destroyed
+// before its end: finished before the session's next operation.
+inline asio::awaitable<void> finish_abandoned_exchange(session& s) {
+    // Only COPY TO STDOUT keeps the server working until we stop it.
+    if (s.exchange == open_exchange::copy_out) co_await send_cancel_request(cancel_target_of(s));
+    std::optional<diagnostics> ignored;  // the abandoned statement's own failure (57014)
+    co_await end_exchange_and_drain(s, ignored, "COPY abandoned by the client");
+}
+
+// Statements queued by objects that could not await them (a transaction
+// destroyed without commit queues its ROLLBACK), sent before the next
+// operation.
+inline asio::awaitable<void> run_deferred_sql(session& s) {
+    std::string sql = std::move(s.deferred_sql);
+    s.deferred_sql.clear();
+    std::vector<result> ignored;
+    co_await run_simple_query(s, sql, ignored);
+}
+
+struct recovery {
+    bool recovered = false;
+    std::optional<diagnostics> server_error;  // what the cancelled statement ended with (57014)
+};
+
+// The operation was cut short mid-flight. Cancel on the server and read up
+// to ReadyForQuery so the session stays usable.
+inline asio::awaitable<recovery> recover_from_cancellation(session& s) {
+    recovery r;
+    try {
+        auto cancel_and_drain = [&]() -> asio::awaitable<void> {
+            // COPY FROM STDIN waits on us: CopyFail ends it, no cancel needed.
+            if (s.exchange != open_exchange::copy_in) co_await send_cancel_request(cancel_target_of(s));
+            co_await end_exchange_and_drain(s, r.server_error, "operation cancelled");
+        };
+        co_await with_deadline(cancel_and_drain(), cancel_drain_limit, "draining a cancelled query");
+        r.recovered = true;
+    } catch (...) {
+    }
+    co_return r;
+}
+
+// Whether the operation continues an exchange its caller already owns (a
+// row_stream's next chunk) or starts afresh.
+enum class operation_start { fresh, continues_exchange };
+
+// Runs `op(session&)` with the session to itself. The shared pointer keeps
+// the session alive while it runs, whoever else lets go of it.
+template <class Operation>
+asio::awaitable<void> run_operation(std::shared_ptr<session> keep_alive, Operation op,
+                                    operation_start start = operation_start::fresh) {
+    auto& s = *keep_alive;
+    if (s.broken) throw error(errc::connection_broken, "connection is broken by an earlier failure and must be closed");
+    if (start == operation_start::fresh && s.busy) {
+        if (s.exchange != open_exchange::none)
+            throw error(errc::operation_in_progress,
+                        "a row_stream or COPY is open on this connection: read it to the end (or close it) first");
+        throw error(errc::operation_in_progress, "another operation is in progress on this connection");
+    }
+    struct operation_scope {
+        session& s;
+        bool clean = false;
+        explicit operation_scope(session& session) : s(session) { s.busy = true; }
+        ~operation_scope() {
+            if (!clean) s.mark_broken();
+            // An exchange still open keeps the session for the object driving it.
+            s.busy = !s.broken && s.exchange != open_exchange::none;
+        }
+    } scope{s};
+
+    std::exception_ptr failure;
+    bool cancelled = false;
+    bool timed_out = false;
+    const auto timeout = s.query_timeout;
+    try {
+        if (start == operation_start::fresh) {
+            if (s.exchange != open_exchange::none) co_await finish_abandoned_exchange(s);
+            if (!s.deferred_sql.empty()) co_await run_deferred_sql(s);
+        }
+        if (timeout.count() > 0) co_await with_deadline(op(s), timeout, "query_timeout expired");
+        else co_await op(s);
+        scope.clean = true;
+        co_return;
+    } catch (const server_error& e) {
+        scope.clean = !ends_session(e.diag());  // otherwise back at ReadyForQuery
+        throw;
+    } catch (const boost::system::system_error& e) {
+        cancelled = e.code() == asio::error::operation_aborted;
+        failure = std::current_exception();
+    } catch (const error& e) {
+        timed_out = timeout.count() > 0 && e.code() == errc::timeout && !s.in_sync();
+        // Otherwise raised on the client side before anything was sent (a
+        // parameter that cannot be encoded, a wrong argument count): still in sync.
+        if (!timed_out) {
+            scope.clean = s.in_sync();
+            throw;
+        }
+    } catch (...) {
+        failure = std::current_exception();
+    }
+
+    if (s.abandoned) throw error(errc::connection_broken, "the connection was closed while the operation was running");
+    if (cancelled && s.in_sync()) {
+        // Nothing was in flight (e.g. waiting for a notification): nothing to undo.
+        scope.clean = true;
+        throw error(errc::cancelled, "operation cancelled (nothing was in flight; the connection is usable)");
+    }
+    if (cancelled) {
+        // Until reset, every further co_await in this coroutine would throw.
+        co_await asio::this_coro::reset_cancellation_state();
+        const recovery outcome = co_await recover_from_cancellation(s);
+        scope.clean = outcome.recovered;
+        throw error(errc::cancelled, scope.clean
+            ? "operation cancelled (query canceled on the server; the connection is usable)"
+            : "operation cancelled; the connection could not be brought back to a clean state and was closed");
+    }
+    if (timed_out) {
+        recovery outcome = co_await recover_from_cancellation(s);
+        scope.clean = outcome.recovered;
+        if (outcome.recovered && outcome.server_error) throw server_error(std::move(*outcome.server_error));
+        throw error(errc::timeout, outcome.recovered
+            ? "query_timeout expired (the connection is usable)"
+            : "query_timeout expired; the connection could not be brought back to a clean state and was closed");
+    }
+    try {
+        std::rethrow_exception(failure);
+    } catch (const boost::system::system_error& e) {
+        throw_transport_failure(e, s.address());
+    }
+}
+
+}  // namespace pgcoro::detail

@@ -1,0 +1,201 @@
+// A large result read in chunks instead of all at once. The statement runs
+// in an unnamed portal and each chunk is one Execute with a row limit, so
+// the server produces rows only as fast as the client asks for them: memory
+// stays bounded by one chunk whatever the result size, and a stream stopped
+// early costs one round trip, not a read of the rest.
+//
+//   auto rows = co_await conn.stream("SELECT id, payload FROM big");
+//   while (auto row = co_await rows.next()) use(row->get<std::int64_t>(0));
+//
+// While a stream is open the connection runs nothing else. Left before its
+// end (an exception, a break), the portal is closed before the connection's
+// next operation.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "detail/extended_query.hpp"
+#include "detail/operation.hpp"
+#include "result.hpp"
+
+namespace pgcoro {
+
+namespace asio = boost::asio;
+
+struct stream_options {
+    // Rows per Execute: the most the client holds at once.
+    std::int32_t chunk_rows = 1000;
+};
+
+class row_stream {
+public:
+    row_stream(row_stream&& other) noexcept
+        : session_(std::move(other.session_)), statement_(std::move(other.statement_)), chunk_(std::move(other.chunk_)),
+          tag_(std::move(other.tag_)), options_(other.options_), position_(other.position_),
+          rows_read_(other.rows_read_), more_(other.more_), unseen_(other.unseen_) {}
+    row_stream& operator=(row_stream&&) = delete;
+    row_stream(const row_stream&) = delete;
+
+    ~row_stream() {
+        // The session stays in the exchange; its next operation closes the portal.
+        if (session_ && more_ && !session_->broken && session_->exchange == detail::open_exchange::suspended_portal)
+            session_->busy = false;
+    }
+
+    // The next chunk of at most chunk_rows rows into chunk(); false once
+    // every row has been read.
+    asio::awaitable<bool> next_chunk() {
+        position_ = 0;
+        if (unseen_) {
+            unseen_ = false;
+            if (!chunk_.empty()) co_return true;
+        }
+        if (!more_) {
+            clear_chunk();
+            co_return false;
+        }
+        co_await fetch();
+        co_return !chunk_.empty();
+    }
+
+    // The rows of the last next_chunk(), valid until the next call.
+    const result& chunk() const noexcept { return chunk_; }
+
+    // The next row, valid until the next chunk is read; std::nullopt at the end.
+    asio::awaitable<std::optional<row>> next() {
+        if (unseen_ || position_ == chunk_.size()) {
+            const bool more = co_await next_chunk();
+            if (!more) co_return std::optional<row>{};
+        }
+        co_return std::optional<row>{chunk_[position_++]};
+    }
+
+    const std::vector<column>& columns() const noexcept { return statement_->columns; }
+    // All rows have been read and the connection is free again.
+    bool done() const noexcept { return !more_ && !unseen_ && position_ == chunk_.size(); }
+    // The command tag of the last Execute, once the last row was read. Its
+    // count is of that Execute alone ("SELECT 0" after a suspended portal):
+    // rows_read() counts them all.
+    const std::string& command_tag() const noexcept { return tag_; }
+    std::uint64_t rows_read() const noexcept { return rows_read_; }
+
+    // Stops early: closes the portal and frees the connection.
+    asio::awaitable<void> close() {
+        if (!more_) co_return;
+        more_ = false;
+        clear_chunk();
+        co_await detail::run_operation(session_, [](detail::session& s) -> asio::awaitable<void> {
+            std::optional<diagnostics> ignored;
+            co_await detail::end_exchange_and_drain(s, ignored, "");
+        }, detail::operation_start::continues_exchange);
+    }
+
+    // Starts the stream: binds, executes the first chunk and reads it.
+    // (Used by connection::stream; the arguments are read only here.)
+    static asio::awaitable<row_stream> open(std::shared_ptr<detail::session> session, std::string_view sql,
+                                            const detail::parameter_writer& params, stream_options options) {
+        if (options.chunk_rows <= 0) throw error(errc::invalid_config, "stream_options::chunk_rows must be positive");
+        row_stream stream(std::move(session), options);
+        co_await detail::run_operation(stream.session_, [&](detail::session& s) -> asio::awaitable<void> {
+            stream.statement_ = co_await detail::prepare_statement(s, s.statements, sql, params.types);
+            bool stale = false;
+            try {
+                co_await stream.execute_first(s, params);
+                co_return;
+            } catch (const server_error& e) {
+                if (!s.statements.enabled() || !detail::statement_went_stale(e) ||
+                    s.transaction != protocol::transaction_status::idle)
+                    throw;
+                stale = true;
+            }
+            if (stale) {  // same rule as query(): re-prepare once, outside a transaction
+                s.statements.erase(sql, params.types);
+                stream.statement_ = co_await detail::prepare_statement(s, s.statements, sql, params.types);
+                co_await stream.execute_first(s, params);
+            }
+        });
+        co_return stream;
+    }
+
+private:
+    row_stream(std::shared_ptr<detail::session> session, stream_options options)
+        : session_(std::move(session)), options_(options) {}
+
+    void clear_chunk() {
+        chunk_.clear();
+        chunk_.set_columns(std::shared_ptr<const std::vector<column>>(statement_, &statement_->columns));
+    }
+
+    asio::awaitable<void> execute_first(detail::session& s, const detail::parameter_writer& params) {
+        detail::bind_statement(s, *statement_, params);
+        s.exchange = detail::open_exchange::suspended_portal;
+        co_await read_chunk(s);
+        unseen_ = true;
+    }
+
+    asio::awaitable<void> fetch() {
+        co_await detail::run_operation(session_, [this](detail::session& s) { return read_chunk(s); },
+                                       detail::operation_start::continues_exchange);
+    }
+
+    // Execute up to chunk_rows rows and read them. A completed portal or an
+    // error ends the exchange with Sync, back at ReadyForQuery.
+    asio::awaitable<void> read_chunk(detail::session& s) {
+        clear_chunk();
+        more_ = false;
+        protocol::encode_execute(s.out(), "", options_.chunk_rows);
+        protocol::encode_flush(s.out());
+        co_await s.flush();
+        for (;;) {
+            auto m = co_await s.read_message();
+            if (s.handle_asynchronous(m)) continue;
+            switch (m.type) {
+            case '2': protocol::expect_empty_body(m.body, "BindComplete"); continue;
+            case 'D':
+                chunk_.append_row(m.body);
+                ++rows_read_;
+                continue;
+            case 's':
+                protocol::expect_empty_body(m.body, "PortalSuspended");
+                more_ = true;
+                co_return;
+            case 'C': tag_.assign(protocol::decode_command_complete(m.body)); break;
+            case 'I': protocol::expect_empty_body(m.body, "EmptyQueryResponse"); break;
+            case 'E': {
+                auto d = protocol::decode_error_fields(m.body);
+                if (detail::ends_session(d)) throw server_error(std::move(d));
+                co_await sync(s);
+                throw server_error(std::move(d));
+            }
+            default: detail::throw_unexpected(m.type, "while streaming rows");
+            }
+            co_await sync(s);
+            co_return;
+        }
+    }
+
+    // Ends the implicit transaction of the portal: Sync, up to ReadyForQuery.
+    static asio::awaitable<void> sync(detail::session& s) {
+        protocol::encode_sync(s.out());
+        s.exchange = detail::open_exchange::none;
+        co_await s.flush();
+        co_await detail::read_until_ready(s, "after streaming rows", [](const protocol::backend_message&) { return false; });
+    }
+
+    std::shared_ptr<detail::session> session_;
+    detail::statement_ptr statement_;
+    result chunk_;
+    std::string tag_;
+    stream_options options_;
+    std::size_t position_ = 0;
+    std::uint64_t rows_read_ = 0;
+    bool more_ = false;    // the portal is suspended: the server has more rows
+    bool unseen_ = false;  // chunk_ was read but not yet handed out
+};
+
+}  // namespace pgcoro
