@@ -7,6 +7,7 @@
 #include "pgcoro/copy.hpp"
 #include "pgcoro/error.hpp"
 #include "pgcoro/pipeline.hpp"
+#include "pgcoro/pool.hpp"
 #include "pgcoro/prepared_statement.hpp"
 #include "pgcoro/row_stream.hpp"
 #include "pgcoro/transaction.hpp"

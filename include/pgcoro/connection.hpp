@@ -36,6 +36,9 @@ namespace pgcoro {
 namespace asio = boost::asio;
 using protocol::transaction_status;
 class transaction;
+namespace detail {
+struct pool_access;
+}
 
 class connection {
 public:
@@ -90,7 +93,8 @@ public:
     // --- prepared statements ---
     // Prepares a named statement outside the cache and returns a handle to
     // run it with query()/execute(). Parameter types are the server's
-    // inference unless given (OIDs, e.g. {pgcoro::oids::int8}).
+    // inference unless given as OIDs (a std::vector such as {pgcoro::oids::int8},
+    // named outside the co_await: GCC 12 rejects a braced list inside one).
     asio::awaitable<prepared_statement> prepare(std::string_view sql, std::vector<std::uint32_t> parameter_types = {}) {
         detail::statement_ptr statement;
         co_await run_exclusive([&](detail::session& s) -> asio::awaitable<void> {
@@ -429,6 +433,7 @@ private:
     }
 
     friend class transaction;
+    friend struct detail::pool_access;
     std::shared_ptr<detail::session> session_;
 };
 

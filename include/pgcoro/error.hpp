@@ -34,6 +34,7 @@ enum class errc {
     invalid_value,            // bytes or text that are not a valid value of their type
     transaction_rolled_back,  // COMMIT of a failed transaction: the server rolled it back
     invalid_state,            // the call does not fit the object's state (e.g. commit twice)
+    pool_closed,              // acquire() on a pool that is closing or closed
 };
 
 }  // namespace pgcoro
@@ -69,6 +70,7 @@ public:
         case errc::invalid_value: return "invalid value";
         case errc::transaction_rolled_back: return "transaction rolled back";
         case errc::invalid_state: return "invalid state for this operation";
+        case errc::pool_closed: return "the pool is closed";
         }
         return "unknown pgcoro error";
     }

@@ -1,0 +1,334 @@
+// The pool against the real server: load, generations and credential
+// rotation, connects racing bumps, timeouts and cancellation without leaks,
+// lifetimes, resets on return, broken connections, close.
+#include "support/test_server.hpp"
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <catch2/catch.hpp>
+
+#include <pgcoro/pool.hpp>
+
+#include <set>
+
+using test::config_of;
+using test::run;
+using test::sleep_for;
+namespace asio = boost::asio;
+using namespace asio::experimental::awaitable_operators;
+using namespace std::chrono_literals;
+
+namespace {
+
+pgcoro::config scram_config() {
+    return config_of(test::tcp_conninfo("user=pgcoro_scram password=scram_pw sslmode=disable application_name=pgcoro_pool_test"));
+}
+
+asio::awaitable<pgcoro::connection> admin() {
+    co_return co_await pgcoro::connection::connect(config_of(test::tcp_conninfo("user=pgcoro_admin sslmode=disable")));
+}
+
+// Spawns `n` coroutines on the current executor and waits for all of them.
+template <class Body>
+asio::awaitable<void> run_concurrently(int n, Body body) {
+    auto ex = co_await asio::this_coro::executor;
+    int remaining = n;
+    std::exception_ptr first_failure;
+    asio::steady_timer all_done(ex, std::chrono::steady_clock::time_point::max());
+    for (int i = 0; i < n; ++i) {
+        asio::co_spawn(ex, body(i), [&](std::exception_ptr e) {
+            if (e && !first_failure) first_failure = e;
+            if (--remaining == 0) all_done.cancel();
+        });
+    }
+    boost::system::error_code ec;
+    co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (first_failure) std::rethrow_exception(first_failure);
+}
+
+asio::awaitable<std::int32_t> backend_pid(pgcoro::pooled_connection& conn) {
+    auto r = co_await conn->query("SELECT pg_backend_pid()");
+    co_return r[0].get<std::int32_t>(0);
+}
+
+}  // namespace
+
+TEST_CASE("pool: 200 coroutines over max_size 8 run 10,000 queries without an error") {
+    run([]() -> asio::awaitable<void> {
+        pgcoro::pool pool(co_await asio::this_coro::executor, scram_config(), {.max_size = 8});
+        std::atomic<int> done{0};
+        std::size_t most_open = 0;
+        co_await run_concurrently(200, [&](int worker) -> asio::awaitable<void> {
+            for (int i = 0; i < 50; ++i) {
+                auto conn = co_await pool.acquire();
+                auto r = co_await conn->query("SELECT $1::int4 + $2::int4", worker, i);
+                if (r[0].get<int>(0) != worker + i) throw std::logic_error("wrong result");
+                ++done;
+                most_open = std::max(most_open, pool.stats().size);
+            }
+        });
+        CHECK(done == 10'000);
+        CHECK(most_open <= 8);
+        const auto s = pool.stats();
+        CHECK(s.in_use == 0);
+        CHECK(s.waiting == 0);
+        CHECK(s.acquires == 10'000u);
+        CHECK(s.size <= 8);
+        co_await pool.close();
+        CHECK(pool.stats().size == 0);
+    }());
+}
+
+TEST_CASE("pool: credentials rotated under load; after update() no query runs on an old session") {
+    run([]() -> asio::awaitable<void> {
+        auto root = co_await admin();
+        co_await root.simple_query("ALTER ROLE pgcoro_rotating PASSWORD 'rotate_pw'");
+        auto cfg = config_of(test::tcp_conninfo("user=pgcoro_rotating password=rotate_pw sslmode=disable"));
+        pgcoro::pool pool(co_await asio::this_coro::executor, cfg, {.max_size = 8});
+
+        std::set<std::int32_t> old_pids;
+        std::set<std::int32_t> new_pids;
+        bool updated = false;
+        std::uint64_t new_generation = 0;
+        int stale_after_update = 0;
+        int queries = 0;
+        co_await run_concurrently(101, [&](int worker) -> asio::awaitable<void> {
+            if (worker == 100) {  // the rotation, in the middle of the load
+                co_await sleep_for(200ms);
+                co_await root.simple_query("ALTER ROLE pgcoro_rotating PASSWORD 'rotate_pw_2'");
+                auto rotated = cfg;
+                rotated.password = "rotate_pw_2";
+                new_generation = co_await pool.update(rotated);
+                updated = true;
+                co_return;
+            }
+            for (int i = 0; i < 40; ++i) {
+                const bool after = updated;  // decided before the checkout
+                auto conn = co_await pool.acquire();
+                const auto pid = co_await backend_pid(conn);
+                ++queries;
+                if (conn.generation() == 1) old_pids.insert(pid);
+                else new_pids.insert(pid);
+                if (after && (conn.generation() != new_generation || old_pids.count(pid))) ++stale_after_update;
+                co_await sleep_for(5ms);
+            }
+        });
+        CHECK(queries == 4000);
+        CHECK(new_generation == 2);
+        CHECK_FALSE(old_pids.empty());
+        CHECK_FALSE(new_pids.empty());
+        CHECK(stale_after_update == 0);
+        for (auto pid : new_pids) CHECK(old_pids.count(pid) == 0);
+        // Old sessions retire as they come back; all are back now.
+        co_await pool.retired(new_generation);
+        CHECK(pool.stats().per_generation.count(1) == 0);
+        co_await sleep_for(200ms);  // Terminate was sent; the server takes a moment to reap the backends
+        auto still_open = co_await root.query(
+            "SELECT count(*) FROM pg_stat_activity WHERE usename = 'pgcoro_rotating' AND pid = ANY($1)",
+            std::vector<std::int32_t>(old_pids.begin(), old_pids.end()));
+        CHECK(still_open[0].get<std::int64_t>(0) == 0);
+        co_await pool.close();
+        co_await root.simple_query("ALTER ROLE pgcoro_rotating PASSWORD 'rotate_pw'");
+        co_await root.close();
+    }());
+}
+
+TEST_CASE("pool: a failed update() probe keeps the old generation working") {
+    run([]() -> asio::awaitable<void> {
+        pgcoro::pool pool(co_await asio::this_coro::executor, scram_config(), {.max_size = 2});
+        {
+            auto conn = co_await pool.acquire();
+            CHECK(conn.generation() == 1);
+        }
+        auto wrong = scram_config();
+        wrong.password = "not the password";
+        std::string sqlstate;
+        try {
+            co_await pool.update(wrong);
+        } catch (const pgcoro::server_error& e) {
+            sqlstate = e.sqlstate();
+        }
+        CHECK(sqlstate == "28P01");
+        CHECK(pool.generation() == 1);
+        auto conn = co_await pool.acquire();
+        CHECK(conn.generation() == 1);
+        CHECK((co_await conn->query("SELECT 1"))[0].get<int>(0) == 1);
+        conn.release();
+        co_await pool.close();
+    }());
+}
+
+TEST_CASE("pool: a bump racing an in-flight connect never yields an old-generation connection") {
+    run([]() -> asio::awaitable<void> {
+        int connects_started = 0;
+        pgcoro::pool_options options{.max_size = 2};
+        options.before_connect = [&](pgcoro::config&) -> asio::awaitable<void> {
+            if (++connects_started == 1) co_await sleep_for(300ms);  // the first connect is slow
+        };
+        pgcoro::pool pool(co_await asio::this_coro::executor, scram_config(), options);
+        std::uint64_t bumped = 0;
+        co_await run_concurrently(2, [&](int i) -> asio::awaitable<void> {
+            if (i == 1) {
+                co_await sleep_for(100ms);  // while the first connect is in flight
+                bumped = pool.bump();
+                co_return;
+            }
+            auto conn = co_await pool.acquire();
+            CHECK(conn.generation() == 2);
+        });
+        CHECK(bumped == 2);
+        CHECK(connects_started >= 2);
+        CHECK(pool.stats().closed(pgcoro::close_reason::generation) >= 1);  // the stale one, discarded
+        co_await pool.close();
+    }());
+}
+
+TEST_CASE("pool: an unreachable server gives a timely acquire error with the cause, and backs off") {
+    run([]() -> asio::awaitable<void> {
+        // Nothing listens on port 1.
+        auto cfg = config_of("host=127.0.0.1 port=1 user=nobody sslmode=disable connect_timeout=2");
+        pgcoro::pool pool(co_await asio::this_coro::executor, cfg,
+                          {.max_size = 4, .acquire_timeout = 1500ms, .backoff_initial = 100ms, .backoff_max = 1000ms});
+        std::string message;
+        std::optional<pgcoro::errc> code;
+        const auto started = std::chrono::steady_clock::now();
+        try {
+            auto conn = co_await pool.acquire();
+        } catch (const pgcoro::error& e) {
+            code = static_cast<pgcoro::errc>(e.code().value());
+            message = e.what();
+        }
+        const auto waited = std::chrono::steady_clock::now() - started;
+        CHECK(code == pgcoro::errc::timeout);
+        CHECK(waited >= 1400ms);
+        CHECK(waited < 2500ms);
+        CHECK(message.find("last connect error") != std::string::npos);
+        CHECK(message.find("Connection refused") != std::string::npos);
+        // 100, 200, 400, 800 ms (each shortened by jitter): a handful of attempts, not a loop.
+        const auto failures = pool.stats().connect_failures;
+        CHECK(failures >= 3);
+        CHECK(failures <= 12);
+        co_await pool.close(1s);
+    }());
+}
+
+TEST_CASE("pool: timed-out and cancelled acquires never leak or strand a connection") {
+    run([]() -> asio::awaitable<void> {
+        pgcoro::pool pool(co_await asio::this_coro::executor, scram_config(), {.max_size = 1, .acquire_timeout = 200ms});
+        auto held = co_await pool.acquire();
+        int timeouts = 0, cancels = 0;
+        co_await run_concurrently(20, [&](int i) -> asio::awaitable<void> {
+            try {
+                if (i % 2 == 0) {
+                    auto conn = co_await pool.acquire();  // times out
+                } else {
+                    auto outcome = co_await (pool.acquire() || sleep_for(50ms));  // cancelled by the timer
+                    if (outcome.index() == 1) ++cancels;
+                }
+            } catch (const pgcoro::error& e) {
+                if (e.code() == pgcoro::errc::timeout) ++timeouts;
+            }
+        });
+        CHECK(timeouts == 10);
+        CHECK(cancels == 10);
+        auto s = pool.stats();
+        CHECK(s.waiting == 0);
+        CHECK(s.in_use == 1);
+        held.release();
+        s = pool.stats();
+        CHECK(s.in_use == 0);
+        CHECK(s.idle == 1);
+        // The one connection is handed out again, to a waiter racing a release.
+        auto again = co_await pool.acquire();
+        CHECK((co_await again->query("SELECT 2"))[0].get<int>(0) == 2);
+        again.release();
+        co_await pool.close();
+    }());
+}
+
+TEST_CASE("pool: a connection returned mid-transaction is rolled back; a broken one is replaced") {
+    run([]() -> asio::awaitable<void> {
+        pgcoro::pool pool(co_await asio::this_coro::executor, scram_config(), {.max_size = 1, .health_check_after = 0ms});
+        std::int32_t first_pid = 0;
+        {
+            auto conn = co_await pool.acquire();
+            first_pid = co_await backend_pid(conn);
+            co_await conn->simple_query("BEGIN; CREATE TEMP TABLE IF NOT EXISTS left_open(n int)");
+            CHECK(conn->transaction_state() == pgcoro::transaction_status::in_transaction);
+        }
+        {
+            auto conn = co_await pool.acquire();
+            CHECK(co_await backend_pid(conn) == first_pid);  // same session, reused...
+            CHECK(conn->transaction_state() == pgcoro::transaction_status::idle);  // ...rolled back
+            auto exists = co_await conn->query("SELECT to_regclass('left_open') IS NULL");
+            CHECK(exists[0].get<bool>(0));
+        }
+        // Killed while idle in the pool: the checkout check replaces it unseen.
+        auto root = co_await admin();
+        co_await root.query("SELECT pg_terminate_backend($1)", first_pid);
+        co_await sleep_for(100ms);
+        {
+            auto conn = co_await pool.acquire();
+            const auto pid = co_await backend_pid(conn);
+            CHECK(pid != first_pid);
+        }
+        CHECK(pool.stats().closed(pgcoro::close_reason::health_check) == 1);
+        co_await root.close();
+        co_await pool.close();
+    }());
+}
+
+TEST_CASE("pool: lifetime jitter spreads expirations") {
+    run([]() -> asio::awaitable<void> {
+        pgcoro::pool pool(co_await asio::this_coro::executor, scram_config(),
+                          {.max_size = 32, .max_lifetime = 2000ms, .lifetime_jitter = 0.5});
+        {
+            std::vector<pgcoro::pooled_connection> all;
+            for (int i = 0; i < 32; ++i) all.push_back(co_await pool.acquire());
+        }
+        CHECK(pool.stats().idle == 32);
+        // Lifetimes are spread over [1000, 2000] ms: some have ended, not all.
+        co_await sleep_for(1600ms);
+        const auto expired = pool.stats().closed(pgcoro::close_reason::lifetime);
+        CHECK(expired > 0);
+        CHECK(expired < 32);
+        co_await sleep_for(700ms);
+        CHECK(pool.stats().closed(pgcoro::close_reason::lifetime) == 32);
+        co_await pool.close();
+    }());
+}
+
+TEST_CASE("pool: close() refuses new acquires and ends every session with Terminate") {
+    run([]() -> asio::awaitable<void> {
+        auto root = co_await admin();
+        pgcoro::pool pool(co_await asio::this_coro::executor, scram_config(), {.max_size = 4, .min_idle = 3});
+        while (pool.stats().idle < 3) co_await sleep_for(20ms);  // min_idle warms up in the background
+        auto count = [&]() -> asio::awaitable<std::int64_t> {
+            auto r = co_await root.query("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgcoro_pool_test'");
+            co_return r[0].get<std::int64_t>(0);
+        };
+        CHECK(co_await count() == 3);
+        auto held = co_await pool.acquire();
+        bool closed = false;
+        co_await run_concurrently(2, [&](int i) -> asio::awaitable<void> {
+            if (i == 0) {
+                co_await pool.close(5s);
+                closed = true;
+                co_return;
+            }
+            co_await sleep_for(100ms);
+            bool refused = false;
+            try {
+                co_await pool.acquire();
+            } catch (const pgcoro::error& e) {
+                refused = e.code() == pgcoro::errc::pool_closed;
+            }
+            CHECK(refused);
+            CHECK_FALSE(closed);  // still waiting for the checked-out one
+            held.release();
+        });
+        CHECK(closed);
+        co_await sleep_for(100ms);
+        CHECK(co_await count() == 0);
+        co_await root.close();
+    }());
+}
