@@ -91,7 +91,7 @@ public:
     }
 
     void start() {
-        asio::co_spawn(strand_, maintain(weak_from_this()), asio::detached);
+        spawn(maintain(weak_from_this()));
         with_lock([&](batch& b) { start_connects(b); });
     }
 
@@ -167,7 +167,7 @@ public:
                 } else if (options_.reset == reset_policy::discard_all || pool_access::has_leftovers(m->conn) ||
                            m->conn.transaction_state() != transaction_status::idle) {
                     ++resetting_;
-                    asio::co_spawn(strand_, reset(shared_from_this(), std::move(m)), asio::detached);
+                    spawn(reset(shared_from_this(), std::move(m)));
                 } else {
                     return_member(std::move(m), b);
                 }
@@ -303,6 +303,14 @@ private:
             for (const auto& e : b.events) options_.on_event(e);
     }
 
+    // Background work, started on the strand and never inline: spawns
+    // happen under the pool's lock, which the work itself takes.
+    template <class Work>
+    void spawn(Work work) {
+        asio::co_spawn(asio::any_io_executor(asio::require(strand_, asio::execution::blocking.never)), std::move(work),
+                       asio::detached);
+    }
+
     std::size_t total() const noexcept { return idle_.size() + in_use_ + connecting_ + resetting_; }
 
     std::size_t demand() const noexcept {
@@ -358,7 +366,7 @@ private:
         ++stats_.closes[static_cast<std::size_t>(reason)];
         ++closing_;
         b.events.push_back({pool_event::kind::closed, m->generation, reason, {}});
-        asio::co_spawn(strand_, close_member(shared_from_this(), std::move(m)), asio::detached);
+        spawn(close_member(shared_from_this(), std::move(m)));
     }
 
     std::uint64_t bump_locked(batch& b) {
@@ -400,7 +408,7 @@ private:
                 return;
             }
             ++connecting_;
-            asio::co_spawn(strand_, connect_one(shared_from_this(), config_, generation_), asio::detached);
+            spawn(connect_one(shared_from_this(), config_, generation_));
         }
     }
 
@@ -461,7 +469,7 @@ private:
     void schedule_retry() {
         if (retry_scheduled_) return;
         retry_scheduled_ = true;
-        asio::co_spawn(strand_, retry_after(shared_from_this(), next_attempt_), asio::detached);
+        spawn(retry_after(shared_from_this(), next_attempt_));
     }
 
     static asio::awaitable<void> retry_after(std::shared_ptr<pool_core> self, pool_clock::time_point at) {
