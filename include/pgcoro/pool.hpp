@@ -241,23 +241,7 @@ public:
     // New acquires fail; idle connections close; checked-out ones close on
     // return. Completes when all are gone, or at `limit`.
     asio::awaitable<void> close(std::chrono::milliseconds limit) {
-        with_lock([&](batch& b) {
-            if (!closed_) {
-                closed_ = true;
-                for (auto& w : waiters_) {
-                    if (w->finished) continue;
-                    w->finished = true;
-                    w->failure = std::make_exception_ptr(error(errc::pool_closed, "the pool was closed while acquire() waited"));
-                    pool_waiter::wake(w);
-                }
-                waiters_.clear();
-                while (!idle_.empty()) {
-                    auto m = std::move(idle_.back());
-                    idle_.pop_back();
-                    retire(std::move(m), close_reason::pool_closed, b);
-                }
-            }
-        });
+        with_lock([&](batch& b) { close_locked("the pool was closed while acquire() waited", b); });
         co_await wait_until([this] { return total() == 0 && closing_ == 0; }, pool_clock::now() + limit);
         stop_maintenance();
     }
@@ -265,21 +249,7 @@ public:
     // The pool object is gone: close what is idle, fail waiters, stop.
     void shut_down() noexcept {
         try {
-            with_lock([&](batch& b) {
-                closed_ = true;
-                for (auto& w : waiters_) {
-                    if (w->finished) continue;
-                    w->finished = true;
-                    w->failure = std::make_exception_ptr(error(errc::pool_closed, "the pool was destroyed while acquire() waited"));
-                    pool_waiter::wake(w);
-                }
-                waiters_.clear();
-                while (!idle_.empty()) {
-                    auto m = std::move(idle_.back());
-                    idle_.pop_back();
-                    retire(std::move(m), close_reason::pool_closed, b);
-                }
-            });
+            with_lock([&](batch& b) { close_locked("the pool was destroyed while acquire() waited", b); });
             stop_maintenance();
         } catch (...) {
         }
@@ -367,6 +337,23 @@ private:
         ++closing_;
         b.events.push_back({pool_event::kind::closed, m->generation, reason, {}});
         spawn(close_member(shared_from_this(), std::move(m)));
+    }
+
+    void close_locked(const char* waiter_message, batch& b) {
+        if (closed_) return;
+        closed_ = true;
+        for (auto& w : waiters_) {
+            if (w->finished) continue;
+            w->finished = true;
+            w->failure = std::make_exception_ptr(error(errc::pool_closed, waiter_message));
+            pool_waiter::wake(w);
+        }
+        waiters_.clear();
+        while (!idle_.empty()) {
+            auto m = std::move(idle_.back());
+            idle_.pop_back();
+            retire(std::move(m), close_reason::pool_closed, b);
+        }
     }
 
     std::uint64_t bump_locked(batch& b) {
