@@ -1,0 +1,569 @@
+// The pool's shared state and background work: connections by generation,
+// FIFO waiters, connects with back-off, returns and resets, maintenance.
+// pool and pooled_connection (pool.hpp) are its handles; see there for the
+// model and the thread rules.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <vector>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include "../connection.hpp"
+#include "../pool_options.hpp"
+#include "pool_member.hpp"
+
+namespace pgcoro::detail {
+
+class pool_core : public std::enable_shared_from_this<pool_core> {
+public:
+    pool_core(asio::any_io_executor ex, config cfg, pool_options options)
+        : strand_(asio::make_strand(ex)), config_(std::move(cfg)), options_(std::move(options)),
+          maintenance_timer_(strand_), random_(std::random_device{}()) {
+        if (options_.max_size == 0) throw error(errc::invalid_config, "pool_options::max_size must be at least 1");
+        if (options_.min_idle > options_.max_size) options_.min_idle = options_.max_size;
+        if (options_.max_connecting == 0) options_.max_connecting = 1;
+    }
+
+    void start() {
+        spawn(maintain(weak_from_this()));
+        with_lock([&](batch& b) { start_connects(b); });
+    }
+
+    asio::awaitable<member_ptr> acquire() {
+        auto ex = co_await asio::this_coro::executor;
+        const auto started = pool_clock::now();
+        for (;;) {
+            member_ptr m;
+            std::shared_ptr<pool_waiter> w;
+            with_lock([&](batch& b) {
+                if (closed_) throw error(errc::pool_closed, "acquire() on a pool that is closed");
+                if (waiters_.empty()) m = take_idle(b);
+                if (m) {
+                    ++in_use_;
+                    ++stats_.acquires;
+                    return;
+                }
+                w = std::make_shared<pool_waiter>(ex);
+                w->timer.expires_at(started + options_.acquire_timeout);
+                waiters_.push_back(w);
+                start_connects(b);
+            });
+            if (w) {
+                boost::system::error_code ec;
+                co_await w->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+                with_lock([&](batch&) {
+                    if (w->member) {
+                        m = std::move(w->member);  // counted in use when handed over
+                        ++stats_.acquires;
+                        const auto waited = pool_clock::now() - started;
+                        stats_.acquire_wait_total += waited;
+                        stats_.acquire_wait_max = std::max<std::chrono::nanoseconds>(stats_.acquire_wait_max, waited);
+                        return;
+                    }
+                    if (w->failure) std::rethrow_exception(w->failure);
+                    w->finished = true;
+                    std::erase(waiters_, w);
+                    if (ec == asio::error::operation_aborted)
+                        throw error(errc::cancelled, "acquire() cancelled while waiting for a connection");
+                    ++stats_.acquire_timeouts;
+                    throw error(errc::timeout, timeout_message());
+                });
+            }
+            if (!needs_check(*m)) co_return m;
+            // Idle for a while: an empty query proves it before the caller sees it.
+            bool healthy = false;
+            std::exception_ptr cancelled;
+            try {
+                co_await m->conn.simple_query("");
+                healthy = true;
+            } catch (const error& e) {
+                if (e.code() == errc::cancelled) cancelled = std::current_exception();
+            } catch (...) {
+            }
+            if (healthy) co_return m;
+            with_lock([&](batch& b) {
+                --in_use_;
+                if (cancelled && m->conn.is_usable()) return_member(std::move(m), b);
+                else retire(std::move(m), close_reason::health_check, b);
+                start_connects(b);
+            });
+            if (cancelled) std::rethrow_exception(cancelled);
+        }
+    }
+
+    // A checked-out connection comes back (pooled_connection's destructor).
+    void release(member_ptr m) noexcept {
+        try {
+            with_lock([&](batch& b) {
+                --in_use_;
+                if (auto reason = unfit(*m)) {
+                    retire(std::move(m), *reason, b);
+                } else if (options_.reset == reset_policy::discard_all || pool_access::has_leftovers(m->conn) ||
+                           m->conn.transaction_state() != transaction_status::idle) {
+                    ++resetting_;
+                    spawn(reset(shared_from_this(), std::move(m)));
+                } else {
+                    return_member(std::move(m), b);
+                }
+                start_connects(b);
+            });
+        } catch (...) {
+            // Only allocation can fail here; the connection is dropped with its member.
+        }
+    }
+
+    std::uint64_t bump() {
+        std::uint64_t g = 0;
+        with_lock([&](batch& b) { g = bump_locked(b); });
+        return g;
+    }
+
+    // Opens one connection with the new settings; only when that works are
+    // they committed (and the probe becomes the first connection of the new
+    // generation). On failure the old settings and generation stay.
+    asio::awaitable<std::uint64_t> update(config cfg) {
+        auto probe_cfg = cfg;
+        if (options_.before_connect) co_await options_.before_connect(probe_cfg);
+        auto probe = co_await connection::connect(probe_cfg);
+        if (options_.after_connect) co_await options_.after_connect(probe);
+        std::uint64_t g = 0;
+        with_lock([&](batch& b) {
+            config_ = std::move(cfg);
+            g = bump_locked(b);
+            if (closed_) return;
+            auto m = new_member(std::move(probe), g);
+            return_member(std::move(m), b);
+        });
+        co_return g;
+    }
+
+    void set_password(std::string password) {
+        with_lock([&](batch& b) {
+            config_.password = std::move(password);
+            bump_locked(b);
+        });
+    }
+
+    std::uint64_t generation() const {
+        std::lock_guard lock(mutex_);
+        return generation_;
+    }
+
+    pool_stats stats() const {
+        std::lock_guard lock(mutex_);
+        auto s = stats_;
+        s.idle = idle_.size();
+        s.in_use = in_use_;
+        s.connecting = connecting_;
+        s.waiting = static_cast<std::size_t>(std::count_if(waiters_.begin(), waiters_.end(), [](auto& w) { return !w->finished; }));
+        s.size = total();
+        s.generation = generation_;
+        s.per_generation.clear();
+        for (auto [g, n] : per_generation_)
+            if (n) s.per_generation[g] = n;
+        return s;
+    }
+
+    // Completes once no open connection has a generation below `generation`.
+    asio::awaitable<void> retired(std::uint64_t generation) {
+        co_await wait_until([this, generation] {
+            return std::none_of(per_generation_.begin(), per_generation_.end(),
+                                [&](auto& p) { return p.first < generation && p.second > 0; });
+        }, pool_clock::time_point::max());
+    }
+
+    // New acquires fail; idle connections close; checked-out ones close on
+    // return. Completes when all are gone, or at `limit`.
+    asio::awaitable<void> close(std::chrono::milliseconds limit) {
+        with_lock([&](batch& b) { close_locked("the pool was closed while acquire() waited", b); });
+        co_await wait_until([this] { return total() == 0 && closing_ == 0; }, pool_clock::now() + limit);
+        stop_maintenance();
+    }
+
+    // The pool object is gone: close what is idle, fail waiters, stop.
+    void shut_down() noexcept {
+        try {
+            with_lock([&](batch& b) { close_locked("the pool was destroyed while acquire() waited", b); });
+            stop_maintenance();
+        } catch (...) {
+        }
+    }
+
+private:
+    // Events collected under the lock and delivered after it is released.
+    struct batch {
+        std::vector<pool_event> events;
+    };
+
+    template <class F>
+    void with_lock(F&& f) {
+        batch b;
+        {
+            std::unique_lock lock(mutex_);
+            f(b);
+            if (!b.events.empty()) wake_watchers();
+        }
+        if (options_.on_event)
+            for (const auto& e : b.events) options_.on_event(e);
+    }
+
+    // Background work, started on the strand and never inline: spawns
+    // happen under the pool's lock, which the work itself takes.
+    template <class Work>
+    void spawn(Work work) {
+        asio::co_spawn(asio::any_io_executor(asio::require(strand_, asio::execution::blocking.never)), std::move(work),
+                       asio::detached);
+    }
+
+    std::size_t total() const noexcept { return idle_.size() + in_use_ + connecting_ + resetting_; }
+
+    std::size_t demand() const noexcept {
+        std::size_t waiting = 0;
+        for (auto& w : waiters_) waiting += !w->finished;
+        const std::size_t warm = options_.min_idle > idle_.size() + resetting_ ? options_.min_idle - idle_.size() - resetting_ : 0;
+        return waiting + warm;
+    }
+
+    std::optional<close_reason> unfit(const pool_member& m) const {
+        if (closed_) return close_reason::pool_closed;
+        if (m.generation != generation_) return close_reason::generation;
+        if (!m.conn.is_usable()) return close_reason::broken;
+        if (pool_clock::now() >= m.expires) return close_reason::lifetime;
+        return std::nullopt;
+    }
+
+    bool needs_check(const pool_member& m) const {
+        return pool_clock::now() - m.last_used >= options_.health_check_after;
+    }
+
+    // The most recently used idle connection that is still fit; retires the rest it meets.
+    member_ptr take_idle(batch& b) {
+        while (!idle_.empty()) {
+            auto m = std::move(idle_.back());
+            idle_.pop_back();
+            if (auto reason = unfit(*m)) {
+                retire(std::move(m), *reason, b);
+                continue;
+            }
+            return m;
+        }
+        return nullptr;
+    }
+
+    // To the first waiter, else idle.
+    void return_member(member_ptr m, batch&) {
+        while (!waiters_.empty()) {
+            auto w = std::move(waiters_.front());
+            waiters_.pop_front();
+            if (w->finished) continue;
+            w->finished = true;
+            w->member = std::move(m);
+            ++in_use_;
+            pool_waiter::wake(w);
+            return;
+        }
+        m->last_used = pool_clock::now();
+        idle_.push_back(std::move(m));
+    }
+
+    void retire(member_ptr m, close_reason reason, batch& b) {
+        ++stats_.closes[static_cast<std::size_t>(reason)];
+        ++closing_;
+        b.events.push_back({pool_event::kind::closed, m->generation, reason, {}});
+        spawn(close_member(shared_from_this(), std::move(m)));
+    }
+
+    void close_locked(const char* waiter_message, batch& b) {
+        if (closed_) return;
+        closed_ = true;
+        for (auto& w : waiters_) {
+            if (w->finished) continue;
+            w->finished = true;
+            w->failure = std::make_exception_ptr(error(errc::pool_closed, waiter_message));
+            pool_waiter::wake(w);
+        }
+        waiters_.clear();
+        while (!idle_.empty()) {
+            auto m = std::move(idle_.back());
+            idle_.pop_back();
+            retire(std::move(m), close_reason::pool_closed, b);
+        }
+    }
+
+    std::uint64_t bump_locked(batch& b) {
+        ++generation_;
+        // Idle connections of older generations close at once.
+        std::vector<member_ptr> keep;
+        for (auto& m : idle_) {
+            if (m->generation != generation_) retire(std::move(m), close_reason::generation, b);
+            else keep.push_back(std::move(m));
+        }
+        idle_ = std::move(keep);
+        start_connects(b);
+        return generation_;
+    }
+
+    member_ptr new_member(connection conn, std::uint64_t generation) {
+        auto m = std::make_unique<pool_member>();
+        m->conn = std::move(conn);
+        m->generation = generation;
+        m->opened = m->last_used = pool_clock::now();
+        m->expires = pool_clock::time_point::max();
+        if (options_.max_lifetime.count() > 0) {
+            // Each connection's lifetime is cut by a random share of the jitter.
+            std::uniform_real_distribution<double> share(0.0, std::clamp(options_.lifetime_jitter, 0.0, 1.0));
+            const auto cut = std::chrono::duration_cast<std::chrono::milliseconds>(options_.max_lifetime * share(random_));
+            m->expires = m->opened + (options_.max_lifetime - cut);
+        }
+        ++per_generation_[generation];
+        ++stats_.connects;
+        return m;
+    }
+
+    void start_connects(batch&) {
+        if (closed_) return;
+        const auto now = pool_clock::now();
+        while (connecting_ < options_.max_connecting && total() < options_.max_size && demand() > connecting_) {
+            if (now < next_attempt_) {
+                schedule_retry();
+                return;
+            }
+            ++connecting_;
+            spawn(connect_one(shared_from_this(), config_, generation_));
+        }
+    }
+
+    // Settings and generation are one snapshot, taken when the connect starts.
+    static asio::awaitable<void> connect_one(std::shared_ptr<pool_core> self, config cfg, std::uint64_t generation) {
+        std::optional<connection> conn;
+        std::exception_ptr failure;
+        try {
+            if (self->options_.before_connect) co_await self->options_.before_connect(cfg);
+            auto c = co_await connection::connect(cfg);
+            if (self->options_.after_connect) co_await self->options_.after_connect(c);
+            conn.emplace(std::move(c));
+        } catch (...) {
+            failure = std::current_exception();
+        }
+        self->with_lock([&](batch& b) {
+            --self->connecting_;
+            if (failure) {
+                self->connect_failed(failure, b);
+                return;
+            }
+            self->consecutive_failures_ = 0;
+            self->next_attempt_ = {};
+            auto m = self->new_member(std::move(*conn), generation);
+            b.events.push_back({pool_event::kind::connected, generation, close_reason::broken, {}});
+            if (auto reason = self->unfit(*m)) self->retire(std::move(m), *reason, b);  // a bump raced the connect
+            else self->return_member(std::move(m), b);
+            self->start_connects(b);
+        });
+    }
+
+    void connect_failed(const std::exception_ptr& failure, batch& b) {
+        ++stats_.connect_failures;
+        ++consecutive_failures_;
+        last_error_ = describe_exception(failure);
+        // Exponential back-off with jitter: an unreachable server costs a
+        // few attempts a minute, not a hot loop.
+        const double base = static_cast<double>(options_.backoff_initial.count()) *
+                            std::pow(2.0, std::min<std::uint64_t>(consecutive_failures_ - 1, 30));
+        const double capped = std::min(base, static_cast<double>(options_.backoff_max.count()));
+        std::uniform_real_distribution<double> jitter(0.5, 1.0);
+        next_attempt_ = pool_clock::now() + std::chrono::milliseconds(static_cast<std::int64_t>(capped * jitter(random_)));
+        // At most one failure event a second; the next one says how many were held back.
+        const auto now = pool_clock::now();
+        if (now - last_failure_event_ >= std::chrono::seconds(1)) {
+            std::string message = last_error_;
+            if (suppressed_failures_ > 0)
+                message += " (" + std::to_string(suppressed_failures_) + " similar failures not reported)";
+            suppressed_failures_ = 0;
+            last_failure_event_ = now;
+            b.events.push_back({pool_event::kind::connect_failed, generation_, close_reason::broken, std::move(message)});
+        } else {
+            ++suppressed_failures_;
+        }
+        start_connects(b);
+    }
+
+    void schedule_retry() {
+        if (retry_scheduled_) return;
+        retry_scheduled_ = true;
+        spawn(retry_after(shared_from_this(), next_attempt_));
+    }
+
+    static asio::awaitable<void> retry_after(std::shared_ptr<pool_core> self, pool_clock::time_point at) {
+        asio::steady_timer t(self->strand_, at);
+        boost::system::error_code ec;
+        co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        self->with_lock([&](batch& b) {
+            self->retry_scheduled_ = false;
+            self->start_connects(b);
+        });
+    }
+
+    static asio::awaitable<void> close_member(std::shared_ptr<pool_core> self, member_ptr m) {
+        try {
+            co_await m->conn.close();  // bounded by its own deadline; a failure only frees the slot
+        } catch (...) {
+        }
+        const auto generation = m->generation;
+        m.reset();
+        self->with_lock([&](batch& b) {
+            --self->closing_;
+            --self->per_generation_[generation];  // counted until closed: retired() means gone
+            self->wake_watchers();
+            self->start_connects(b);
+        });
+    }
+
+    // Rolls back what the last user left open, or resets the session, then
+    // returns the connection (or closes it when that fails).
+    static asio::awaitable<void> reset(std::shared_ptr<pool_core> self, member_ptr m) {
+        bool ok = false;
+        try {
+            co_await m->conn.simple_query("");  // first finishes a stream or COPY and runs queued ROLLBACKs
+            if (m->conn.transaction_state() != transaction_status::idle) co_await m->conn.simple_query("ROLLBACK");
+            if (self->options_.reset == reset_policy::discard_all) {
+                co_await m->conn.simple_query("DISCARD ALL");
+                pool_access::forget_statements(m->conn);
+            }
+            ok = m->conn.is_usable();
+        } catch (...) {
+        }
+        self->with_lock([&](batch& b) {
+            --self->resetting_;
+            if (!ok) self->retire(std::move(m), close_reason::reset_failed, b);
+            else if (auto reason = self->unfit(*m)) self->retire(std::move(m), *reason, b);
+            else self->return_member(std::move(m), b);
+            self->start_connects(b);
+        });
+    }
+
+    // Lifetimes and idle timeouts of idle connections, and min_idle.
+    static asio::awaitable<void> maintain(std::weak_ptr<pool_core> weak) {
+        for (;;) {
+            {
+                auto self = weak.lock();
+                if (!self) co_return;
+                bool stop = false;
+                self->with_lock([&](batch& b) {
+                    if (self->maintenance_stopped_) {
+                        stop = true;
+                        return;
+                    }
+                    self->expire_idle(b);
+                    self->start_connects(b);
+                });
+                if (stop) co_return;
+                self->maintenance_timer_.expires_after(std::chrono::milliseconds(250));
+            }
+            // The timer belongs to the core; reach it without keeping the core alive.
+            boost::system::error_code ec;
+            auto self = weak.lock();
+            if (!self) co_return;
+            auto& timer = self->maintenance_timer_;
+            self.reset();
+            co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            if (ec) co_return;
+        }
+    }
+
+    void expire_idle(batch& b) {
+        const auto now = pool_clock::now();
+        std::vector<member_ptr> keep;
+        std::size_t open = idle_.size() + in_use_ + resetting_;
+        // Oldest-used first, so the least recently used go first on idle timeout.
+        for (auto& m : idle_) {
+            if (now >= m->expires) {
+                retire(std::move(m), close_reason::lifetime, b);
+                --open;
+            } else if (options_.idle_timeout.count() > 0 && now - m->last_used >= options_.idle_timeout &&
+                       open > options_.min_idle) {
+                retire(std::move(m), close_reason::idle, b);
+                --open;
+            } else {
+                keep.push_back(std::move(m));
+            }
+        }
+        idle_ = std::move(keep);
+    }
+
+    void stop_maintenance() {
+        std::lock_guard lock(mutex_);
+        maintenance_stopped_ = true;
+        asio::post(strand_, [self = shared_from_this()] { self->maintenance_timer_.cancel(); });
+    }
+
+    std::string timeout_message() const {
+        std::string m = "acquire() timed out after " + std::to_string(options_.acquire_timeout.count()) +
+                        " ms: " + std::to_string(in_use_) + " of max_size " + std::to_string(options_.max_size) +
+                        " connections in use, " + std::to_string(connecting_) + " connecting";
+        if (!last_error_.empty() && consecutive_failures_ > 0) m += "; last connect error: " + last_error_;
+        return m;
+    }
+
+    // Waits, polling at most every 50 ms and woken early by pool changes,
+    // until `done()` holds (checked under the lock) or `deadline`.
+    template <class Predicate>
+    asio::awaitable<void> wait_until(Predicate done, pool_clock::time_point deadline) {
+        auto ex = co_await asio::this_coro::executor;
+        for (;;) {
+            std::shared_ptr<pool_waiter> w;
+            {
+                std::lock_guard lock(mutex_);
+                if (done() || pool_clock::now() >= deadline) co_return;
+                w = std::make_shared<pool_waiter>(ex);
+                w->timer.expires_at(std::min(deadline, pool_clock::now() + std::chrono::milliseconds(50)));
+                watchers_.push_back(w);
+            }
+            boost::system::error_code ec;
+            co_await w->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            std::lock_guard lock(mutex_);
+            w->finished = true;
+            std::erase(watchers_, w);
+        }
+    }
+
+    void wake_watchers() {
+        for (auto& w : watchers_)
+            if (!w->finished) pool_waiter::wake(w);
+    }
+
+    mutable std::mutex mutex_;
+    asio::strand<asio::any_io_executor> strand_;
+    config config_;
+    pool_options options_;
+    std::uint64_t generation_ = 1;
+    std::vector<member_ptr> idle_;  // most recently used last
+    std::deque<std::shared_ptr<pool_waiter>> waiters_;
+    std::vector<std::shared_ptr<pool_waiter>> watchers_;
+    std::map<std::uint64_t, std::size_t> per_generation_;
+    std::size_t in_use_ = 0, connecting_ = 0, resetting_ = 0, closing_ = 0;
+    bool closed_ = false;
+    bool retry_scheduled_ = false;
+    bool maintenance_stopped_ = false;
+    std::uint64_t consecutive_failures_ = 0;
+    std::uint64_t suppressed_failures_ = 0;
+    pool_clock::time_point next_attempt_{};
+    pool_clock::time_point last_failure_event_{};
+    std::string last_error_;
+    pool_stats stats_;
+    asio::steady_timer maintenance_timer_;
+    std::mt19937_64 random_;
+};
+
+}  // namespace pgcoro::detail
