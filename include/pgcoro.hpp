@@ -6,6 +6,7 @@
 #include "pgcoro/connection.hpp"
 #include "pgcoro/copy.hpp"
 #include "pgcoro/error.hpp"
+#include "pgcoro/listener.hpp"
 #include "pgcoro/pipeline.hpp"
 #include "pgcoro/pool.hpp"
 #include "pgcoro/prepared_statement.hpp"

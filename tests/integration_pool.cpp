@@ -1,6 +1,7 @@
 // The pool against the real server: load, generations and credential
 // rotation, connects racing bumps, timeouts and cancellation without leaks,
 // lifetimes, resets on return, broken connections, close.
+#include "support/pool_helpers.hpp"
 #include "support/test_server.hpp"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -19,36 +20,10 @@ using namespace std::chrono_literals;
 
 namespace {
 
-pgcoro::config scram_config() {
-    return config_of(test::tcp_conninfo("user=pgcoro_scram password=scram_pw sslmode=disable application_name=pgcoro_pool_test"));
-}
-
-asio::awaitable<pgcoro::connection> admin() {
-    co_return co_await pgcoro::connection::connect(config_of(test::tcp_conninfo("user=pgcoro_admin sslmode=disable")));
-}
-
-// Spawns `n` coroutines on the current executor and waits for all of them.
-template <class Body>
-asio::awaitable<void> run_concurrently(int n, Body body) {
-    auto ex = co_await asio::this_coro::executor;
-    int remaining = n;
-    std::exception_ptr first_failure;
-    asio::steady_timer all_done(ex, std::chrono::steady_clock::time_point::max());
-    for (int i = 0; i < n; ++i) {
-        asio::co_spawn(ex, body(i), [&](std::exception_ptr e) {
-            if (e && !first_failure) first_failure = e;
-            if (--remaining == 0) all_done.cancel();
-        });
-    }
-    boost::system::error_code ec;
-    co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    if (first_failure) std::rethrow_exception(first_failure);
-}
-
-asio::awaitable<std::int32_t> backend_pid(pgcoro::pooled_connection& conn) {
-    auto r = co_await conn->query("SELECT pg_backend_pid()");
-    co_return r[0].get<std::int32_t>(0);
-}
+pgcoro::config scram_config() { return test::pool_test_config(); }
+using test::admin;
+using test::backend_pid;
+using test::run_concurrently;
 
 }  // namespace
 

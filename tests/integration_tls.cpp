@@ -1,6 +1,7 @@
 // TLS against the real server: libpq's sslmode semantics, certificate and
 // host name verification, in-memory PEM, client certificates re-read per
 // connection.
+#include "support/client_certificates.hpp"
 #include "support/test_server.hpp"
 
 #include <catch2/catch.hpp>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 using test::config_of;
+using test::mint_client_cert;
 using test::run;
 
 namespace {
@@ -24,23 +26,6 @@ boost::asio::awaitable<bool> connects_with_tls(pgcoro::config cfg) {
 }
 
 std::string ca() { return test::env("PGCORO_TEST_CA"); }
-
-// Runs a shell command (openssl) and fails the test when it fails.
-void shell(const std::string& cmd) {
-    INFO(cmd);
-    REQUIRE(std::system(cmd.c_str()) == 0);
-}
-
-// Mints a client certificate for CN=pgcoro_cert with the given serial.
-void mint_client_cert(const std::string& cert, const std::string& key, int serial) {
-    const auto ca_cert = test::env("PGCORO_TEST_CLIENT_CA_CERT");
-    const auto ca_key = test::env("PGCORO_TEST_CLIENT_CA_KEY");
-    shell("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=pgcoro_cert -keyout " + key +
-          ".new -out " + cert + ".csr 2>/dev/null");
-    shell("openssl x509 -req -in " + cert + ".csr -CA " + ca_cert + " -CAkey " + ca_key + " -set_serial " +
-          std::to_string(serial) + " -days 1 -out " + cert + ".new 2>/dev/null");
-    shell("chmod 600 " + key + ".new && mv " + key + ".new " + key + " && mv " + cert + ".new " + cert);
-}
 
 }  // namespace
 

@@ -159,6 +159,17 @@ inline std::string describe_exception(const std::exception_ptr& e) {
     }
 }
 
+// The SQLSTATE of a server error; empty for any other failure.
+inline std::string sqlstate_of(const std::exception_ptr& e) {
+    try {
+        std::rethrow_exception(e);
+    } catch (const server_error& x) {
+        return std::string(x.sqlstate());
+    } catch (...) {
+        return {};
+    }
+}
+
 }  // namespace detail
 
 namespace sqlstate {

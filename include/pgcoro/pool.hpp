@@ -108,6 +108,7 @@ public:
     pool_stats stats() const { return core_->stats(); }
 
 private:
+    friend class listener;
     std::shared_ptr<detail::pool_core> core_;
 };
 

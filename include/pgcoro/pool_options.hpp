@@ -40,7 +40,13 @@ struct pool_options {
     std::chrono::milliseconds idle_timeout{5 * 60'000};
     // A connection idle longer than this is checked (an empty query) before
     // it is handed out; a failed check replaces it without the caller seeing it.
+    // The same check runs in the background on connections idle this long,
+    // and every checkout first looks (without a round trip) whether the
+    // server closed the connection or sent something while it was idle.
     std::chrono::milliseconds health_check_after{30'000};
+    // A check, or the reset of a returned connection, that takes longer
+    // than this fails and the connection is replaced.
+    std::chrono::milliseconds health_check_timeout{5'000};
     // Connect attempts after failures wait backoff_initial, doubling up to
     // backoff_max, each with random jitter.
     std::chrono::milliseconds backoff_initial{100};
@@ -67,12 +73,13 @@ enum class close_reason : std::uint8_t {
     reset_failed,  // the rollback/reset on return failed
     health_check,  // failed the check before checkout
     pool_closed,   // the pool is closing
+    forked,        // opened by the parent of this fork() child: dropped without a word
 };
-inline constexpr std::size_t close_reason_count = 7;
+inline constexpr std::size_t close_reason_count = 8;
 
 inline const char* to_string(close_reason r) noexcept {
-    constexpr const char* names[close_reason_count] = {"lifetime", "idle", "generation", "broken",
-                                                       "reset_failed", "health_check", "pool_closed"};
+    constexpr const char* names[close_reason_count] = {"lifetime",     "idle",         "generation",  "broken",
+                                                       "reset_failed", "health_check", "pool_closed", "forked"};
     return names[static_cast<std::size_t>(r)];
 }
 
@@ -96,10 +103,17 @@ struct pool_stats {
 };
 
 struct pool_event {
-    enum class kind { connected, closed, connect_failed, events_suppressed } what;
+    enum class kind { connected, closed, connect_failed } what;
     std::uint64_t generation = 0;
     close_reason reason = close_reason::broken;  // for closed
     std::string message;                          // for connect_failed: the error
+    // For connect_failed: the server's SQLSTATE when it refused us; empty
+    // when it was not reached (network, TLS, a timeout).
+    std::string sqlstate;
+
+    // The server refused the login (28P01 wrong password, 28000 not allowed):
+    // retrying will not help until the settings change.
+    bool authentication_failed() const noexcept { return sqlstate == "28P01" || sqlstate == "28000"; }
 };
 
 }  // namespace pgcoro

@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -22,7 +21,11 @@
 
 #include "../connection.hpp"
 #include "../pool_options.hpp"
+#include "backoff.hpp"
+#include "deadline.hpp"
+#include "fork_epoch.hpp"
 #include "pool_member.hpp"
+#include "pool_watchers.hpp"
 
 namespace pgcoro::detail {
 
@@ -30,7 +33,7 @@ class pool_core : public std::enable_shared_from_this<pool_core> {
 public:
     pool_core(asio::any_io_executor ex, config cfg, pool_options options)
         : strand_(asio::make_strand(ex)), config_(std::move(cfg)), options_(std::move(options)),
-          maintenance_timer_(strand_), random_(std::random_device{}()) {
+          maintenance_timer_(strand_), random_(std::random_device{}()), fork_epoch_(fork_epoch()) {
         if (options_.max_size == 0) throw error(errc::invalid_config, "pool_options::max_size must be at least 1");
         if (options_.min_idle > options_.max_size) options_.min_idle = options_.max_size;
         if (options_.max_connecting == 0) options_.max_connecting = 1;
@@ -48,6 +51,7 @@ public:
             member_ptr m;
             std::shared_ptr<pool_waiter> w;
             with_lock([&](batch& b) {
+                notice_fork(b);
                 if (closed_) throw error(errc::pool_closed, "acquire() on a pool that is closed");
                 if (waiters_.empty()) m = take_idle(b);
                 if (m) {
@@ -82,17 +86,14 @@ public:
                 });
             }
             if (!needs_check(*m)) co_return m;
-            // Idle for a while: an empty query proves it before the caller sees it.
-            bool healthy = false;
+            // Idle for a while, or the server sent something meanwhile: an
+            // empty query proves it (and reads what came) before the caller sees it.
+            const auto failure = co_await check_alive(*m, options_.health_check_timeout);
+            if (!failure) co_return m;
+            // The caller's cancellation is theirs to see; a failed check only replaces the connection.
             std::exception_ptr cancelled;
-            try {
-                co_await m->conn.simple_query("");
-                healthy = true;
-            } catch (const error& e) {
-                if (e.code() == errc::cancelled) cancelled = std::current_exception();
-            } catch (...) {
-            }
-            if (healthy) co_return m;
+            auto state = co_await asio::this_coro::cancellation_state;
+            if (state.cancelled() != asio::cancellation_type::none) cancelled = failure;
             with_lock([&](batch& b) {
                 --in_use_;
                 if (cancelled && m->conn.is_usable()) return_member(std::move(m), b);
@@ -108,12 +109,13 @@ public:
         try {
             with_lock([&](batch& b) {
                 --in_use_;
+                notice_fork(b);
                 if (auto reason = unfit(*m)) {
                     retire(std::move(m), *reason, b);
                 } else if (options_.reset == reset_policy::discard_all || pool_access::has_leftovers(m->conn) ||
                            m->conn.transaction_state() != transaction_status::idle) {
                     ++resetting_;
-                    spawn(reset(shared_from_this(), std::move(m)));
+                    spawn(reset(shared_from_this(), std::move(m), reset_kind::returned));
                 } else {
                     return_member(std::move(m), b);
                 }
@@ -134,6 +136,7 @@ public:
     // they committed (and the probe becomes the first connection of the new
     // generation). On failure the old settings and generation stay.
     asio::awaitable<std::uint64_t> update(config cfg) {
+        const auto epoch = fork_epoch();
         auto probe_cfg = cfg;
         if (options_.before_connect) co_await options_.before_connect(probe_cfg);
         auto probe = co_await connection::connect(probe_cfg);
@@ -143,8 +146,9 @@ public:
             config_ = std::move(cfg);
             g = bump_locked(b);
             if (closed_) return;
-            auto m = new_member(std::move(probe), g);
-            return_member(std::move(m), b);
+            auto m = new_member(std::move(probe), g, epoch);
+            if (auto reason = unfit(*m)) retire(std::move(m), *reason, b);
+            else return_member(std::move(m), b);
         });
         co_return g;
     }
@@ -159,6 +163,19 @@ public:
     std::uint64_t generation() const {
         std::lock_guard lock(mutex_);
         return generation_;
+    }
+
+    // The current settings with their generation, taken together.
+    std::pair<config, std::uint64_t> settings() const {
+        std::lock_guard lock(mutex_);
+        return {config_, generation_};
+    }
+    const pool_options& options() const noexcept { return options_; }  // fixed at construction
+
+    // Completes once the generation is no longer `since`.
+    asio::awaitable<void> generation_changed(std::uint64_t since) {
+        co_await watchers_.wait_until(mutex_, [this, since] { return generation_ != since; }, pool_clock::time_point::max(),
+                            std::chrono::seconds(1));
     }
 
     pool_stats stats() const {
@@ -178,17 +195,18 @@ public:
 
     // Completes once no open connection has a generation below `generation`.
     asio::awaitable<void> retired(std::uint64_t generation) {
-        co_await wait_until([this, generation] {
+        co_await watchers_.wait_until(mutex_, [this, generation] {
             return std::none_of(per_generation_.begin(), per_generation_.end(),
                                 [&](auto& p) { return p.first < generation && p.second > 0; });
-        }, pool_clock::time_point::max());
+        }, pool_clock::time_point::max(), std::chrono::milliseconds(50));
     }
 
     // New acquires fail; idle connections close; checked-out ones close on
     // return. Completes when all are gone, or at `limit`.
     asio::awaitable<void> close(std::chrono::milliseconds limit) {
         with_lock([&](batch& b) { close_locked("the pool was closed while acquire() waited", b); });
-        co_await wait_until([this] { return total() == 0 && closing_ == 0; }, pool_clock::now() + limit);
+        co_await watchers_.wait_until(mutex_, [this] { return total() == 0 && closing_ == 0; }, pool_clock::now() + limit,
+                            std::chrono::milliseconds(50));
         stop_maintenance();
     }
 
@@ -213,7 +231,7 @@ private:
         {
             std::unique_lock lock(mutex_);
             f(b);
-            if (!b.events.empty()) wake_watchers();
+            if (!b.events.empty()) watchers_.wake_all();
         }
         if (options_.on_event)
             for (const auto& e : b.events) options_.on_event(e);
@@ -237,6 +255,7 @@ private:
     }
 
     std::optional<close_reason> unfit(const pool_member& m) const {
+        if (m.fork_epoch != fork_epoch_) return close_reason::forked;
         if (closed_) return close_reason::pool_closed;
         if (m.generation != generation_) return close_reason::generation;
         if (!m.conn.is_usable()) return close_reason::broken;
@@ -245,10 +264,13 @@ private:
     }
 
     bool needs_check(const pool_member& m) const {
-        return pool_clock::now() - m.last_used >= options_.health_check_after;
+        return m.input_waiting || pool_clock::now() - m.last_checked >= options_.health_check_after;
     }
 
-    // The most recently used idle connection that is still fit; retires the rest it meets.
+    // The most recently used idle connection that is still fit; retires the
+    // rest it meets. One non-blocking peek per checkout finds a session the
+    // server ended while it sat idle (pg_terminate_backend, a restart)
+    // before a query is spent on it.
     member_ptr take_idle(batch& b) {
         while (!idle_.empty()) {
             auto m = std::move(idle_.back());
@@ -257,13 +279,23 @@ private:
                 retire(std::move(m), *reason, b);
                 continue;
             }
+            const auto input = pool_access::pending_input(m->conn);
+            if (input == transport::pending_input::closed) {
+                retire(std::move(m), close_reason::health_check, b);
+                continue;
+            }
+            m->input_waiting = input == transport::pending_input::data;
             return m;
         }
         return nullptr;
     }
 
-    // To the first waiter, else idle.
-    void return_member(member_ptr m, batch&) {
+    // To the first waiter, else idle. It comes from a user, a connect or a
+    // check, so it is known alive now; `used`: from a user (an idle check
+    // does not restart the idle timeout).
+    void return_member(member_ptr m, batch&, bool used = true) {
+        m->last_checked = pool_clock::now();
+        if (used) m->last_used = m->last_checked;
         while (!waiters_.empty()) {
             auto w = std::move(waiters_.front());
             waiters_.pop_front();
@@ -274,15 +306,34 @@ private:
             pool_waiter::wake(w);
             return;
         }
-        m->last_used = pool_clock::now();
         idle_.push_back(std::move(m));
     }
 
     void retire(member_ptr m, close_reason reason, batch& b) {
         ++stats_.closes[static_cast<std::size_t>(reason)];
+        b.events.push_back({pool_event::kind::closed, m->generation, reason, {}, {}});
+        if (m->fork_epoch != fork_epoch_) {
+            // The parent's session: a Terminate or close_notify from here would end it.
+            pool_access::drop_silently(m->conn);
+            --per_generation_[m->generation];
+            return;
+        }
         ++closing_;
-        b.events.push_back({pool_event::kind::closed, m->generation, reason, {}});
         spawn(close_member(shared_from_this(), std::move(m)));
+    }
+
+    // In a fork() child, the idle connections are the parent's: let go of
+    // them at once; checked-out ones go when returned.
+    void notice_fork(batch& b) {
+        const auto epoch = fork_epoch();
+        if (epoch == fork_epoch_) return;
+        fork_epoch_ = epoch;
+        consecutive_failures_ = 0;
+        next_attempt_ = {};
+        auto foreign = std::move(idle_);
+        idle_.clear();
+        for (auto& m : foreign) retire(std::move(m), close_reason::forked, b);
+        start_connects(b);
     }
 
     void close_locked(const char* waiter_message, batch& b) {
@@ -304,6 +355,7 @@ private:
 
     std::uint64_t bump_locked(batch& b) {
         ++generation_;
+        watchers_.wake_all();
         // Idle connections of older generations close at once.
         std::vector<member_ptr> keep;
         for (auto& m : idle_) {
@@ -315,18 +367,13 @@ private:
         return generation_;
     }
 
-    member_ptr new_member(connection conn, std::uint64_t generation) {
+    member_ptr new_member(connection conn, std::uint64_t generation, std::uint64_t epoch) {
         auto m = std::make_unique<pool_member>();
         m->conn = std::move(conn);
         m->generation = generation;
-        m->opened = m->last_used = pool_clock::now();
-        m->expires = pool_clock::time_point::max();
-        if (options_.max_lifetime.count() > 0) {
-            // Each connection's lifetime is cut by a random share of the jitter.
-            std::uniform_real_distribution<double> share(0.0, std::clamp(options_.lifetime_jitter, 0.0, 1.0));
-            const auto cut = std::chrono::duration_cast<std::chrono::milliseconds>(options_.max_lifetime * share(random_));
-            m->expires = m->opened + (options_.max_lifetime - cut);
-        }
+        m->fork_epoch = epoch;
+        m->opened = m->last_used = m->last_checked = pool_clock::now();
+        m->expires = m->opened + jittered_lifetime(options_.max_lifetime, options_.lifetime_jitter, random_);
         ++per_generation_[generation];
         ++stats_.connects;
         return m;
@@ -341,12 +388,13 @@ private:
                 return;
             }
             ++connecting_;
-            spawn(connect_one(shared_from_this(), config_, generation_));
+            spawn(connect_one(shared_from_this(), config_, generation_, fork_epoch_));
         }
     }
 
     // Settings and generation are one snapshot, taken when the connect starts.
-    static asio::awaitable<void> connect_one(std::shared_ptr<pool_core> self, config cfg, std::uint64_t generation) {
+    static asio::awaitable<void> connect_one(std::shared_ptr<pool_core> self, config cfg, std::uint64_t generation,
+                                             std::uint64_t epoch) {
         std::optional<connection> conn;
         std::exception_ptr failure;
         try {
@@ -365,8 +413,8 @@ private:
             }
             self->consecutive_failures_ = 0;
             self->next_attempt_ = {};
-            auto m = self->new_member(std::move(*conn), generation);
-            b.events.push_back({pool_event::kind::connected, generation, close_reason::broken, {}});
+            auto m = self->new_member(std::move(*conn), generation, epoch);
+            b.events.push_back({pool_event::kind::connected, generation, close_reason::broken, {}, {}});
             if (auto reason = self->unfit(*m)) self->retire(std::move(m), *reason, b);  // a bump raced the connect
             else self->return_member(std::move(m), b);
             self->start_connects(b);
@@ -377,13 +425,8 @@ private:
         ++stats_.connect_failures;
         ++consecutive_failures_;
         last_error_ = describe_exception(failure);
-        // Exponential back-off with jitter: an unreachable server costs a
-        // few attempts a minute, not a hot loop.
-        const double base = static_cast<double>(options_.backoff_initial.count()) *
-                            std::pow(2.0, std::min<std::uint64_t>(consecutive_failures_ - 1, 30));
-        const double capped = std::min(base, static_cast<double>(options_.backoff_max.count()));
-        std::uniform_real_distribution<double> jitter(0.5, 1.0);
-        next_attempt_ = pool_clock::now() + std::chrono::milliseconds(static_cast<std::int64_t>(capped * jitter(random_)));
+        next_attempt_ = pool_clock::now() + backoff_delay(options_.backoff_initial, options_.backoff_max,
+                                                          consecutive_failures_, random_);
         // At most one failure event a second; the next one says how many were held back.
         const auto now = pool_clock::now();
         if (now - last_failure_event_ >= std::chrono::seconds(1)) {
@@ -392,7 +435,8 @@ private:
                 message += " (" + std::to_string(suppressed_failures_) + " similar failures not reported)";
             suppressed_failures_ = 0;
             last_failure_event_ = now;
-            b.events.push_back({pool_event::kind::connect_failed, generation_, close_reason::broken, std::move(message)});
+            b.events.push_back({pool_event::kind::connect_failed, generation_, close_reason::broken, std::move(message),
+                                detail::sqlstate_of(failure)});
         } else {
             ++suppressed_failures_;
         }
@@ -425,35 +469,36 @@ private:
         self->with_lock([&](batch& b) {
             --self->closing_;
             --self->per_generation_[generation];  // counted until closed: retired() means gone
-            self->wake_watchers();
+            self->watchers_.wake_all();
             self->start_connects(b);
         });
     }
 
-    // Rolls back what the last user left open, or resets the session, then
-    // returns the connection (or closes it when that fails).
-    static asio::awaitable<void> reset(std::shared_ptr<pool_core> self, member_ptr m) {
+    enum class reset_kind { returned, idle_check };
+
+    // A returned connection: rolls back what the last user left open, or
+    // resets the session. An idle one: proves it with an empty query. Then
+    // back to the pool, or closed when that fails.
+    static asio::awaitable<void> reset(std::shared_ptr<pool_core> self, member_ptr m, reset_kind kind) {
         bool ok = false;
+        std::optional<reset_policy> policy;
+        if (kind == reset_kind::returned) policy = self->options_.reset;
         try {
-            co_await m->conn.simple_query("");  // first finishes a stream or COPY and runs queued ROLLBACKs
-            if (m->conn.transaction_state() != transaction_status::idle) co_await m->conn.simple_query("ROLLBACK");
-            if (self->options_.reset == reset_policy::discard_all) {
-                co_await m->conn.simple_query("DISCARD ALL");
-                pool_access::forget_statements(m->conn);
-            }
+            co_await with_deadline(reset_session(m->conn, policy), self->options_.health_check_timeout, "pool reset");
             ok = m->conn.is_usable();
+            m->input_waiting = false;
         } catch (...) {
         }
         self->with_lock([&](batch& b) {
             --self->resetting_;
-            if (!ok) self->retire(std::move(m), close_reason::reset_failed, b);
+            if (!ok) self->retire(std::move(m), kind == reset_kind::returned ? close_reason::reset_failed : close_reason::health_check, b);
             else if (auto reason = self->unfit(*m)) self->retire(std::move(m), *reason, b);
-            else self->return_member(std::move(m), b);
+            else self->return_member(std::move(m), b, kind == reset_kind::returned);
             self->start_connects(b);
         });
     }
 
-    // Lifetimes and idle timeouts of idle connections, and min_idle.
+    // Lifetimes, idle timeouts and checks of idle connections, and min_idle.
     static asio::awaitable<void> maintain(std::weak_ptr<pool_core> weak) {
         for (;;) {
             {
@@ -465,6 +510,7 @@ private:
                         stop = true;
                         return;
                     }
+                    self->notice_fork(b);
                     self->expire_idle(b);
                     self->start_connects(b);
                 });
@@ -495,6 +541,12 @@ private:
                        open > options_.min_idle) {
                 retire(std::move(m), close_reason::idle, b);
                 --open;
+            } else if (auto input = pool_access::pending_input(m->conn); input == transport::pending_input::closed) {
+                retire(std::move(m), close_reason::health_check, b);
+                --open;
+            } else if (input == transport::pending_input::data || now - m->last_checked >= options_.health_check_after) {
+                ++resetting_;
+                spawn(reset(shared_from_this(), std::move(m), reset_kind::idle_check));
             } else {
                 keep.push_back(std::move(m));
             }
@@ -516,33 +568,6 @@ private:
         return m;
     }
 
-    // Waits, polling at most every 50 ms and woken early by pool changes,
-    // until `done()` holds (checked under the lock) or `deadline`.
-    template <class Predicate>
-    asio::awaitable<void> wait_until(Predicate done, pool_clock::time_point deadline) {
-        auto ex = co_await asio::this_coro::executor;
-        for (;;) {
-            std::shared_ptr<pool_waiter> w;
-            {
-                std::lock_guard lock(mutex_);
-                if (done() || pool_clock::now() >= deadline) co_return;
-                w = std::make_shared<pool_waiter>(ex);
-                w->timer.expires_at(std::min(deadline, pool_clock::now() + std::chrono::milliseconds(50)));
-                watchers_.push_back(w);
-            }
-            boost::system::error_code ec;
-            co_await w->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-            std::lock_guard lock(mutex_);
-            w->finished = true;
-            std::erase(watchers_, w);
-        }
-    }
-
-    void wake_watchers() {
-        for (auto& w : watchers_)
-            if (!w->finished) pool_waiter::wake(w);
-    }
-
     mutable std::mutex mutex_;
     asio::strand<asio::any_io_executor> strand_;
     config config_;
@@ -550,7 +575,7 @@ private:
     std::uint64_t generation_ = 1;
     std::vector<member_ptr> idle_;  // most recently used last
     std::deque<std::shared_ptr<pool_waiter>> waiters_;
-    std::vector<std::shared_ptr<pool_waiter>> watchers_;
+    pool_watchers watchers_;
     std::map<std::uint64_t, std::size_t> per_generation_;
     std::size_t in_use_ = 0, connecting_ = 0, resetting_ = 0, closing_ = 0;
     bool closed_ = false;
@@ -564,6 +589,7 @@ private:
     pool_stats stats_;
     asio::steady_timer maintenance_timer_;
     std::mt19937_64 random_;
+    std::uint64_t fork_epoch_;  // of this process, as last noticed
 };
 
 }  // namespace pgcoro::detail

@@ -197,6 +197,13 @@ public:
     // "SCRAM-SHA-256" or "SCRAM-SHA-256-PLUS".
     std::string authentication = "none";
 
+    // Input that arrived while the session was idle: data (a notice, a
+    // notification, a FATAL error) or the server's end of stream.
+    transport::pending_input pending_input() noexcept {
+        if (read_end_ != read_begin_) return transport::pending_input::data;
+        return transport_.peek_input();
+    }
+
     // Marks the session unusable and drops the socket at once.
     void mark_broken() noexcept {
         broken = true;

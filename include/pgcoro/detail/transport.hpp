@@ -3,6 +3,7 @@
 // connection type stays the same whatever the transport.
 #pragma once
 
+#include <cerrno>
 #include <memory>
 #include <variant>
 
@@ -13,6 +14,8 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+
+#include <sys/socket.h>
 
 namespace pgcoro::detail {
 
@@ -93,6 +96,30 @@ public:
     }
 
     std::variant<std::monostate, tcp_socket, unix_socket, tls_stream>& stream() noexcept { return stream_; }
+
+    // What waits to be read, without reading it or blocking: an idle
+    // session should have nothing; a closed one shows end of stream.
+    enum class pending_input { none, data, closed };
+    pending_input peek_input() noexcept {
+        int fd = -1;
+        bool decrypted_waiting = false;
+        std::visit([&](auto& s) {
+            using T = std::decay_t<decltype(s)>;
+            if constexpr (std::is_same_v<T, tls_stream>) {
+                fd = s.next_layer().is_open() ? s.next_layer().native_handle() : -1;
+                decrypted_waiting = ::SSL_pending(s.native_handle()) > 0;
+            } else if constexpr (!std::is_same_v<T, std::monostate>) {
+                fd = s.is_open() ? s.native_handle() : -1;
+            }
+        }, stream_);
+        if (fd < 0) return pending_input::closed;
+        if (decrypted_waiting) return pending_input::data;
+        char byte;
+        const auto n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n > 0) return pending_input::data;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return pending_input::none;
+        return pending_input::closed;
+    }
 
 private:
     static asio::awaitable<std::size_t> not_open() {

@@ -1,0 +1,59 @@
+// Coroutines waiting for the pool to reach a state (retired(), close(), a
+// listener waiting for a new generation): each sleeps on a timer of its own
+// executor, woken early when the pool changes and at least every `poll`.
+#pragma once
+
+#include <algorithm>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/this_coro.hpp>
+
+#include "../error.hpp"
+#include "pool_member.hpp"
+
+namespace pgcoro::detail {
+
+class pool_watchers {
+public:
+    // Until `done()` holds (checked with `pool_mutex` held) or `deadline`.
+    template <class Predicate>
+    asio::awaitable<void> wait_until(std::mutex& pool_mutex, Predicate done, pool_clock::time_point deadline,
+                                     pool_clock::duration poll) {
+        auto ex = co_await asio::this_coro::executor;
+        for (;;) {
+            std::shared_ptr<pool_waiter> w;
+            {
+                std::lock_guard lock(pool_mutex);
+                if (done() || pool_clock::now() >= deadline) co_return;
+                w = std::make_shared<pool_waiter>(ex);
+                w->timer.expires_at(std::min(deadline, pool_clock::now() + poll));
+                watchers_.push_back(w);
+            }
+            boost::system::error_code ec;
+            co_await w->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            {
+                std::lock_guard lock(pool_mutex);
+                w->finished = true;
+                std::erase(watchers_, w);
+            }
+            // A wake-up from the pool aborts the timer too; only the caller's cancellation ends the wait.
+            auto state = co_await asio::this_coro::cancellation_state;
+            if (state.cancelled() != asio::cancellation_type::none)
+                throw error(errc::cancelled, "cancelled while waiting on the pool");
+        }
+    }
+
+    // With the pool's mutex held.
+    void wake_all() {
+        for (auto& w : watchers_)
+            if (!w->finished) pool_waiter::wake(w);
+    }
+
+private:
+    std::vector<std::shared_ptr<pool_waiter>> watchers_;
+};
+
+}  // namespace pgcoro::detail
