@@ -46,11 +46,12 @@ public:
 
     asio::awaitable<member_ptr> acquire() {
         auto ex = co_await asio::this_coro::executor;
-        const auto started = pool_clock::now();
+        pool_clock::time_point started{};
         for (;;) {
             member_ptr m;
             std::shared_ptr<pool_waiter> w;
             with_lock([&](batch& b) {
+                if (started == pool_clock::time_point{}) started = b.now;
                 notice_fork(b);
                 if (closed_) throw error(errc::pool_closed, "acquire() on a pool that is closed");
                 if (waiters_.empty()) m = take_idle(b);
@@ -60,6 +61,7 @@ public:
                     return;
                 }
                 w = std::make_shared<pool_waiter>(ex);
+                w->queued = pool_clock::now();
                 w->timer.expires_at(started + options_.acquire_timeout);
                 waiters_.push_back(w);
                 start_connects(b);
@@ -71,7 +73,7 @@ public:
                     if (w->member) {
                         m = std::move(w->member);  // counted in use when handed over
                         ++stats_.acquires;
-                        const auto waited = pool_clock::now() - started;
+                        const auto waited = pool_clock::now() - w->queued;
                         stats_.acquire_wait_total += waited;
                         stats_.acquire_wait_max = std::max<std::chrono::nanoseconds>(stats_.acquire_wait_max, waited);
                         return;
@@ -85,7 +87,7 @@ public:
                     throw error(errc::timeout, timeout_message());
                 });
             }
-            if (!needs_check(*m)) co_return m;
+            if (!needs_check(*m, w ? coarse_now() : started)) co_return m;
             // Idle for a while, or the server sent something meanwhile: an
             // empty query proves it (and reads what came) before the caller sees it.
             const auto failure = co_await check_alive(*m, options_.health_check_timeout);
@@ -110,7 +112,7 @@ public:
             with_lock([&](batch& b) {
                 --in_use_;
                 notice_fork(b);
-                if (auto reason = unfit(*m)) {
+                if (auto reason = unfit(*m, b)) {
                     retire(std::move(m), *reason, b);
                 } else if (options_.reset == reset_policy::discard_all || pool_access::has_leftovers(m->conn) ||
                            m->conn.transaction_state() != transaction_status::idle) {
@@ -147,7 +149,7 @@ public:
             g = bump_locked(b);
             if (closed_) return;
             auto m = new_member(std::move(probe), g, epoch);
-            if (auto reason = unfit(*m)) retire(std::move(m), *reason, b);
+            if (auto reason = unfit(*m, b)) retire(std::move(m), *reason, b);
             else return_member(std::move(m), b);
         });
         co_return g;
@@ -222,6 +224,7 @@ public:
 private:
     // Events collected under the lock and delivered after it is released.
     struct batch {
+        pool_clock::time_point now = coarse_now();  // one clock read per locked step
         std::vector<pool_event> events;
     };
 
@@ -254,31 +257,33 @@ private:
         return waiting + warm;
     }
 
-    std::optional<close_reason> unfit(const pool_member& m) const {
+    std::optional<close_reason> unfit(const pool_member& m, const batch& b) const {
         if (m.fork_epoch != fork_epoch_) return close_reason::forked;
         if (closed_) return close_reason::pool_closed;
         if (m.generation != generation_) return close_reason::generation;
         if (!m.conn.is_usable()) return close_reason::broken;
-        if (pool_clock::now() >= m.expires) return close_reason::lifetime;
+        if (b.now >= m.expires) return close_reason::lifetime;
         return std::nullopt;
     }
 
-    bool needs_check(const pool_member& m) const {
-        return m.input_waiting || pool_clock::now() - m.last_checked >= options_.health_check_after;
+    bool needs_check(const pool_member& m, pool_clock::time_point now) const {
+        return m.input_waiting || now - m.last_checked >= options_.health_check_after;
     }
 
     // The most recently used idle connection that is still fit; retires the
-    // rest it meets. One non-blocking peek per checkout finds a session the
-    // server ended while it sat idle (pg_terminate_backend, a restart)
-    // before a query is spent on it.
+    // rest it meets. A non-blocking peek finds a session the server ended
+    // while it sat idle (pg_terminate_backend, a restart) before a query is
+    // spent on it; skipped for one back from its last use under a
+    // millisecond ago, so that a busy pool makes no system call per checkout.
     member_ptr take_idle(batch& b) {
         while (!idle_.empty()) {
             auto m = std::move(idle_.back());
             idle_.pop_back();
-            if (auto reason = unfit(*m)) {
+            if (auto reason = unfit(*m, b)) {
                 retire(std::move(m), *reason, b);
                 continue;
             }
+            if (b.now - m->last_checked < std::chrono::milliseconds(1)) return m;
             const auto input = pool_access::pending_input(m->conn);
             if (input == transport::pending_input::closed) {
                 retire(std::move(m), close_reason::health_check, b);
@@ -293,8 +298,8 @@ private:
     // To the first waiter, else idle. It comes from a user, a connect or a
     // check, so it is known alive now; `used`: from a user (an idle check
     // does not restart the idle timeout).
-    void return_member(member_ptr m, batch&, bool used = true) {
-        m->last_checked = pool_clock::now();
+    void return_member(member_ptr m, batch& b, bool used = true) {
+        m->last_checked = b.now;
         if (used) m->last_used = m->last_checked;
         while (!waiters_.empty()) {
             auto w = std::move(waiters_.front());
@@ -379,11 +384,10 @@ private:
         return m;
     }
 
-    void start_connects(batch&) {
+    void start_connects(batch& b) {
         if (closed_) return;
-        const auto now = pool_clock::now();
         while (connecting_ < options_.max_connecting && total() < options_.max_size && demand() > connecting_) {
-            if (now < next_attempt_) {
+            if (b.now < next_attempt_) {
                 schedule_retry();
                 return;
             }
@@ -415,7 +419,7 @@ private:
             self->next_attempt_ = {};
             auto m = self->new_member(std::move(*conn), generation, epoch);
             b.events.push_back({pool_event::kind::connected, generation, close_reason::broken, {}, {}});
-            if (auto reason = self->unfit(*m)) self->retire(std::move(m), *reason, b);  // a bump raced the connect
+            if (auto reason = self->unfit(*m, b)) self->retire(std::move(m), *reason, b);  // a bump raced the connect
             else self->return_member(std::move(m), b);
             self->start_connects(b);
         });
@@ -492,7 +496,7 @@ private:
         self->with_lock([&](batch& b) {
             --self->resetting_;
             if (!ok) self->retire(std::move(m), kind == reset_kind::returned ? close_reason::reset_failed : close_reason::health_check, b);
-            else if (auto reason = self->unfit(*m)) self->retire(std::move(m), *reason, b);
+            else if (auto reason = self->unfit(*m, b)) self->retire(std::move(m), *reason, b);
             else self->return_member(std::move(m), b, kind == reset_kind::returned);
             self->start_connects(b);
         });

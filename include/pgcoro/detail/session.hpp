@@ -12,8 +12,10 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/strand.hpp>
 
 #include "../config.hpp"
 #include "../error.hpp"
@@ -68,10 +70,20 @@ enum class open_exchange {
     copy_out,          // COPY TO STDOUT: data still arriving
 };
 
+// The executor for a session's sockets: the one under a strand, if the
+// connecting coroutine runs on one. Completions still run on the awaiting
+// coroutine's own executor (its strand); only work tracking uses this one, and
+// on a strand that tracking allocates for every read and write.
+inline asio::any_io_executor io_object_executor(const asio::any_io_executor& ex) {
+    if (auto* s = ex.target<asio::strand<asio::any_io_executor>>()) return s->get_inner_executor();
+    if (auto* s = ex.target<asio::strand<asio::io_context::executor_type>>()) return s->get_inner_executor();
+    return ex;
+}
+
 class session {
 public:
-    session(asio::any_io_executor ex, config cfg)
-        : statements(cfg.statement_cache_size), query_timeout(cfg.query_timeout), executor_(std::move(ex)),
+    session(const asio::any_io_executor& ex, config cfg)
+        : statements(cfg.statement_cache_size), query_timeout(cfg.query_timeout), executor_(io_object_executor(ex)),
           config_(std::move(cfg)) {
         read_buffer_.resize(initial_read_buffer);
     }
