@@ -8,6 +8,8 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -19,6 +21,7 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <thread>
 
 namespace bench {
 
@@ -194,6 +197,24 @@ private:
     }
 
     tcp::acceptor acceptor_;
+};
+
+// A loopback_server on a thread of its own, for as long as this object lives.
+class background_loopback_server {
+public:
+    background_loopback_server() : thread_([this] { io_.run(); }) {}
+    ~background_loopback_server() {
+        work_.reset();
+        io_.stop();
+        thread_.join();
+    }
+    std::string conninfo() const { return server_.conninfo(); }
+
+private:
+    asio::io_context io_{1};
+    loopback_server server_{io_.get_executor()};
+    asio::executor_work_guard<asio::io_context::executor_type> work_ = asio::make_work_guard(io_);
+    std::thread thread_;
 };
 
 }  // namespace bench

@@ -81,11 +81,7 @@ double measure(const std::string& conninfo, int threads, int coroutines, long cy
 
 int main(int argc, char** argv) {
     const long cycles = argc > 1 ? std::atol(argv[1]) : 2'000'000;
-    asio::io_context server_io(1);
-    bench::loopback_server server(server_io.get_executor());
-    auto guard = asio::make_work_guard(server_io);
-    std::thread server_thread([&] { server_io.run(); });
-
+    bench::background_loopback_server server;
     const auto ci = server.conninfo();
     std::printf("| threads | coroutines | acquire + release, ns | held across a yield, ns | the yield alone, ns |\n"
                 "|---:|---:|---:|---:|---:|\n");
@@ -94,7 +90,4 @@ int main(int argc, char** argv) {
             std::printf("| %d | %d | %.0f | %.0f | %.0f |\n", threads, coroutines,
                         measure(ci, threads, coroutines, cycles, false), measure(ci, threads, coroutines, cycles, true),
                         measure(ci, threads, coroutines, cycles, true, false));
-    guard.reset();
-    server_io.stop();
-    server_thread.join();
 }

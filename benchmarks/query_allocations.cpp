@@ -89,18 +89,11 @@ asio::awaitable<void> report(std::string conninfo, long n) {
 
 int main(int argc, char** argv) {
     const long n = argc > 1 ? std::atol(argv[1]) : 100'000;
-    asio::io_context server_io(1);
-    bench::loopback_server server(server_io.get_executor());
-    auto guard = asio::make_work_guard(server_io);
-    std::thread server_thread([&] { server_io.run(); });
-
+    bench::background_loopback_server server;
     asio::io_context io(1);
     std::exception_ptr failure;
     asio::co_spawn(io, report(server.conninfo(), n), [&](std::exception_ptr e) { failure = e; });
     io.run();
-    guard.reset();
-    server_io.stop();
-    server_thread.join();
     if (failure) {
         std::fprintf(stderr, "query_allocations: %s\n", pgcoro::detail::describe_exception(failure).c_str());
         return 1;

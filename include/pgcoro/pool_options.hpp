@@ -41,8 +41,9 @@ struct pool_options {
     // A connection idle longer than this is checked (an empty query) before
     // it is handed out; a failed check replaces it without the caller seeing it.
     // The same check runs in the background on connections idle this long,
-    // and every checkout first looks (without a round trip) whether the
-    // server closed the connection or sent something while it was idle.
+    // and a checkout of one idle for a millisecond or more first looks
+    // (without a round trip) whether the server closed the connection or
+    // sent something while it was idle.
     std::chrono::milliseconds health_check_after{30'000};
     // A check, or the reset of a returned connection, that takes longer
     // than this fails and the connection is replaced.
