@@ -20,6 +20,7 @@
 #include "detail/copy_target.hpp"
 #include "detail/cancel_request.hpp"
 #include "detail/connector.hpp"
+#include "detail/execution.hpp"
 #include "detail/extended_query.hpp"
 #include "detail/operation.hpp"
 #include "detail/parameters.hpp"
@@ -73,21 +74,25 @@ public:
     // expression that makes it (or keep them alive until it completes).
     template <class... Args>
     asio::awaitable<result> query(std::string_view sql, const Args&... args) {
-        return query_bound(sql, detail::bind_parameters(args...));
+        result r;
+        co_await query_into(r, sql, args...);
+        co_return r;
     }
 
     // As query(), into a result the caller keeps: its buffers are reused, so
     // a loop over query_into allocates nothing once they have grown.
     template <class... Args>
     asio::awaitable<void> query_into(result& r, std::string_view sql, const Args&... args) {
-        return query_into_bound(r, sql, detail::bind_parameters(args...));
+        return run_exclusive(detail::extended_execution{sql, detail::bind_parameters(args...), detail::result_sink(r)});
     }
 
     // Runs a statement for its effect; returns the rows it affected (0 when
     // the command reports none).
     template <class... Args>
     asio::awaitable<std::uint64_t> execute(std::string_view sql, const Args&... args) {
-        return execute_bound(sql, detail::bind_parameters(args...));
+        std::uint64_t rows = 0;
+        co_await run_exclusive(detail::extended_execution{sql, detail::bind_parameters(args...), detail::count_sink(rows)});
+        co_return rows;
     }
 
     // --- prepared statements ---
@@ -106,20 +111,26 @@ public:
 
     template <class... Args>
     asio::awaitable<result> query(const prepared_statement& statement, const Args&... args) {
-        return query_prepared(statement, detail::bind_parameters(args...));
+        result r;
+        co_await query_into(r, statement, args...);
+        co_return r;
     }
     template <class... Args>
     asio::awaitable<void> query_into(result& r, const prepared_statement& statement, const Args&... args) {
-        return query_into_prepared(r, statement, detail::bind_parameters(args...));
+        return run_exclusive(detail::prepared_execution{&statement_on_this_session(statement),
+                                                        detail::bind_parameters(args...), detail::result_sink(r)});
     }
     template <class... Args>
     asio::awaitable<std::uint64_t> execute(const prepared_statement& statement, const Args&... args) {
-        return execute_prepared(statement, detail::bind_parameters(args...));
+        std::uint64_t rows = 0;
+        co_await run_exclusive(detail::prepared_execution{&statement_on_this_session(statement),
+                                                          detail::bind_parameters(args...), detail::count_sink(rows)});
+        co_return rows;
     }
 
     // Closes the statement on the server; the handle becomes empty.
     asio::awaitable<void> deallocate(prepared_statement& statement) {
-        const auto& name = statement_on_this_session(statement).name;
+        const auto& name = statement_on_this_session(statement)->name;
         co_await run_exclusive([&](detail::session& s) -> asio::awaitable<void> {
             protocol::encode_close(s.out(), 'S', name);
             protocol::encode_sync(s.out());
@@ -277,62 +288,12 @@ public:
     }
 
 private:
-    template <class Parameters>
-    asio::awaitable<result> query_bound(std::string_view sql, Parameters params) {
-        result r;
-        detail::result_sink sink(r);
-        co_await run_extended(sql, params.writer(), sink);
-        co_return r;
-    }
-
-    template <class Parameters>
-    asio::awaitable<void> query_into_bound(result& r, std::string_view sql, Parameters params) {
-        detail::result_sink sink(r);
-        co_await run_extended(sql, params.writer(), sink);
-    }
-
-    template <class Parameters>
-    asio::awaitable<std::uint64_t> execute_bound(std::string_view sql, Parameters params) {
-        detail::count_sink sink;
-        co_await run_extended(sql, params.writer(), sink);
-        co_return sink.rows_affected;
-    }
-
-    const detail::statement_description& statement_on_this_session(const prepared_statement& statement) const {
+    const detail::statement_ptr& statement_on_this_session(const prepared_statement& statement) const {
         require_open();
         const auto& d = statement.description();
         if (statement.session_id_ != session_->id)
             throw error(errc::invalid_state, "prepared statement " + d.name + " belongs to another connection");
-        return d;
-    }
-
-    asio::awaitable<void> run_prepared(const prepared_statement& statement, const detail::parameter_writer& writer,
-                                       detail::row_sink& sink) {
-        statement_on_this_session(statement);
-        co_await run_exclusive([&](detail::session& s) {
-            return detail::execute_statement(s, statement.statement_, writer, sink);
-        });
-    }
-
-    template <class Parameters>
-    asio::awaitable<result> query_prepared(const prepared_statement& statement, Parameters params) {
-        result r;
-        detail::result_sink sink(r);
-        co_await run_prepared(statement, params.writer(), sink);
-        co_return r;
-    }
-
-    template <class Parameters>
-    asio::awaitable<void> query_into_prepared(result& r, const prepared_statement& statement, Parameters params) {
-        detail::result_sink sink(r);
-        co_await run_prepared(statement, params.writer(), sink);
-    }
-
-    template <class Parameters>
-    asio::awaitable<std::uint64_t> execute_prepared(const prepared_statement& statement, Parameters params) {
-        detail::count_sink sink;
-        co_await run_prepared(statement, params.writer(), sink);
-        co_return sink.rows_affected;
+        return statement.statement_;
     }
 
     template <class Parameters>
@@ -390,12 +351,6 @@ private:
             std::rethrow_exception(client_failure);
         }
         co_return co_await writer.finish();
-    }
-
-    asio::awaitable<void> run_extended(std::string_view sql, const detail::parameter_writer& writer, detail::row_sink& sink) {
-        co_await run_exclusive([&](detail::session& s) {
-            return detail::run_extended_query(s, s.statements, sql, writer, sink);
-        });
     }
 
     void require_open() const {

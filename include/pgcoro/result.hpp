@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "error.hpp"
+#include "detail/row_store.hpp"
 #include "protocol/backend.hpp"
 #include "types.hpp"
 
@@ -55,6 +56,8 @@ public:
     std::tuple<Ts...> as() const;
 
 private:
+    std::optional<std::string_view> field(std::size_t column) const noexcept;
+
     const result* result_;
     std::size_t index_;
 };
@@ -62,11 +65,11 @@ private:
 class result {
 public:
     // --- rows ---
-    std::size_t size() const noexcept { return rows_; }
-    bool empty() const noexcept { return rows_ == 0; }
+    std::size_t size() const noexcept { return rows_.size(); }
+    bool empty() const noexcept { return rows_.size() == 0; }
     row operator[](std::size_t i) const noexcept { return {*this, i}; }
     row at(std::size_t i) const {
-        if (i >= rows_) throw std::out_of_range("pgcoro::result: row " + std::to_string(i) + " of " + std::to_string(rows_));
+        if (i >= size()) throw std::out_of_range("pgcoro::result: row " + std::to_string(i) + " of " + std::to_string(size()));
         return {*this, i};
     }
 
@@ -85,7 +88,7 @@ public:
         std::size_t i_ = 0;
     };
     iterator begin() const noexcept { return {this, 0}; }
-    iterator end() const noexcept { return {this, rows_}; }
+    iterator end() const noexcept { return {this, size()}; }
 
     // --- columns ---
     const std::vector<column>& columns() const noexcept { return columns_ ? *columns_ : no_columns(); }
@@ -107,9 +110,7 @@ public:
     // stops allocating.
     void clear() noexcept {
         columns_.reset();
-        data_.clear();
-        cells_.clear();
-        rows_ = 0;
+        rows_.clear();
         command_tag_.clear();
     }
     void set_columns(const std::vector<protocol::field_description>& fields) {
@@ -121,47 +122,37 @@ public:
     }
     // Shares a column list (a prepared statement's) instead of copying it.
     void set_columns(std::shared_ptr<const std::vector<column>> columns) noexcept { columns_ = std::move(columns); }
-    void append_row(std::string_view data_row_body) {
-        protocol::decode_data_row(data_row_body, columns().size(), [&](std::size_t, std::optional<std::string_view> v) {
-            if (!v) {
-                cells_.push_back({0, -1});
-            } else {
-                cells_.push_back({static_cast<std::uint32_t>(data_.size()), static_cast<std::int32_t>(v->size())});
-                data_.append(*v);
-            }
-        });
-        ++rows_;
-    }
+    void append_row(std::string_view data_row_body) { rows_.append(data_row_body, columns().size()); }
     void set_command_tag(std::string_view tag) { command_tag_.assign(tag); }
 
 private:
     friend class row;
-    struct cell {
-        std::uint64_t offset;
-        std::int32_t length;  // -1: NULL
-    };
-
     static const std::vector<column>& no_columns() noexcept {
         static const std::vector<column> none;
         return none;
     }
 
     std::shared_ptr<const std::vector<column>> columns_;
-    std::string data_;
-    std::vector<cell> cells_;
-    std::size_t rows_ = 0;
+    detail::row_store rows_;
     std::string command_tag_;
 };
 
 inline std::size_t row::size() const noexcept { return result_->columns().size(); }
 
+namespace detail {
+[[noreturn, gnu::cold, gnu::noinline]] inline void throw_no_such_column(std::size_t column, std::size_t width) {
+    throw std::out_of_range("pgcoro::row: column " + std::to_string(column) + " of " + std::to_string(width));
+}
+}  // namespace detail
+
+inline std::optional<std::string_view> row::field(std::size_t column) const noexcept {
+    return result_->rows_.field(index_, column);
+}
+
 inline std::optional<std::string_view> row::operator[](std::size_t column) const {
     const auto width = result_->columns().size();
-    if (column >= width)
-        throw std::out_of_range("pgcoro::row: column " + std::to_string(column) + " of " + std::to_string(width));
-    const auto& c = result_->cells_[index_ * width + column];
-    if (c.length < 0) return std::nullopt;
-    return std::string_view(result_->data_).substr(c.offset, static_cast<std::size_t>(c.length));
+    if (column >= width) [[unlikely]] detail::throw_no_such_column(column, width);
+    return field(column);
 }
 
 inline std::optional<std::string_view> row::operator[](std::string_view column_name) const {
@@ -176,8 +167,11 @@ inline std::string_view row::text(std::size_t column) const {
 
 template <class T>
 T row::get(std::size_t column) const {
-    const auto& c = result_->columns().at(column);
-    return decode_field<T>((*this)[column], field_type{c.type_oid, c.type_modifier, static_cast<format>(c.format)}, c.name);
+    const auto& columns = result_->columns();
+    if (column >= columns.size()) [[unlikely]] detail::throw_no_such_column(column, columns.size());
+    const auto& c = columns[column];
+    return decode_field<T>(field(column), field_type{c.type_oid, c.type_modifier, static_cast<format>(c.format)},
+                           c.name);
 }
 
 template <class T>

@@ -53,27 +53,37 @@ public:
     protocol::throw_protocol_violation(std::string("unexpected message type '") + type + "' " + during);
 }
 
-// Reads up to ReadyForQuery; throws the first ErrorResponse after it arrives.
+// Handles the buffered messages up to ReadyForQuery, `on_message` those of
+// the operation itself. Returns true at ReadyForQuery, false when it needs
+// more input; then throws the first ErrorResponse, if any came.
 template <class OnMessage>
-asio::awaitable<void> read_until_ready(session& s, const char* during, OnMessage&& on_message) {
-    std::optional<diagnostics> failure;
-    for (;;) {
-        auto m = co_await s.read_message();
-        if (s.handle_asynchronous(m)) continue;
-        if (m.type == 'E') {
-            auto d = protocol::decode_error_fields(m.body);
+bool consume_until_ready(session& s, std::optional<diagnostics>& failure, const char* during, OnMessage& on_message) {
+    while (auto m = s.read_buffered_message()) {
+        switch (m->type) {
+        case 'N': case 'S': case 'A': s.handle_asynchronous(*m); continue;
+        case 'E': {
+            auto d = protocol::decode_error_fields(m->body);
             if (ends_session(d)) throw server_error(std::move(d));
             if (!failure) failure = std::move(d);
             continue;
         }
-        if (m.type == 'Z') {
-            s.ready_for_query(m.body);
+        case 'Z':
+            s.ready_for_query(m->body);
             if (failure) throw server_error(std::move(*failure));
-            co_return;
+            return true;
+        case '3': continue;  // CloseComplete of an evicted statement
+        default:
+            if (!on_message(*m)) throw_unexpected(m->type, during);
         }
-        if (m.type == '3') continue;  // CloseComplete of an evicted statement
-        if (!on_message(m)) throw_unexpected(m.type, during);
     }
+    return false;
+}
+
+// Reads up to ReadyForQuery; throws the first ErrorResponse after it arrives.
+template <class OnMessage>
+asio::awaitable<void> read_until_ready(session& s, const char* during, OnMessage&& on_message) {
+    std::optional<diagnostics> failure;
+    while (!consume_until_ready(s, failure, during, on_message)) s.received(co_await s.receive());
 }
 
 // Queues Close for statements the cache evicted.
@@ -169,45 +179,10 @@ bool on_execute_message(const protocol::backend_message& m, Sink& sink, bool& ha
     }
 }
 
-inline asio::awaitable<void> execute_statement(session& s, const statement_ptr& statement,
-                                               const parameter_writer& params, row_sink& sink) {
-    bind_statement(s, *statement, params);
-    protocol::encode_execute(s.out(), "", 0);
-    protocol::encode_sync(s.out());
-    co_await s.flush();
-    sink.begin(statement);
-    co_await read_until_ready(s, "while executing a statement", [&](const protocol::backend_message& m) {
-        bool handled = false;
-        on_execute_message(m, sink, handled);
-        return handled;
-    });
-}
-
 // A cached plan the server can no longer use as prepared: re-preparing fixes it.
 inline bool statement_went_stale(const server_error& e) {
     return (e.sqlstate() == sqlstate::feature_not_supported && e.message().find("cached plan must not change result type") != std::string::npos) ||
            e.sqlstate() == "26000";  // invalid_sql_statement_name: e.g. after DISCARD ALL
-}
-
-// Prepare (or reuse) and execute; a stale cached statement is re-prepared once,
-// transparently, when no transaction is open (inside one, the error stands:
-// the transaction is already aborted).
-inline asio::awaitable<void> run_extended_query(session& s, statement_cache& cache, std::string_view sql,
-                                                const parameter_writer& params, row_sink& sink) {
-    auto statement = co_await prepare_statement(s, cache, sql, params.types);
-    bool stale = false;
-    try {
-        co_await execute_statement(s, statement, params, sink);
-        co_return;
-    } catch (const server_error& e) {
-        if (!cache.enabled() || !statement_went_stale(e) || s.transaction != protocol::transaction_status::idle) throw;
-        stale = true;
-    }
-    if (stale) {
-        cache.erase(sql, params.types);
-        statement = co_await prepare_statement(s, cache, sql, params.types);
-        co_await execute_statement(s, statement, params, sink);
-    }
 }
 
 }  // namespace pgcoro::detail

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <chrono>
+#include <concepts>
 #include <exception>
 #include <memory>
 #include <optional>
@@ -105,12 +106,36 @@ inline asio::awaitable<recovery> recover_from_cancellation(session& s) {
 // row_stream's next chunk) or starts afresh.
 enum class operation_start { fresh, continues_exchange };
 
-// Runs `op(session&)` with the session to itself. The shared pointer keeps
-// the session alive while it runs, whoever else lets go of it.
+// An operation that is one request and the messages up to its ReadyForQuery
+// (see execution.hpp). run_operation() drives it without a coroutine of its
+// own: a frame fewer per query, which keeps the frames a query needs within
+// Asio's per-thread cache of two, so a query allocates nothing.
+template <class T>
+concept message_exchange = requires(T& op, session& s) {
+    { op.ready(s) } -> std::same_as<bool>;  // else prepare(s) first
+    { op.prepare(s) } -> std::same_as<asio::awaitable<void>>;
+    op.send(s);                             // appends the request
+    { op.consume(s) } -> std::same_as<bool>;  // the buffered messages; true at ReadyForQuery
+    { op.retry() } -> std::same_as<bool>;     // run once more, from ready()
+};
+
+template <message_exchange Exchange>
+asio::awaitable<void> run_exchange(session& s, Exchange& op) {
+    do {
+        if (!op.ready(s)) co_await op.prepare(s);
+        op.send(s);
+        if (!s.send_now()) co_await s.flush();
+        while (!op.consume(s)) s.received(co_await s.receive());
+    } while (op.retry());
+}
+
 template <class Operation>
-asio::awaitable<void> run_operation(std::shared_ptr<session> keep_alive, Operation op,
-                                    operation_start start = operation_start::fresh) {
-    auto& s = *keep_alive;
+asio::awaitable<void> start_operation(session& s, Operation& op) {
+    if constexpr (message_exchange<Operation>) return run_exchange(s, op);
+    else return op(s);
+}
+
+inline void check_operation_can_start(const session& s, operation_start start) {
     if (s.broken) throw error(errc::connection_broken, "connection is broken by an earlier failure and must be closed");
     if (start == operation_start::fresh && s.busy) {
         if (s.exchange != open_exchange::none)
@@ -118,6 +143,82 @@ asio::awaitable<void> run_operation(std::shared_ptr<session> keep_alive, Operati
                         "a row_stream or COPY is open on this connection: read it to the end (or close it) first");
         throw error(errc::operation_in_progress, "another operation is in progress on this connection");
     }
+}
+
+// Brings the session back to a usable state before an operation: ends an
+// exchange its owner abandoned, runs statements queued for it.
+inline asio::awaitable<void> tidy_session(session& s) {
+    if (s.exchange != open_exchange::none) co_await finish_abandoned_exchange(s);
+    if (!s.deferred_sql.empty()) co_await run_deferred_sql(s);
+}
+
+// What a failed operation still owes the session before its error is thrown.
+enum class owed_recovery { cancelled, timed_out };
+
+// After an operation failed: sets `clean` when the session is usable and
+// throws what the caller should see, unless a cancelled or timed-out
+// statement must first be cancelled on the server and drained (see
+// recover_and_throw). Not a coroutine: run when the coroutine's own
+// cancellation state would make any co_await throw.
+inline owed_recovery settle_failure(session& s, const std::exception_ptr& failure, bool& clean) {
+    bool cancelled = false;
+    bool timed_out = false;
+    try {
+        std::rethrow_exception(failure);
+    } catch (const server_error& e) {
+        clean = !ends_session(e.diag());  // otherwise back at ReadyForQuery
+        throw;
+    } catch (const boost::system::system_error& e) {
+        cancelled = e.code() == asio::error::operation_aborted;
+    } catch (const error& e) {
+        timed_out = s.query_timeout.count() > 0 && e.code() == errc::timeout && !s.in_sync();
+        // Otherwise raised on the client side before anything was sent (a
+        // parameter that cannot be encoded, a wrong argument count): still in sync.
+        if (!timed_out) {
+            clean = s.in_sync();
+            throw;
+        }
+    } catch (...) {
+    }
+
+    if (s.abandoned) throw error(errc::connection_broken, "the connection was closed while the operation was running");
+    if (cancelled && s.in_sync()) {
+        // Nothing was in flight (e.g. waiting for a notification): nothing to undo.
+        clean = true;
+        throw error(errc::cancelled, "operation cancelled (nothing was in flight; the connection is usable)");
+    }
+    if (cancelled) return owed_recovery::cancelled;
+    if (timed_out) return owed_recovery::timed_out;
+    try {
+        std::rethrow_exception(failure);
+    } catch (const boost::system::system_error& e) {
+        throw_transport_failure(e, s.address());
+    }
+}
+
+inline asio::awaitable<void> recover_and_throw(session& s, owed_recovery owed, bool& clean) {
+    const recovery outcome = co_await recover_from_cancellation(s);
+    clean = outcome.recovered;
+    if (owed == owed_recovery::cancelled) {
+        throw error(errc::cancelled, clean
+            ? "operation cancelled (query canceled on the server; the connection is usable)"
+            : "operation cancelled; the connection could not be brought back to a clean state and was closed");
+    }
+    if (outcome.recovered && outcome.server_error) throw server_error(*outcome.server_error);
+    throw error(errc::timeout, outcome.recovered
+        ? "query_timeout expired (the connection is usable)"
+        : "query_timeout expired; the connection could not be brought back to a clean state and was closed");
+}
+
+// Runs `op(session&)` (or a message_exchange) with the session to itself.
+// The shared pointer keeps the session alive while it runs, whoever else
+// lets go of it. The failure path lives in settle_failure and
+// recover_and_throw, which keeps this frame small enough for Asio's frame cache.
+template <class Operation>
+asio::awaitable<void> run_operation(std::shared_ptr<session> keep_alive, Operation op,
+                                    operation_start start = operation_start::fresh) {
+    auto& s = *keep_alive;
+    check_operation_can_start(s, start);
     struct operation_scope {
         session& s;
         bool clean = false;
@@ -130,64 +231,31 @@ asio::awaitable<void> run_operation(std::shared_ptr<session> keep_alive, Operati
     } scope{s};
 
     std::exception_ptr failure;
-    bool cancelled = false;
-    bool timed_out = false;
-    const auto timeout = s.query_timeout;
     try {
-        if (start == operation_start::fresh) {
-            if (s.exchange != open_exchange::none) co_await finish_abandoned_exchange(s);
-            if (!s.deferred_sql.empty()) co_await run_deferred_sql(s);
+        if (start == operation_start::fresh && (s.exchange != open_exchange::none || !s.deferred_sql.empty()))
+            co_await tidy_session(s);
+        if (s.query_timeout.count() > 0) {
+            co_await with_deadline(start_operation(s, op), s.query_timeout, "query_timeout expired");
+        } else if constexpr (message_exchange<Operation>) {
+            // run_exchange, inlined: its frame would be a third one per query.
+            do {
+                if (!op.ready(s)) co_await op.prepare(s);
+                op.send(s);
+                if (!s.send_now()) co_await s.flush();
+                while (!op.consume(s)) s.received(co_await s.receive());
+            } while (op.retry());
+        } else {
+            co_await op(s);
         }
-        if (timeout.count() > 0) co_await with_deadline(op(s), timeout, "query_timeout expired");
-        else co_await op(s);
         scope.clean = true;
         co_return;
-    } catch (const server_error& e) {
-        scope.clean = !ends_session(e.diag());  // otherwise back at ReadyForQuery
-        throw;
-    } catch (const boost::system::system_error& e) {
-        cancelled = e.code() == asio::error::operation_aborted;
-        failure = std::current_exception();
-    } catch (const error& e) {
-        timed_out = timeout.count() > 0 && e.code() == errc::timeout && !s.in_sync();
-        // Otherwise raised on the client side before anything was sent (a
-        // parameter that cannot be encoded, a wrong argument count): still in sync.
-        if (!timed_out) {
-            scope.clean = s.in_sync();
-            throw;
-        }
     } catch (...) {
         failure = std::current_exception();
     }
-
-    if (s.abandoned) throw error(errc::connection_broken, "the connection was closed while the operation was running");
-    if (cancelled && s.in_sync()) {
-        // Nothing was in flight (e.g. waiting for a notification): nothing to undo.
-        scope.clean = true;
-        throw error(errc::cancelled, "operation cancelled (nothing was in flight; the connection is usable)");
-    }
-    if (cancelled) {
-        // Until reset, every further co_await in this coroutine would throw.
-        co_await asio::this_coro::reset_cancellation_state();
-        const recovery outcome = co_await recover_from_cancellation(s);
-        scope.clean = outcome.recovered;
-        throw error(errc::cancelled, scope.clean
-            ? "operation cancelled (query canceled on the server; the connection is usable)"
-            : "operation cancelled; the connection could not be brought back to a clean state and was closed");
-    }
-    if (timed_out) {
-        recovery outcome = co_await recover_from_cancellation(s);
-        scope.clean = outcome.recovered;
-        if (outcome.recovered && outcome.server_error) throw server_error(std::move(*outcome.server_error));
-        throw error(errc::timeout, outcome.recovered
-            ? "query_timeout expired (the connection is usable)"
-            : "query_timeout expired; the connection could not be brought back to a clean state and was closed");
-    }
-    try {
-        std::rethrow_exception(failure);
-    } catch (const boost::system::system_error& e) {
-        throw_transport_failure(e, s.address());
-    }
+    const auto owed = settle_failure(s, failure, scope.clean);
+    // Until reset, every further co_await in this coroutine would throw.
+    if (owed == owed_recovery::cancelled) co_await asio::this_coro::reset_cancellation_state();
+    co_await recover_and_throw(s, owed, scope.clean);
 }
 
 }  // namespace pgcoro::detail

@@ -84,10 +84,13 @@ private:
 // Discards rows; keeps the count the command reports.
 class count_sink final : public row_sink {
 public:
-    void begin(const statement_ptr&) override { rows_affected = 0; }
+    explicit count_sink(std::uint64_t& rows_affected) noexcept : rows_affected_(rows_affected) {}
+    void begin(const statement_ptr&) override { rows_affected_ = 0; }
     void row(std::string_view) override {}
-    void complete(std::string_view tag) override { rows_affected = protocol::rows_affected(tag).value_or(0); }
-    std::uint64_t rows_affected = 0;
+    void complete(std::string_view tag) override { rows_affected_ = protocol::rows_affected(tag).value_or(0); }
+
+private:
+    std::uint64_t& rows_affected_;
 };
 
 }  // namespace pgcoro::detail

@@ -3,7 +3,9 @@
 // connection and the connect logic share it; it owns no policy.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <deque>
 #include <functional>
 #include <map>
@@ -105,31 +107,41 @@ public:
     // are dropped from the buffer, so a later flush() completes the message
     // and the stream stays in sync.
     asio::awaitable<void> flush() {
-        if (write_buffer_.empty()) co_return;
-        awaiting_ready = true;
+        if (send_now()) co_return;
         auto [ec, sent] = co_await transport_.write(asio::buffer(write_buffer_));
         write_buffer_.erase(0, sent);
         if (ec) throw boost::system::system_error(ec);
+    }
+
+    // Sends what the socket takes without waiting; true when nothing is left
+    // to send. Hot paths call it before flush(): a request that fits in the
+    // socket buffer then costs one send() and no completion to schedule.
+    bool send_now() {
+        if (write_buffer_.empty()) return true;
+        awaiting_ready = true;
+        const auto sent = transport_.try_write(asio::buffer(write_buffer_));
+        write_buffer_.erase(0, sent);
+        return write_buffer_.empty();
     }
 
     // --- reading -------------------------------------------------------------
     // The next message; its body stays valid until the next read.
     asio::awaitable<protocol::backend_message> read_message() {
         for (;;) {
-            auto f = protocol::next_frame(buffered(), config_.max_message_size);
-            if (f.complete) {
-                read_begin_ += f.needed;
-                co_return f.message;
-            }
-            co_await fill(f.needed);
+            if (auto m = read_buffered_message()) co_return *m;
+            received(co_await receive());
         }
     }
 
     // The next message if it is already buffered; reads nothing.
     std::optional<protocol::backend_message> read_buffered_message() {
         auto f = protocol::next_frame(buffered(), config_.max_message_size);
-        if (!f.complete) return std::nullopt;
+        if (!f.complete) {
+            wanted_ = f.needed;
+            return std::nullopt;
+        }
         read_begin_ += f.needed;
+        wanted_ = 0;
         return f.message;
     }
 
@@ -139,15 +151,19 @@ public:
     }
     void discard_buffered() noexcept { read_begin_ = read_end_ = 0; }
 
+    // One read from the socket towards the message read_buffered_message()
+    // found incomplete; hand its result to received(). Not a coroutine, so
+    // a read costs no frame of its own. The buffer must not change until
+    // the read completes.
+    asio::awaitable<std::size_t> receive() {
+        make_room(std::max(wanted_, buffered().size() + 1));
+        return transport_.read_some(asio::buffer(read_buffer_.data() + read_end_, read_buffer_.size() - read_end_));
+    }
+    void received(std::size_t n) noexcept { read_end_ += n; }
+
     // Reads at least `wanted` bytes in total into the buffer.
     asio::awaitable<void> fill(std::size_t wanted) {
-        if (read_begin_ == read_end_) read_begin_ = read_end_ = 0;
-        if (read_buffer_.size() - read_begin_ < wanted) {
-            std::memmove(read_buffer_.data(), read_buffer_.data() + read_begin_, read_end_ - read_begin_);
-            read_end_ -= read_begin_;
-            read_begin_ = 0;
-            if (read_buffer_.size() < wanted) read_buffer_.resize(std::max(wanted, read_buffer_.size() * 2));
-        }
+        make_room(wanted);
         while (read_end_ - read_begin_ < wanted) {
             read_end_ += co_await transport_.read_some(
                 asio::buffer(read_buffer_.data() + read_end_, read_buffer_.size() - read_end_));
@@ -223,6 +239,20 @@ public:
     }
 
 private:
+    // Room for `wanted` buffered bytes in total, moving them to the front
+    // (or growing the buffer) only when the tail is too short.
+    void make_room(std::size_t wanted) {
+        if (read_begin_ == read_end_) read_begin_ = read_end_ = 0;
+        // Also when the free tail gets short, so reads stay large.
+        const bool tail_short = read_begin_ > 0 && read_buffer_.size() - read_end_ < read_buffer_.size() / 4;
+        if (read_buffer_.size() - read_begin_ < wanted || tail_short) {
+            std::memmove(read_buffer_.data(), read_buffer_.data() + read_begin_, read_end_ - read_begin_);
+            read_end_ -= read_begin_;
+            read_begin_ = 0;
+            if (read_buffer_.size() < wanted) read_buffer_.resize(std::max(wanted, read_buffer_.size() * 2));
+        }
+    }
+
     static std::uint64_t next_id() noexcept {
         static std::atomic<std::uint64_t> last{0};
         return ++last;
@@ -236,6 +266,7 @@ private:
     std::string read_buffer_;
     std::size_t read_begin_ = 0;
     std::size_t read_end_ = 0;
+    std::size_t wanted_ = 0;  // the size of the incomplete message at read_begin_, as far as known
     std::map<std::string, std::string, std::less<>> parameters_;
 };
 

@@ -72,6 +72,23 @@ public:
         }, stream_);
     }
 
+    // Sends what the socket accepts now, without waiting, and returns how
+    // much that was. TLS sends nothing here: its records go out through
+    // write(), which keeps the TLS engine's own output buffer whole.
+    std::size_t try_write(asio::const_buffer b) {
+        int fd = -1;
+        if (auto* tcp = std::get_if<tcp_socket>(&stream_)) fd = tcp->native_handle();
+        else if (auto* local = std::get_if<unix_socket>(&stream_)) fd = local->native_handle();
+        if (fd < 0) return 0;
+        for (;;) {
+            const auto n = ::send(fd, b.data(), b.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+            if (n >= 0) return static_cast<std::size_t>(n);
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+            throw boost::system::system_error(errno, boost::system::system_category());
+        }
+    }
+
     // Closes the socket at once, without a TLS close_notify.
     void close() noexcept {
         boost::system::error_code ec;

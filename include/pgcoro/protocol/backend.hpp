@@ -182,25 +182,40 @@ inline void decode_row_description(std::string_view body, std::vector<field_desc
     r.expect_end();
 }
 
+[[noreturn, gnu::cold, gnu::noinline]] inline void malformed_data_row(std::string_view body, std::string_view why) {
+    message_reader(body, "DataRow").fail(why);
+}
+
 // Calls on_field(index, value) for each column of a DataRow; value is
 // std::nullopt for SQL NULL. Checks the column count against `expected_fields`.
 template <class OnField>
 void decode_data_row(std::string_view body, std::size_t expected_fields, OnField&& on_field) {
-    message_reader r(body, "DataRow");
-    const auto n = r.int16();
+    // The hottest decoder (once per row), so it walks raw pointers with one
+    // bounds check per field instead of going through message_reader.
+    const auto* p = reinterpret_cast<const unsigned char*>(body.data());
+    const auto* const end = p + body.size();
+    const auto malformed = [body](std::string_view why) { malformed_data_row(body, why); };
+    if (body.size() < 2) malformed("truncated");
+    const auto n = static_cast<std::int16_t>((p[0] << 8) | p[1]);
+    p += 2;
     if (n < 0 || static_cast<std::size_t>(n) != expected_fields)
-        r.fail("has " + std::to_string(n) + " fields, RowDescription announced " + std::to_string(expected_fields));
+        malformed("has " + std::to_string(n) + " fields, RowDescription announced " + std::to_string(expected_fields));
     for (int i = 0; i < n; ++i) {
-        const auto len = r.int32();
+        if (end - p < 4) malformed("truncated");
+        const auto len = static_cast<std::int32_t>((std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) |
+                                                   (std::uint32_t{p[2]} << 8) | std::uint32_t{p[3]});
+        p += 4;
         if (len == -1) {
             on_field(static_cast<std::size_t>(i), std::optional<std::string_view>{});
-        } else if (len < 0) {
-            r.fail("negative field length");
-        } else {
-            on_field(static_cast<std::size_t>(i), std::optional<std::string_view>{r.bytes(static_cast<std::size_t>(len))});
+            continue;
         }
+        if (len < 0) malformed("negative field length");
+        if (end - p < len) malformed("truncated");
+        on_field(static_cast<std::size_t>(i),
+                 std::optional<std::string_view>{std::string_view(reinterpret_cast<const char*>(p), static_cast<std::size_t>(len))});
+        p += len;
     }
-    r.expect_end();
+    if (p != end) malformed("unexpected trailing bytes");
 }
 
 // ParameterDescription: the type OIDs the server resolved for $1..$n.

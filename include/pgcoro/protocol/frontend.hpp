@@ -79,29 +79,31 @@ template <class WriteParam>
 void encode_bind(buffer& out, std::string_view portal, std::string_view statement,
                  std::span<const std::int16_t> param_formats, std::size_t param_count, WriteParam&& write_param,
                  std::span<const std::int16_t> result_formats) {
-    message_writer w(out);
-    w.begin('B').cstring(portal).cstring(statement);
-    w.int16(static_cast<std::int16_t>(param_formats.size()));
-    for (auto f : param_formats) w.int16(f);
-    w.int16(static_cast<std::int16_t>(param_count));
+    const auto start = out.size();
+    // Type, length, names, the formats, the parameter count, and the first
+    // parameter's length word.
+    char* p = extend(out, 1 + 4 + portal.size() + 1 + statement.size() + 1 + 2 + 2 * param_formats.size() + 2 +
+                              (param_count > 0 ? 4 : 0));
+    *p = 'B';
+    p = put_cstring(p + 5, portal);
+    p = put_cstring(p, statement);
+    p = put_be16(p, static_cast<std::uint16_t>(param_formats.size()));
+    for (auto f : param_formats) p = put_be16(p, static_cast<std::uint16_t>(f));
+    put_be16(p, static_cast<std::uint16_t>(param_count));
     for (std::size_t i = 0; i < param_count; ++i) {
-        const auto length_at = out.size();
-        w.int32(0);
-        const auto start = out.size();
+        if (i > 0) extend(out, 4);
+        const auto length_at = out.size() - 4;
         if (write_param(i, out)) {
-            const auto n = static_cast<std::uint32_t>(out.size() - start);
-            out[length_at] = static_cast<char>(n >> 24);
-            out[length_at + 1] = static_cast<char>(n >> 16);
-            out[length_at + 2] = static_cast<char>(n >> 8);
-            out[length_at + 3] = static_cast<char>(n);
+            put_be32(out.data() + length_at, static_cast<std::uint32_t>(out.size() - length_at - 4));
         } else {
-            out.resize(start);
+            out.resize(length_at + 4);
             std::memset(out.data() + length_at, 0xff, 4);  // -1: NULL
         }
     }
-    w.int16(static_cast<std::int16_t>(result_formats.size()));
-    for (auto f : result_formats) w.int16(f);
-    w.finish();
+    p = extend(out, 2 + 2 * result_formats.size());
+    p = put_be16(p, static_cast<std::uint16_t>(result_formats.size()));
+    for (auto f : result_formats) p = put_be16(p, static_cast<std::uint16_t>(f));
+    put_be32(out.data() + start + 1, static_cast<std::uint32_t>(out.size() - start - 1));
 }
 
 // Bind with parameters already in wire form: `param_section` holds, per
@@ -128,9 +130,10 @@ inline void encode_describe(buffer& out, char kind, std::string_view name) {
 }
 
 inline void encode_execute(buffer& out, std::string_view portal, std::int32_t max_rows) {
-    message_writer w(out);
-    w.begin('E').cstring(portal).int32(max_rows);
-    w.finish();
+    char* p = extend(out, 1 + 4 + portal.size() + 1 + 4);
+    *p = 'E';
+    p = put_be32(p + 1, static_cast<std::uint32_t>(4 + portal.size() + 1 + 4));
+    put_be32(put_cstring(p, portal), static_cast<std::uint32_t>(max_rows));
 }
 
 // 'S' closes a prepared statement, 'P' a portal.
@@ -141,9 +144,9 @@ inline void encode_close(buffer& out, char kind, std::string_view name) {
 }
 
 inline void encode_empty_message(buffer& out, char type) {
-    message_writer w(out);
-    w.begin(type);
-    w.finish();
+    char* p = extend(out, 5);
+    *p = type;
+    put_be32(p + 1, 4);
 }
 inline void encode_sync(buffer& out) { encode_empty_message(out, 'S'); }
 inline void encode_flush(buffer& out) { encode_empty_message(out, 'H'); }
