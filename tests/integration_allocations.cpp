@@ -1,38 +1,11 @@
 // Steady-state queries allocate nothing: a cached prepared statement with
-// fixed-width parameters and results, run in a loop over one connection.
-// Counted with a replaced global operator new (it only counts, then forwards
-// to malloc, so the other tests in this program are unaffected).
+// fixed-width parameters and results, run in a loop over one connection,
+// and the same through a pool. Counted by support/heap_counter.hpp: every
+// malloc-level allocation of this thread, Asio's coroutine frames included.
+#include "support/heap_counter.hpp"
 #include "support/test_server.hpp"
 
 #include <catch2/catch.hpp>
-
-#include <atomic>
-#include <cstdlib>
-#include <new>
-
-namespace {
-std::atomic<long> heap_allocations{0};
-}
-
-void* operator new(std::size_t n) {
-    heap_allocations.fetch_add(1, std::memory_order_relaxed);
-    if (void* p = std::malloc(n ? n : 1)) return p;
-    throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-// Every other form goes to malloc/free too, so no block allocated by the
-// runtime's own operator new is ever freed here (AddressSanitizer checks that).
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
-    heap_allocations.fetch_add(1, std::memory_order_relaxed);
-    return std::malloc(n ? n : 1);
-}
-void* operator new[](std::size_t n) { return operator new(n); }
-void* operator new[](std::size_t n, const std::nothrow_t& tag) noexcept { return operator new(n, tag); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
 
 namespace asio = boost::asio;
 
@@ -43,20 +16,20 @@ TEST_CASE("a cached prepared query allocates nothing in steady state") {
         pgcoro::result r;
         for (int i = 0; i < 50; ++i) co_await conn.query_into(r, "SELECT $1::int4 + 1, $2::int8 * 2", i, std::int64_t{i});
 
-        const long before = heap_allocations.load();
+        const long before = test::heap_allocations;
         long checked = 0;
         for (int i = 0; i < 1000; ++i) {
             co_await conn.query_into(r, "SELECT $1::int4 + 1, $2::int8 * 2", i, std::int64_t{i});
             const auto [next, twice] = r[0].as<int, std::int64_t>();
             checked += next == i + 1 && twice == 2 * i;
         }
-        const long per_query_into = heap_allocations.load() - before;
+        const long per_query_into = test::heap_allocations - before;
 
         co_await conn.execute("SELECT $1::int4", 0);  // prepared and cached here
-        const long before_execute = heap_allocations.load();
+        const long before_execute = test::heap_allocations;
         std::uint64_t rows = 0;
         for (int i = 0; i < 1000; ++i) rows += co_await conn.execute("SELECT $1::int4", i);
-        const long per_execute = heap_allocations.load() - before_execute;
+        const long per_execute = test::heap_allocations - before_execute;
 
         CHECK(checked == 1000);
         CHECK(rows == 1000u);
@@ -64,9 +37,36 @@ TEST_CASE("a cached prepared query allocates nothing in steady state") {
         CHECK(per_execute == 0);
 
         // The counter does count: a fresh result allocates its buffers.
-        const long before_fresh = heap_allocations.load();
+        const long before_fresh = test::heap_allocations;
         auto fresh = co_await conn.query("SELECT $1::int4 + 1, $2::int8 * 2", 1, std::int64_t{1});
-        CHECK(heap_allocations.load() > before_fresh);
+        CHECK(test::heap_allocations > before_fresh);
         co_await conn.close();
+    }());
+}
+
+TEST_CASE("a pool cycle around a cached query allocates nothing in steady state") {
+    test::run([]() -> asio::awaitable<void> {
+        pgcoro::pool pool(co_await asio::this_coro::executor,
+                          test::config_of(test::tcp_conninfo("user=pgcoro_scram password=scram_pw sslmode=disable")),
+                          {.max_size = 1});
+        pgcoro::result r;
+        for (int i = 0; i < 50; ++i) {
+            auto conn = co_await pool.acquire();
+            co_await conn->query_into(r, "SELECT $1::int4 + 1", i);
+        }
+        const long before = test::heap_allocations;
+        long checked = 0;
+        for (int i = 0; i < 1000; ++i) {
+            auto conn = co_await pool.acquire();
+            co_await conn->query_into(r, "SELECT $1::int4 + 1", i);
+            checked += r[0].get<int>(0) == i + 1;
+        }
+        const long cycles = test::heap_allocations - before;
+        co_await pool.close();
+        CHECK(checked == 1000);
+        // The pool's own timers (idle checks, maintenance) may allocate now
+        // and then, never once per cycle.
+        INFO("counted: " << test::heap_counter_scope);
+        CHECK(cycles < 10);
     }());
 }

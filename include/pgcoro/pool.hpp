@@ -55,7 +55,7 @@ public:
     explicit operator bool() const noexcept { return member_ != nullptr; }
 
 private:
-    friend class pool;
+    friend class detail::pool_core;
     pooled_connection(std::shared_ptr<detail::pool_core> core, detail::member_ptr member)
         : core_(std::move(core)), member_(std::move(member)) {}
 
@@ -83,10 +83,7 @@ public:
     // A connection of the current generation: an idle one, a new one, or the
     // next one returned, in the order acquires arrived. Fails after
     // acquire_timeout with the last connect error, if any.
-    asio::awaitable<pooled_connection> acquire() {
-        auto member = co_await core_->acquire();
-        co_return pooled_connection(core_, std::move(member));
-    }
+    asio::awaitable<pooled_connection> acquire() { return core_->acquire<pooled_connection>(core_); }
 
     // New settings, proven by opening one connection with them first; on
     // success they become the next generation, else nothing changes and
