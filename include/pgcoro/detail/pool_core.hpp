@@ -1,7 +1,6 @@
-// The pool's shared state and background work: connections by generation,
-// FIFO waiters, connects with back-off, returns and resets, maintenance.
-// pool and pooled_connection (pool.hpp) are its handles; see there for the
-// model and the thread rules.
+// The pool's shared state and background work: connections by generation, FIFO
+// waiters, connects with back-off, returns and resets, maintenance. Its handles,
+// pool and pooled_connection, are in pool.hpp with the model and thread rules.
 #pragma once
 
 #include <algorithm>
@@ -44,9 +43,8 @@ public:
         with_lock([&](batch& b) { start_connects(b); });
     }
 
-    // Hands out `Handle(owner, member)`: pool::acquire() returns this
-    // coroutine itself, one frame per checkout instead of two. `owner` is
-    // this core (copying the pool's pointer is cheaper than shared_from_this).
+    // Returns Handle(owner = this core, member): pool::acquire() returns this
+    // coroutine itself, so a checkout costs one frame, not two.
     template <class Handle>
     asio::awaitable<Handle> acquire(std::shared_ptr<pool_core> owner) {
         auto ex = co_await asio::this_coro::executor;
@@ -299,9 +297,8 @@ private:
         return nullptr;
     }
 
-    // To the first waiter, else idle. It comes from a user, a connect or a
-    // check, so it is known alive now; `used`: from a user (an idle check
-    // does not restart the idle timeout).
+    // To the first waiter, else idle; known alive now (back from a user, a
+    // connect or a check). `used`: from a user, so the idle timeout restarts.
     void return_member(member_ptr m, batch& b, bool used = true) {
         m->last_checked = b.now;
         if (used) m->last_used = m->last_checked;
