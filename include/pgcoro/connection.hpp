@@ -90,9 +90,7 @@ public:
     // the command reports none).
     template <class... Args>
     asio::awaitable<std::uint64_t> execute(std::string_view sql, const Args&... args) {
-        std::uint64_t rows = 0;
-        co_await run_exclusive(detail::extended_execution{sql, detail::bind_parameters(args...), detail::count_sink(rows)});
-        co_return rows;
+        return run_exclusive(detail::extended_execution{sql, detail::bind_parameters(args...), detail::count_sink()});
     }
 
     // --- prepared statements ---
@@ -122,10 +120,8 @@ public:
     }
     template <class... Args>
     asio::awaitable<std::uint64_t> execute(const prepared_statement& statement, const Args&... args) {
-        std::uint64_t rows = 0;
-        co_await run_exclusive(detail::prepared_execution{&statement_on_this_session(statement),
-                                                          detail::bind_parameters(args...), detail::count_sink(rows)});
-        co_return rows;
+        return run_exclusive(detail::prepared_execution{&statement_on_this_session(statement),
+                                                        detail::bind_parameters(args...), detail::count_sink()});
     }
 
     // Closes the statement on the server; the handle becomes empty.
@@ -382,7 +378,7 @@ private:
 
     // Runs one operation with the session to itself (see detail/operation.hpp).
     template <class Operation>
-    asio::awaitable<void> run_exclusive(Operation&& op) {
+    asio::awaitable<typename detail::operation_result<std::decay_t<Operation>>::type> run_exclusive(Operation&& op) {
         require_open();
         return detail::run_operation(session_, std::forward<Operation>(op));
     }

@@ -28,6 +28,13 @@ struct execution_base {
         protocol::encode_sync(s.out());
         sink.begin(statement);
     }
+    // An execute() returns the sink's value from run_operation's own frame.
+    auto result() const
+        requires requires(const Sink& k) { k.value(); }
+    {
+        return sink.value();
+    }
+
     bool consume(session& s) {
         auto on_message = [this](const protocol::backend_message& m) {
             bool handled = false;

@@ -12,6 +12,8 @@
 #include <memory>
 #include <optional>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/this_coro.hpp>
@@ -119,6 +121,17 @@ concept message_exchange = requires(T& op, session& s) {
     { op.retry() } -> std::same_as<bool>;     // run once more, from ready()
 };
 
+// What run_operation returns: the operation's result(), if it has one.
+template <class Operation>
+struct operation_result {
+    using type = void;
+};
+template <class Operation>
+    requires requires(Operation& op) { op.result(); }
+struct operation_result<Operation> {
+    using type = decltype(std::declval<Operation&>().result());
+};
+
 template <message_exchange Exchange>
 asio::awaitable<void> run_exchange(session& s, Exchange& op) {
     do {
@@ -215,8 +228,9 @@ inline asio::awaitable<void> recover_and_throw(session& s, owed_recovery owed, b
 // lets go of it. The failure path lives in settle_failure and
 // recover_and_throw, which keeps this frame small enough for Asio's frame cache.
 template <class Operation>
-asio::awaitable<void> run_operation(std::shared_ptr<session> keep_alive, Operation op,
-                                    operation_start start = operation_start::fresh) {
+asio::awaitable<typename operation_result<Operation>::type> run_operation(std::shared_ptr<session> keep_alive,
+                                                                          Operation op,
+                                                                          operation_start start = operation_start::fresh) {
     auto& s = *keep_alive;
     check_operation_can_start(s, start);
     struct operation_scope {
@@ -248,7 +262,8 @@ asio::awaitable<void> run_operation(std::shared_ptr<session> keep_alive, Operati
             co_await op(s);
         }
         scope.clean = true;
-        co_return;
+        if constexpr (std::is_void_v<typename operation_result<Operation>::type>) co_return;
+        else co_return op.result();
     } catch (...) {
         failure = std::current_exception();
     }
@@ -256,6 +271,7 @@ asio::awaitable<void> run_operation(std::shared_ptr<session> keep_alive, Operati
     // Until reset, every further co_await in this coroutine would throw.
     if (owed == owed_recovery::cancelled) co_await asio::this_coro::reset_cancellation_state();
     co_await recover_and_throw(s, owed, scope.clean);
+    __builtin_unreachable();  // recover_and_throw always throws
 }
 
 }  // namespace pgcoro::detail

@@ -84,13 +84,14 @@ private:
 // Discards rows; keeps the count the command reports.
 class count_sink final : public row_sink {
 public:
-    explicit count_sink(std::uint64_t& rows_affected) noexcept : rows_affected_(rows_affected) {}
     void begin(const statement_ptr&) override { rows_affected_ = 0; }
     void row(std::string_view) override {}
     void complete(std::string_view tag) override { rows_affected_ = protocol::rows_affected(tag).value_or(0); }
+    // What the operation returns (see operation_result).
+    std::uint64_t value() const noexcept { return rows_affected_; }
 
 private:
-    std::uint64_t& rows_affected_;
+    std::uint64_t rows_affected_ = 0;
 };
 
 }  // namespace pgcoro::detail
