@@ -2,7 +2,8 @@
 // only (the stand-in server of loopback_server.hpp runs on another) by
 // tests/support/heap_counter.hpp: every malloc-level allocation, Asio's
 // coroutine frames included. Cases: a prepared statement, the statement
-// cache (same SQL text each time), and a pool cycle around a cached query.
+// cache (same SQL text each time), and a pool cycle around a cached query,
+// alone and with 64 coroutines taking turns on 16 connections.
 //
 //   query_allocations [QUERIES]      default 100,000
 #include "../tests/support/heap_counter.hpp"
@@ -11,10 +12,14 @@
 
 #include "loopback_server.hpp"
 
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <thread>
 
 namespace asio = boost::asio;
@@ -36,6 +41,24 @@ asio::awaitable<double> per_query(long n, Queries queries) {
     const long before = test::heap_allocations;
     co_await queries(n);
     co_return static_cast<double>(test::heap_allocations - before) / static_cast<double>(n);
+}
+
+// Runs `coroutines` copies of body(share) at once, `count` iterations in all.
+template <class Body>
+asio::awaitable<void> all_of(int coroutines, Body body, long count) {
+    auto ex = co_await asio::this_coro::executor;
+    int running = coroutines;
+    std::exception_ptr failure;
+    asio::steady_timer all_done(ex, std::chrono::steady_clock::time_point::max());
+    for (int k = 0; k < coroutines; ++k) {
+        asio::co_spawn(ex, body(count / coroutines + (k < count % coroutines)), [&](std::exception_ptr e) {
+            if (e && !failure) failure = e;
+            if (--running == 0) all_done.cancel();
+        });
+    }
+    boost::system::error_code ec;
+    co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (failure) std::rethrow_exception(failure);
 }
 
 asio::awaitable<void> report(std::string conninfo, long n) {
@@ -67,10 +90,25 @@ asio::awaitable<void> report(std::string conninfo, long n) {
     });
     co_await pool.close();
 
+    // Most acquires wait: dozens of reads and timers in flight at once.
+    pgcoro::pool busy(co_await asio::this_coro::executor, conninfo, {.max_size = 16});
+    const double waiting = co_await per_query(n, [&](long count) -> asio::awaitable<void> {
+        co_await all_of(64, [&](long share) -> asio::awaitable<void> {
+            pgcoro::result rows;
+            for (std::int32_t i = 0; i < share; ++i) {
+                auto c = co_await busy.acquire();
+                co_await c->query_into(rows, add_sql, i);
+                check(rows[0].get<std::int32_t>(0) == i + 1, "wrong result");
+            }
+        }, count);
+    });
+    co_await busy.close();
+
     std::printf("| query | heap allocations per query (%s) |\n|---|---:|\n", test::heap_counter_scope);
     std::printf("| prepared statement, result reused (query_into) | %.3f |\n", prepared);
     std::printf("| same SQL text, statement cache, result reused | %.3f |\n", cached);
     std::printf("| pool acquire + cached query + release | %.3f |\n", pooled);
+    std::printf("| the same, 64 coroutines over 16 connections (spawned once per run) | %.3f |\n", waiting);
 }
 
 }  // namespace

@@ -1,8 +1,10 @@
 // Steady-state queries allocate nothing: a cached prepared statement with
 // fixed-width parameters and results, run in a loop over one connection,
-// and the same through a pool. Counted by support/heap_counter.hpp: every
-// malloc-level allocation of this thread, Asio's coroutine frames included.
+// and the same through a pool, also with most acquires waiting. Counted by
+// support/heap_counter.hpp: every malloc-level allocation of this thread,
+// Asio's coroutine frames included.
 #include "support/heap_counter.hpp"
+#include "support/pool_helpers.hpp"
 #include "support/test_server.hpp"
 
 #include <catch2/catch.hpp>
@@ -69,5 +71,33 @@ TEST_CASE("a pool cycle around a cached query allocates nothing in steady state"
         // and then, never once per cycle.
         INFO("counted: " << test::heap_counter_scope);
         CHECK(cycles < 10);
+    }());
+}
+
+TEST_CASE("coroutines waiting on a busy pool allocate nothing in steady state") {
+    // 32 coroutines over 4 connections: most acquires wait, and dozens of
+    // reads and timers are in flight at once, more than Asio's per-thread
+    // cache of operation memory holds.
+    test::run([]() -> asio::awaitable<void> {
+        pgcoro::pool pool(co_await asio::this_coro::executor, test::pool_test_config(), {.max_size = 4});
+        constexpr int coroutines = 32, warm_up = 20, measured = 100;
+        int warmed = 0, done = 0;
+        long before = 0, after = 0, checked = 0;
+        co_await test::run_concurrently(coroutines, [&](int) -> asio::awaitable<void> {
+            pgcoro::result r;
+            for (int i = 0; i < warm_up + measured; ++i) {
+                if (i == warm_up && ++warmed == coroutines) before = test::heap_allocations;
+                auto conn = co_await pool.acquire();
+                co_await conn->query_into(r, "SELECT $1::int4 + 1", i);
+                checked += r[0].get<int>(0) == i + 1;
+            }
+            if (++done == coroutines) after = test::heap_allocations;
+        });
+        const auto stats = pool.stats();
+        co_await pool.close();
+        CHECK(checked == coroutines * (warm_up + measured));
+        CHECK(stats.acquire_wait_max > std::chrono::nanoseconds::zero());  // they did wait
+        INFO("counted: " << test::heap_counter_scope);
+        CHECK(after - before < 10);
     }());
 }

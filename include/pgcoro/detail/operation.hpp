@@ -137,7 +137,7 @@ asio::awaitable<void> run_exchange(session& s, Exchange& op) {
     do {
         if (!op.ready(s)) co_await op.prepare(s);
         op.send(s);
-        if (!s.send_now()) co_await s.flush();
+        if (!s.send_now()) s.sent(co_await s.send_rest());
         while (!op.consume(s)) s.received(co_await s.receive());
     } while (op.retry());
 }
@@ -255,7 +255,7 @@ asio::awaitable<typename operation_result<Operation>::type> run_operation(std::s
             do {
                 if (!op.ready(s)) co_await op.prepare(s);
                 op.send(s);
-                if (!s.send_now()) co_await s.flush();
+                if (!s.send_now()) s.sent(co_await s.send_rest());
                 while (!op.consume(s)) s.received(co_await s.receive());
             } while (op.retry());
         } else {

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -43,8 +42,7 @@ public:
         with_lock([&](batch& b) { start_connects(b); });
     }
 
-    // Returns Handle(owner = this core, member): pool::acquire() returns this
-    // coroutine itself, so a checkout costs one frame, not two.
+    // Returns Handle(owner, member): pool::acquire() returns this coroutine, one frame a checkout.
     template <class Handle>
     asio::awaitable<Handle> acquire(std::shared_ptr<pool_core> owner) {
         auto ex = co_await asio::this_coro::executor;
@@ -62,34 +60,36 @@ public:
                     ++stats_.acquires;
                     return;
                 }
-                w = std::make_shared<pool_waiter>(ex);
+                w = spare_waiters_.take(ex);
                 w->queued = pool_clock::now();
                 w->timer.expires_at(started + options_.acquire_timeout);
                 waiters_.push_back(w);
                 start_connects(b);
             });
-            if (w) {
+            const bool waited = w != nullptr;
+            if (waited) {
                 boost::system::error_code ec;
-                co_await w->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+                co_await w->timer.async_wait(w->wait_token(ec));
                 with_lock([&](batch&) {
-                    if (w->member) {
-                        m = std::move(w->member);  // counted in use when handed over
+                    m = std::move(w->member);  // counted in use when handed over
+                    const auto failure = w->failure;
+                    if (!m && !failure) waiters_.erase(w);  // timed out or cancelled
+                    const auto wait = pool_clock::now() - w->queued;
+                    spare_waiters_.give_back(std::move(w));
+                    if (failure) std::rethrow_exception(failure);
+                    if (m) {
                         ++stats_.acquires;
-                        const auto waited = pool_clock::now() - w->queued;
-                        stats_.acquire_wait_total += waited;
-                        stats_.acquire_wait_max = std::max<std::chrono::nanoseconds>(stats_.acquire_wait_max, waited);
+                        stats_.acquire_wait_total += wait;
+                        stats_.acquire_wait_max = std::max<std::chrono::nanoseconds>(stats_.acquire_wait_max, wait);
                         return;
                     }
-                    if (w->failure) std::rethrow_exception(w->failure);
-                    w->finished = true;
-                    std::erase(waiters_, w);
                     if (ec == asio::error::operation_aborted)
                         throw error(errc::cancelled, "acquire() cancelled while waiting for a connection");
                     ++stats_.acquire_timeouts;
                     throw error(errc::timeout, timeout_message());
                 });
             }
-            if (!needs_check(*m, w ? coarse_now() : started)) co_return Handle(std::move(owner), std::move(m));
+            if (!needs_check(*m, waited ? coarse_now() : started)) co_return Handle(std::move(owner), std::move(m));
             // Idle for a while, or the server sent something meanwhile: an
             // empty query proves it (and reads what came) before the caller sees it.
             const auto failure = co_await check_alive(*m, options_.health_check_timeout);
@@ -303,8 +303,7 @@ private:
         m->last_checked = b.now;
         if (used) m->last_used = m->last_checked;
         while (!waiters_.empty()) {
-            auto w = std::move(waiters_.front());
-            waiters_.pop_front();
+            auto w = waiters_.pop_front();
             if (w->finished) continue;
             w->finished = true;
             w->member = std::move(m);
@@ -579,7 +578,8 @@ private:
     pool_options options_;
     std::uint64_t generation_ = 1;
     std::vector<member_ptr> idle_;  // most recently used last
-    std::deque<std::shared_ptr<pool_waiter>> waiters_;
+    waiter_queue waiters_;
+    spare_waiters spare_waiters_;
     pool_watchers watchers_;
     std::map<std::uint64_t, std::size_t> per_generation_;
     std::size_t in_use_ = 0, connecting_ = 0, resetting_ = 0, closing_ = 0;

@@ -2,20 +2,26 @@
 // window it has into a connection's session.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <exception>
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include <time.h>
 
-#include <boost/asio/post.hpp>
+#include <boost/asio/bind_allocator.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include "../connection.hpp"
 #include "../pool_options.hpp"
 #include "deadline.hpp"
+#include "handler_memory.hpp"
 
 namespace pgcoro::detail {
 
@@ -43,19 +49,90 @@ struct pool_member {
 using member_ptr = std::unique_ptr<pool_member>;
 
 // A coroutine waiting on the pool: woken by cancelling its timer, which
-// lives on the waiter's own executor.
+// lives on the waiter's own executor. Kept for reuse (spare_waiters) and
+// with its own operation memory, so waiting allocates nothing.
 struct pool_waiter {
     explicit pool_waiter(asio::any_io_executor ex) : timer(std::move(ex)) {}
     asio::steady_timer timer;
-    member_ptr member;           // handed over by the pool
+    handler_memory memory;          // for the timer's wait and the wake-up
+    member_ptr member;              // handed over by the pool
     pool_clock::time_point queued;  // for the acquire wait statistics
-    std::exception_ptr failure;  // e.g. the pool closed
-    bool finished = false;       // served, failed, or gave up
+    std::exception_ptr failure;     // e.g. the pool closed
+    bool finished = false;          // served, failed, or gave up
 
-    // Must run under the pool's lock.
-    static void wake(const std::shared_ptr<pool_waiter>& w) {
-        asio::post(w->timer.get_executor(), [w] { w->timer.cancel(); });
+    auto wait_token(boost::system::error_code& ec) {
+        return asio::bind_allocator(handler_allocator<void>(memory), asio::redirect_error(asio::use_awaitable, ec));
     }
+
+    // Must run under the pool's lock. On the waiter's own executor the
+    // cancel runs at once: the waiter is then suspended in its wait, since it
+    // does not yield between queueing itself and waiting. Anywhere else it
+    // is posted there, to run after the waiter has started waiting, so no
+    // wake-up is lost.
+    static void wake(const std::shared_ptr<pool_waiter>& w) {
+        asio::dispatch(w->timer.get_executor(),
+                       asio::bind_allocator(handler_allocator<void>(w->memory), [w] { w->timer.cancel(); }));
+    }
+};
+
+// The waiting acquires, first come first served: a vector used as a queue,
+// where a deque would free and allocate a block every few dozen waits.
+class waiter_queue {
+public:
+    bool empty() const noexcept { return head_ == items_.size(); }
+    auto begin() noexcept { return items_.begin() + static_cast<std::ptrdiff_t>(head_); }
+    auto end() noexcept { return items_.end(); }
+    auto begin() const noexcept { return items_.begin() + static_cast<std::ptrdiff_t>(head_); }
+    auto end() const noexcept { return items_.end(); }
+
+    void push_back(std::shared_ptr<pool_waiter> w) {
+        if (head_ > 0 && head_ >= items_.size() / 2) {
+            items_.erase(items_.begin(), begin());
+            head_ = 0;
+        }
+        items_.push_back(std::move(w));
+    }
+    std::shared_ptr<pool_waiter> pop_front() {
+        auto w = std::move(items_[head_++]);
+        if (empty()) clear();
+        return w;
+    }
+    void erase(const std::shared_ptr<pool_waiter>& w) {
+        items_.erase(std::remove(begin(), end(), w), end());
+        if (empty()) clear();
+    }
+    void clear() noexcept {
+        items_.clear();  // keeps the capacity
+        head_ = 0;
+    }
+
+private:
+    std::vector<std::shared_ptr<pool_waiter>> items_;
+    std::size_t head_ = 0;
+};
+
+// Waiters done with, for the next acquire that has to wait.
+class spare_waiters {
+public:
+    std::shared_ptr<pool_waiter> take(const asio::any_io_executor& ex) {
+        // One still held by a pending wake-up, or made for another executor, stays.
+        if (!spares_.empty() && spares_.back().use_count() == 1 && spares_.back()->timer.get_executor() == ex) {
+            auto w = std::move(spares_.back());
+            spares_.pop_back();
+            w->member.reset();
+            w->failure = nullptr;
+            w->finished = false;
+            return w;
+        }
+        return std::make_shared<pool_waiter>(ex);
+    }
+    void give_back(std::shared_ptr<pool_waiter> w) {
+        if (spares_.size() < limit) spares_.push_back(std::move(w));
+    }
+
+private:
+    static constexpr std::size_t limit = 256;
+    std::vector<std::shared_ptr<pool_waiter>> spares_;
 };
 
 // What the pool needs of a connection beyond its public interface.

@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <tuple>
 #include <variant>
 
 #include <boost/asio/awaitable.hpp>
@@ -108,9 +109,18 @@ public:
     // and the stream stays in sync.
     asio::awaitable<void> flush() {
         if (send_now()) co_return;
-        auto [ec, sent] = co_await transport_.write(asio::buffer(write_buffer_));
-        write_buffer_.erase(0, sent);
-        if (ec) throw boost::system::system_error(ec);
+        sent(co_await send_rest());
+    }
+
+    // What send_now() left, for hot paths; hand the outcome to sent(). Not a
+    // coroutine, so a TLS query (whose records always go this way) needs no
+    // frame more than Asio's per-thread cache keeps.
+    asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> send_rest() {
+        return transport_.write(asio::buffer(write_buffer_));
+    }
+    void sent(const std::tuple<boost::system::error_code, std::size_t>& outcome) {
+        write_buffer_.erase(0, std::get<1>(outcome));
+        if (std::get<0>(outcome)) throw boost::system::system_error(std::get<0>(outcome));
     }
 
     // Sends what the socket takes without waiting; true when nothing is left

@@ -8,6 +8,7 @@
 #include <variant>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
@@ -16,6 +17,8 @@
 #include <boost/asio/write.hpp>
 
 #include <sys/socket.h>
+
+#include "handler_memory.hpp"
 
 namespace pgcoro::detail {
 
@@ -52,14 +55,19 @@ public:
         auto& tcp = std::get<tcp_socket>(stream_);
         tls_context_ = std::move(context);
         tcp_socket moved(std::move(tcp));
-        return stream_.emplace<tls_stream>(std::move(moved), *tls_context_);
+        auto& tls = stream_.emplace<tls_stream>(std::move(moved), *tls_context_);
+        // Asio asks OpenSSL to free its record buffers whenever they are
+        // empty: two 17 KB buffers allocated and freed again on every round
+        // trip. A connection keeps them instead, as libpq's do.
+        ::SSL_clear_mode(tls.native_handle(), SSL_MODE_RELEASE_BUFFERS);
+        return tls;
     }
     tls_stream& tls() { return std::get<tls_stream>(stream_); }
 
     asio::awaitable<std::size_t> read_some(asio::mutable_buffer b) {
         return std::visit([&](auto& s) -> asio::awaitable<std::size_t> {
             if constexpr (std::is_same_v<std::decay_t<decltype(s)>, std::monostate>) return not_open();
-            else return s.async_read_some(b, asio::use_awaitable);
+            else return s.async_read_some(b, asio::bind_allocator(allocator(), asio::use_awaitable));
         }, stream_);
     }
 
@@ -68,7 +76,7 @@ public:
     asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> write(asio::const_buffer b) {
         return std::visit([&](auto& s) -> asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> {
             if constexpr (std::is_same_v<std::decay_t<decltype(s)>, std::monostate>) return not_open_write();
-            else return asio::async_write(s, b, asio::as_tuple(asio::use_awaitable));
+            else return asio::async_write(s, b, asio::bind_allocator(allocator(), asio::as_tuple(asio::use_awaitable)));
         }, stream_);
     }
 
@@ -139,6 +147,8 @@ public:
     }
 
 private:
+    handler_allocator<void> allocator() noexcept { return handler_allocator<void>(operation_memory_); }
+
     static asio::awaitable<std::size_t> not_open() {
         throw boost::system::system_error(asio::error::not_connected);
         co_return 0;
@@ -150,6 +160,7 @@ private:
 
     // Declared before stream_: the TLS stream holds a reference to it.
     std::unique_ptr<asio::ssl::context> tls_context_;
+    handler_memory operation_memory_;  // for the reads and writes below
     std::variant<std::monostate, tcp_socket, unix_socket, tls_stream> stream_;
 };
 
