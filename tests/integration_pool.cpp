@@ -307,3 +307,25 @@ TEST_CASE("pool: close() refuses new acquires and ends every session with Termin
         co_await root.close();
     }());
 }
+
+TEST_CASE("pool: a connection still out when the pool is destroyed keeps working, and closes when returned") {
+    run([]() -> asio::awaitable<void> {
+        auto root = co_await admin();
+        auto pool = std::make_unique<pgcoro::pool>(co_await asio::this_coro::executor, scram_config(),
+                                                   pgcoro::pool_options{.max_size = 2});
+        auto conn = co_await pool->acquire();
+        const auto pid = co_await backend_pid(conn);
+        pool.reset();  // the pool object goes; what it lent keeps the pool's core
+        auto r = co_await conn->query("SELECT 40 + 2");
+        CHECK(r[0].get<std::int32_t>(0) == 42);
+        conn.release();  // back to a closed pool: closed with Terminate, then the core goes
+        bool gone = false;
+        for (int i = 0; i < 100 && !gone; ++i) {
+            auto n = co_await root.query("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid);
+            gone = n[0].get<std::int64_t>(0) == 0;
+            if (!gone) co_await sleep_for(50ms);
+        }
+        CHECK(gone);
+        co_await root.close();
+    }());
+}

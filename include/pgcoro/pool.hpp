@@ -39,7 +39,7 @@ public:
     pooled_connection& operator=(pooled_connection&& other) noexcept {
         if (this != &other) {
             give_back();
-            core_ = std::move(other.core_);
+            core_ = other.core_;
             member_ = std::move(other.member_);
         }
         return *this;
@@ -56,15 +56,14 @@ public:
 
 private:
     friend class detail::pool_core;
-    pooled_connection(std::shared_ptr<detail::pool_core> core, detail::member_ptr member)
-        : core_(std::move(core)), member_(std::move(member)) {}
+    pooled_connection(detail::pool_core* core, detail::member_ptr member) : core_(core), member_(std::move(member)) {}
 
     void give_back() noexcept {
         if (member_) core_->release(std::move(member_));
-        core_.reset();
     }
 
-    std::shared_ptr<detail::pool_core> core_;
+    // Not owning: the core outlives every connection it lent (pool_core::shut_down).
+    detail::pool_core* core_;
     detail::member_ptr member_;
 };
 
@@ -82,8 +81,10 @@ public:
 
     // A connection of the current generation: an idle one, a new one, or the
     // next one returned, in the order acquires arrived. Fails after
-    // acquire_timeout with the last connect error, if any.
-    asio::awaitable<pooled_connection> acquire() { return core_->acquire<pooled_connection>(core_); }
+    // acquire_timeout with the last connect error, if any. The pool must be
+    // alive when the co_await starts, as for any Asio object's operation; the
+    // connection it gives may outlive the pool.
+    asio::awaitable<pooled_connection> acquire() { return core_->acquire<pooled_connection>(); }
 
     // New settings, proven by opening one connection with them first; on
     // success they become the next generation, else nothing changes and

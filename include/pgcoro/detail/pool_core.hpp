@@ -23,6 +23,7 @@
 #include "deadline.hpp"
 #include "fork_epoch.hpp"
 #include "pool_member.hpp"
+#include "pool_mutex.hpp"
 #include "pool_watchers.hpp"
 
 namespace pgcoro::detail {
@@ -42,65 +43,73 @@ public:
         with_lock([&](batch& b) { start_connects(b); });
     }
 
-    // Returns Handle(owner, member): pool::acquire() returns this coroutine, one frame a checkout.
+    // Returns Handle(this, member): pool::acquire() returns this coroutine,
+    // one frame a checkout. An idle connection that needs no check is the
+    // whole of a busy pool's checkout: one lock and no reference count
+    // touched (the pool is alive while it is called; a lent connection keeps
+    // the core, see shut_down).
     template <class Handle>
-    asio::awaitable<Handle> acquire(std::shared_ptr<pool_core> owner) {
+    asio::awaitable<Handle> acquire() {
+        member_ptr m;
+        pool_clock::time_point started;
+        with_lock([&](batch& b) {
+            started = b.now;
+            m = take_ready(b);
+        });
+        if (m && !needs_check(*m, started)) [[likely]]
+            co_return Handle(this, std::move(m));
+        // No idle connection was ready (m is null), or the one taken needs a check.
+        const auto self = shared_from_this();  // the pool may go while this waits
         auto ex = co_await asio::this_coro::executor;
-        pool_clock::time_point started{};
         for (;;) {
-            member_ptr m;
-            std::shared_ptr<pool_waiter> w;
-            with_lock([&](batch& b) {
-                if (started == pool_clock::time_point{}) started = b.now;
-                notice_fork(b);
-                if (closed_) throw error(errc::pool_closed, "acquire() on a pool that is closed");
-                if (waiters_.empty()) m = take_idle(b);
-                if (m) {
-                    ++in_use_;
-                    ++stats_.acquires;
-                    return;
-                }
-                w = spare_waiters_.take(ex);
-                w->queued = pool_clock::now();
-                w->timer.expires_at(started + options_.acquire_timeout);
-                waiters_.push_back(w);
-                start_connects(b);
-            });
-            const bool waited = w != nullptr;
-            if (waited) {
-                boost::system::error_code ec;
-                co_await w->timer.async_wait(w->wait_token(ec));
-                with_lock([&](batch&) {
-                    m = std::move(w->member);  // counted in use when handed over
-                    const auto failure = w->failure;
-                    if (!m && !failure) waiters_.erase(w);  // timed out or cancelled
-                    const auto wait = pool_clock::now() - w->queued;
-                    spare_waiters_.give_back(std::move(w));
-                    if (failure) std::rethrow_exception(failure);
-                    if (m) {
-                        ++stats_.acquires;
-                        stats_.acquire_wait_total += wait;
-                        stats_.acquire_wait_max = std::max<std::chrono::nanoseconds>(stats_.acquire_wait_max, wait);
-                        return;
-                    }
-                    if (ec == asio::error::operation_aborted)
-                        throw error(errc::cancelled, "acquire() cancelled while waiting for a connection");
-                    ++stats_.acquire_timeouts;
-                    throw error(errc::timeout, timeout_message());
+            auto taken = started;
+            if (!m) {
+                std::shared_ptr<pool_waiter> w;
+                with_lock([&](batch& b) {
+                    taken = b.now;
+                    if ((m = take_ready(b))) return;
+                    w = spare_waiters_.take(ex);
+                    w->queued = pool_clock::now();
+                    w->timer.expires_at(started + options_.acquire_timeout);
+                    waiters_.push_back(w);
+                    start_connects(b);
                 });
+                if (w) {
+                    boost::system::error_code ec;
+                    co_await w->timer.async_wait(w->wait_token(ec));
+                    with_lock([&](batch&) {
+                        m = std::move(w->member);  // counted in use when handed over
+                        const auto failure = w->failure;
+                        if (!m && !failure) waiters_.erase(w);  // timed out or cancelled
+                        const auto wait = pool_clock::now() - w->queued;
+                        spare_waiters_.give_back(std::move(w));
+                        if (failure) std::rethrow_exception(failure);
+                        if (m) {
+                            ++stats_.acquires;
+                            stats_.acquire_wait_total += wait;
+                            stats_.acquire_wait_max = std::max<std::chrono::nanoseconds>(stats_.acquire_wait_max, wait);
+                            return;
+                        }
+                        if (ec == asio::error::operation_aborted)
+                            throw error(errc::cancelled, "acquire() cancelled while waiting for a connection");
+                        ++stats_.acquire_timeouts;
+                        throw error(errc::timeout, timeout_message());
+                    });
+                    taken = coarse_now();
+                }
             }
-            if (!needs_check(*m, waited ? coarse_now() : started)) co_return Handle(std::move(owner), std::move(m));
+            if (!needs_check(*m, taken)) co_return Handle(this, std::move(m));
             // Idle for a while, or the server sent something meanwhile: an
             // empty query proves it (and reads what came) before the caller sees it.
             const auto failure = co_await check_alive(*m, options_.health_check_timeout);
-            if (!failure) co_return Handle(std::move(owner), std::move(m));
+            if (!failure) co_return Handle(this, std::move(m));
             // The caller's cancellation is theirs to see; a failed check only replaces the connection.
             std::exception_ptr cancelled;
             auto state = co_await asio::this_coro::cancellation_state;
             if (state.cancelled() != asio::cancellation_type::none) cancelled = failure;
             with_lock([&](batch& b) {
                 --in_use_;
-                if (cancelled && m->conn.is_usable()) return_member(std::move(m), b);
+                if (cancelled && !unfit(*m, b)) return_member(std::move(m), b);
                 else retire(std::move(m), close_reason::health_check, b);
                 start_connects(b);
             });
@@ -110,20 +119,20 @@ public:
 
     // A checked-out connection comes back (pooled_connection's destructor).
     void release(member_ptr m) noexcept {
+        std::shared_ptr<pool_core> last;  // set when the pool is gone and this was the last one out
         try {
             with_lock([&](batch& b) {
-                --in_use_;
+                if (--in_use_ == 0) last = std::move(lent_out_);
                 notice_fork(b);
                 if (auto reason = unfit(*m, b)) {
                     retire(std::move(m), *reason, b);
-                } else if (options_.reset == reset_policy::discard_all || pool_access::has_leftovers(m->conn) ||
-                           m->conn.transaction_state() != transaction_status::idle) {
+                    start_connects(b);  // the one branch that frees a slot
+                } else if (options_.reset == reset_policy::discard_all || pool_access::left_unfinished(m->conn)) {
                     ++resetting_;
                     spawn(reset(shared_from_this(), std::move(m), reset_kind::returned));
                 } else {
                     return_member(std::move(m), b);
                 }
-                start_connects(b);
             });
         } catch (...) {
             // Only allocation can fail here; the connection is dropped with its member.
@@ -217,7 +226,11 @@ public:
     // The pool object is gone: close what is idle, fail waiters, stop.
     void shut_down() noexcept {
         try {
-            with_lock([&](batch& b) { close_locked("the pool was destroyed while acquire() waited", b); });
+            with_lock([&](batch& b) {
+                close_locked("the pool was destroyed while acquire() waited", b);
+                // Lent connections hold a plain pointer to the core: it stays until the last one is back.
+                if (in_use_ > 0) lent_out_ = shared_from_this();
+            });
             stop_maintenance();
         } catch (...) {
         }
@@ -226,20 +239,23 @@ public:
 private:
     // Events collected under the lock and delivered after it is released.
     struct batch {
-        pool_clock::time_point now = coarse_now();  // one clock read per locked step
-        std::vector<pool_event> events;
+        pool_clock::time_point now;  // one clock read per locked step
+        std::vector<pool_event>& events;
     };
 
     template <class F>
     void with_lock(F&& f) {
-        batch b;
-        {
-            std::unique_lock lock(mutex_);
-            f(b);
-            if (!b.events.empty()) watchers_.wake_all();
-        }
+        std::unique_lock lock(mutex_);
+        batch b{coarse_now(), events_};
+        f(b);
+        if (events_.empty()) [[likely]]
+            return;
+        watchers_.wake_all();
+        auto events = std::move(events_);
+        events_.clear();
+        lock.unlock();
         if (options_.on_event)
-            for (const auto& e : b.events) options_.on_event(e);
+            for (const auto& e : events) options_.on_event(e);
     }
 
     // Background work, started on the strand and never inline: spawns
@@ -248,6 +264,19 @@ private:
     void spawn(Work work) {
         asio::co_spawn(asio::any_io_executor(asio::require(strand_, asio::execution::blocking.never)), std::move(work),
                        asio::detached);
+    }
+
+    // An idle connection, counted in use, unless acquires are already waiting (first come, first served).
+    member_ptr take_ready(batch& b) {
+        notice_fork(b);
+        if (closed_) throw error(errc::pool_closed, "acquire() on a pool that is closed");
+        if (!waiters_.empty()) return nullptr;
+        auto m = take_idle(b);
+        if (m) {
+            ++in_use_;
+            ++stats_.acquires;
+        }
+        return m;
     }
 
     std::size_t total() const noexcept { return idle_.size() + in_use_ + connecting_ + resetting_; }
@@ -330,9 +359,12 @@ private:
     // In a fork() child, the idle connections are the parent's: let go of
     // them at once; checked-out ones go when returned.
     void notice_fork(batch& b) {
-        const auto epoch = fork_epoch();
-        if (epoch == fork_epoch_) return;
-        fork_epoch_ = epoch;
+        if (fork_epoch() != fork_epoch_) [[unlikely]]
+            forked(b);
+    }
+
+    void forked(batch& b) {
+        fork_epoch_ = fork_epoch();
         consecutive_failures_ = 0;
         next_attempt_ = {};
         auto foreign = std::move(idle_);
@@ -373,7 +405,7 @@ private:
     }
 
     member_ptr new_member(connection conn, std::uint64_t generation, std::uint64_t epoch) {
-        auto m = std::make_unique<pool_member>();
+        member_ptr m(new pool_member());
         m->conn = std::move(conn);
         m->generation = generation;
         m->fork_epoch = epoch;
@@ -398,165 +430,27 @@ private:
 
     // Settings and generation are one snapshot, taken when the connect starts.
     static asio::awaitable<void> connect_one(std::shared_ptr<pool_core> self, config cfg, std::uint64_t generation,
-                                             std::uint64_t epoch) {
-        std::optional<connection> conn;
-        std::exception_ptr failure;
-        try {
-            if (self->options_.before_connect) co_await self->options_.before_connect(cfg);
-            auto c = co_await connection::connect(cfg);
-            if (self->options_.after_connect) co_await self->options_.after_connect(c);
-            conn.emplace(std::move(c));
-        } catch (...) {
-            failure = std::current_exception();
-        }
-        self->with_lock([&](batch& b) {
-            --self->connecting_;
-            if (failure) {
-                self->connect_failed(failure, b);
-                return;
-            }
-            self->consecutive_failures_ = 0;
-            self->next_attempt_ = {};
-            auto m = self->new_member(std::move(*conn), generation, epoch);
-            b.events.push_back({pool_event::kind::connected, generation, close_reason::broken, {}, {}});
-            if (auto reason = self->unfit(*m, b)) self->retire(std::move(m), *reason, b);  // a bump raced the connect
-            else self->return_member(std::move(m), b);
-            self->start_connects(b);
-        });
-    }
+                                             std::uint64_t epoch);
 
-    void connect_failed(const std::exception_ptr& failure, batch& b) {
-        ++stats_.connect_failures;
-        ++consecutive_failures_;
-        last_error_ = describe_exception(failure);
-        next_attempt_ = pool_clock::now() + backoff_delay(options_.backoff_initial, options_.backoff_max,
-                                                          consecutive_failures_, random_);
-        // At most one failure event a second; the next one says how many were held back.
-        const auto now = pool_clock::now();
-        if (now - last_failure_event_ >= std::chrono::seconds(1)) {
-            std::string message = last_error_;
-            if (suppressed_failures_ > 0)
-                message += " (" + std::to_string(suppressed_failures_) + " similar failures not reported)";
-            suppressed_failures_ = 0;
-            last_failure_event_ = now;
-            b.events.push_back({pool_event::kind::connect_failed, generation_, close_reason::broken, std::move(message),
-                                detail::sqlstate_of(failure)});
-        } else {
-            ++suppressed_failures_;
-        }
-        start_connects(b);
-    }
+    void connect_failed(const std::exception_ptr& failure, batch& b);
 
-    void schedule_retry() {
-        if (retry_scheduled_) return;
-        retry_scheduled_ = true;
-        spawn(retry_after(shared_from_this(), next_attempt_));
-    }
+    void schedule_retry();
 
-    static asio::awaitable<void> retry_after(std::shared_ptr<pool_core> self, pool_clock::time_point at) {
-        asio::steady_timer t(self->strand_, at);
-        boost::system::error_code ec;
-        co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-        self->with_lock([&](batch& b) {
-            self->retry_scheduled_ = false;
-            self->start_connects(b);
-        });
-    }
+    static asio::awaitable<void> retry_after(std::shared_ptr<pool_core> self, pool_clock::time_point at);
 
-    static asio::awaitable<void> close_member(std::shared_ptr<pool_core> self, member_ptr m) {
-        try {
-            co_await m->conn.close();  // bounded by its own deadline; a failure only frees the slot
-        } catch (...) {
-        }
-        const auto generation = m->generation;
-        m.reset();
-        self->with_lock([&](batch& b) {
-            --self->closing_;
-            --self->per_generation_[generation];  // counted until closed: retired() means gone
-            self->watchers_.wake_all();
-            self->start_connects(b);
-        });
-    }
+    static asio::awaitable<void> close_member(std::shared_ptr<pool_core> self, member_ptr m);
 
     enum class reset_kind { returned, idle_check };
 
     // A returned connection: rolls back what the last user left open, or
     // resets the session. An idle one: proves it with an empty query. Then
     // back to the pool, or closed when that fails.
-    static asio::awaitable<void> reset(std::shared_ptr<pool_core> self, member_ptr m, reset_kind kind) {
-        bool ok = false;
-        std::optional<reset_policy> policy;
-        if (kind == reset_kind::returned) policy = self->options_.reset;
-        try {
-            co_await with_deadline(reset_session(m->conn, policy), self->options_.health_check_timeout, "pool reset");
-            ok = m->conn.is_usable();
-            m->input_waiting = false;
-        } catch (...) {
-        }
-        self->with_lock([&](batch& b) {
-            --self->resetting_;
-            if (!ok) self->retire(std::move(m), kind == reset_kind::returned ? close_reason::reset_failed : close_reason::health_check, b);
-            else if (auto reason = self->unfit(*m, b)) self->retire(std::move(m), *reason, b);
-            else self->return_member(std::move(m), b, kind == reset_kind::returned);
-            self->start_connects(b);
-        });
-    }
+    static asio::awaitable<void> reset(std::shared_ptr<pool_core> self, member_ptr m, reset_kind kind);
 
     // Lifetimes, idle timeouts and checks of idle connections, and min_idle.
-    static asio::awaitable<void> maintain(std::weak_ptr<pool_core> weak) {
-        for (;;) {
-            {
-                auto self = weak.lock();
-                if (!self) co_return;
-                bool stop = false;
-                self->with_lock([&](batch& b) {
-                    if (self->maintenance_stopped_) {
-                        stop = true;
-                        return;
-                    }
-                    self->notice_fork(b);
-                    self->expire_idle(b);
-                    self->start_connects(b);
-                });
-                if (stop) co_return;
-                self->maintenance_timer_.expires_after(std::chrono::milliseconds(250));
-            }
-            // The timer belongs to the core; reach it without keeping the core alive.
-            boost::system::error_code ec;
-            auto self = weak.lock();
-            if (!self) co_return;
-            auto& timer = self->maintenance_timer_;
-            self.reset();
-            co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-            if (ec) co_return;
-        }
-    }
+    static asio::awaitable<void> maintain(std::weak_ptr<pool_core> weak);
 
-    void expire_idle(batch& b) {
-        const auto now = pool_clock::now();
-        std::vector<member_ptr> keep;
-        std::size_t open = idle_.size() + in_use_ + resetting_;
-        // Oldest-used first, so the least recently used go first on idle timeout.
-        for (auto& m : idle_) {
-            if (now >= m->expires) {
-                retire(std::move(m), close_reason::lifetime, b);
-                --open;
-            } else if (options_.idle_timeout.count() > 0 && now - m->last_used >= options_.idle_timeout &&
-                       open > options_.min_idle) {
-                retire(std::move(m), close_reason::idle, b);
-                --open;
-            } else if (auto input = pool_access::pending_input(m->conn); input == transport::pending_input::closed) {
-                retire(std::move(m), close_reason::health_check, b);
-                --open;
-            } else if (input == transport::pending_input::data || now - m->last_checked >= options_.health_check_after) {
-                ++resetting_;
-                spawn(reset(shared_from_this(), std::move(m), reset_kind::idle_check));
-            } else {
-                keep.push_back(std::move(m));
-            }
-        }
-        idle_ = std::move(keep);
-    }
+    void expire_idle(batch& b);
 
     void stop_maintenance() {
         std::lock_guard lock(mutex_);
@@ -572,12 +466,13 @@ private:
         return m;
     }
 
-    mutable std::mutex mutex_;
+    mutable pool_mutex mutex_;
     asio::strand<asio::any_io_executor> strand_;
     config config_;
     pool_options options_;
     std::uint64_t generation_ = 1;
     std::vector<member_ptr> idle_;  // most recently used last
+    std::vector<pool_event> events_;  // of the step under way (batch)
     waiter_queue waiters_;
     spare_waiters spare_waiters_;
     pool_watchers watchers_;
@@ -594,7 +489,10 @@ private:
     pool_stats stats_;
     asio::steady_timer maintenance_timer_;
     std::mt19937_64 random_;
+    std::shared_ptr<pool_core> lent_out_;  // this core, after shut_down() while connections were out
     std::uint64_t fork_epoch_;  // of this process, as last noticed
 };
 
 }  // namespace pgcoro::detail
+
+#include "pool_background.hpp"

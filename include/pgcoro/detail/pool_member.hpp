@@ -38,6 +38,16 @@ inline pool_clock::time_point coarse_now() noexcept {
         std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec)));
 }
 
+struct pool_member;
+
+// Destroys out of line: a member_ptr moves through every checkout several
+// times, and each moved-from one should cost a null test, not a call into
+// an inlined ~connection.
+struct pool_member_delete {
+    void operator()(pool_member* m) const noexcept;
+};
+using member_ptr = std::unique_ptr<pool_member, pool_member_delete>;
+
 struct pool_member {
     connection conn;
     std::uint64_t generation = 0;
@@ -46,7 +56,8 @@ struct pool_member {
     pool_clock::time_point last_checked;  // last proven alive: used, or passed a check
     bool input_waiting = false;           // something arrived while it sat idle
 };
-using member_ptr = std::unique_ptr<pool_member>;
+
+[[gnu::noinline]] inline void pool_member_delete::operator()(pool_member* m) const noexcept { delete m; }
 
 // A coroutine waiting on the pool: woken by cancelling its timer, which
 // lives on the waiter's own executor. Kept for reuse (spare_waiters) and
@@ -137,9 +148,11 @@ private:
 
 // What the pool needs of a connection beyond its public interface.
 struct pool_access {
-    static bool has_leftovers(const connection& c) {
+    // A stream or COPY left open, queued ROLLBACKs, or a transaction block:
+    // the last user left work for reset_session(). Only for an open connection.
+    static bool left_unfinished(const connection& c) {
         const auto& s = *c.session_;
-        return s.exchange != open_exchange::none || !s.deferred_sql.empty();
+        return s.exchange != open_exchange::none || !s.deferred_sql.empty() || s.transaction != transaction_status::idle;
     }
     static void forget_statements(connection& c) { c.session_->statements.clear(); }
     static transport::pending_input pending_input(const connection& c) {

@@ -13,20 +13,21 @@
 
 #include "../error.hpp"
 #include "pool_member.hpp"
+#include "pool_mutex.hpp"
 
 namespace pgcoro::detail {
 
 class pool_watchers {
 public:
-    // Until `done()` holds (checked with `pool_mutex` held) or `deadline`.
+    // Until `done()` holds (checked with `pool_lock` held) or `deadline`.
     template <class Predicate>
-    asio::awaitable<void> wait_until(std::mutex& pool_mutex, Predicate done, pool_clock::time_point deadline,
+    asio::awaitable<void> wait_until(pool_mutex& pool_lock, Predicate done, pool_clock::time_point deadline,
                                      pool_clock::duration poll) {
         auto ex = co_await asio::this_coro::executor;
         for (;;) {
             std::shared_ptr<pool_waiter> w;
             {
-                std::lock_guard lock(pool_mutex);
+                std::lock_guard lock(pool_lock);
                 if (done() || pool_clock::now() >= deadline) co_return;
                 w = std::make_shared<pool_waiter>(ex);
                 w->timer.expires_at(std::min(deadline, pool_clock::now() + poll));
@@ -35,7 +36,7 @@ public:
             boost::system::error_code ec;
             co_await w->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
             {
-                std::lock_guard lock(pool_mutex);
+                std::lock_guard lock(pool_lock);
                 w->finished = true;
                 std::erase(watchers_, w);
             }

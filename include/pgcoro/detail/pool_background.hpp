@@ -1,0 +1,166 @@
+// The pool's background work, run on its strand: connects with back-off,
+// closes, resets of returned and idle connections, and maintenance.
+// Members of pool_core (pool_core.hpp), defined here to keep each file to
+// one job.
+#pragma once
+
+#include "pool_core.hpp"
+
+namespace pgcoro::detail {
+
+inline asio::awaitable<void> pool_core::connect_one(std::shared_ptr<pool_core> self, config cfg, std::uint64_t generation,
+                                                    std::uint64_t epoch) {
+    std::optional<connection> conn;
+    std::exception_ptr failure;
+    try {
+        if (self->options_.before_connect) co_await self->options_.before_connect(cfg);
+        auto c = co_await connection::connect(cfg);
+        if (self->options_.after_connect) co_await self->options_.after_connect(c);
+        conn.emplace(std::move(c));
+    } catch (...) {
+        failure = std::current_exception();
+    }
+    self->with_lock([&](batch& b) {
+        --self->connecting_;
+        if (failure) {
+            self->connect_failed(failure, b);
+            return;
+        }
+        self->consecutive_failures_ = 0;
+        self->next_attempt_ = {};
+        auto m = self->new_member(std::move(*conn), generation, epoch);
+        b.events.push_back({pool_event::kind::connected, generation, close_reason::broken, {}, {}});
+        if (auto reason = self->unfit(*m, b)) self->retire(std::move(m), *reason, b);  // a bump raced the connect
+        else self->return_member(std::move(m), b);
+        self->start_connects(b);
+    });
+}
+
+inline void pool_core::connect_failed(const std::exception_ptr& failure, batch& b) {
+    ++stats_.connect_failures;
+    ++consecutive_failures_;
+    last_error_ = describe_exception(failure);
+    next_attempt_ = pool_clock::now() + backoff_delay(options_.backoff_initial, options_.backoff_max,
+                                                      consecutive_failures_, random_);
+    // At most one failure event a second; the next one says how many were held back.
+    const auto now = pool_clock::now();
+    if (now - last_failure_event_ >= std::chrono::seconds(1)) {
+        std::string message = last_error_;
+        if (suppressed_failures_ > 0)
+            message += " (" + std::to_string(suppressed_failures_) + " similar failures not reported)";
+        suppressed_failures_ = 0;
+        last_failure_event_ = now;
+        b.events.push_back({pool_event::kind::connect_failed, generation_, close_reason::broken, std::move(message),
+                            detail::sqlstate_of(failure)});
+    } else {
+        ++suppressed_failures_;
+    }
+    start_connects(b);
+}
+
+inline void pool_core::schedule_retry() {
+    if (retry_scheduled_) return;
+    retry_scheduled_ = true;
+    spawn(retry_after(shared_from_this(), next_attempt_));
+}
+
+inline asio::awaitable<void> pool_core::retry_after(std::shared_ptr<pool_core> self, pool_clock::time_point at) {
+    asio::steady_timer t(self->strand_, at);
+    boost::system::error_code ec;
+    co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    self->with_lock([&](batch& b) {
+        self->retry_scheduled_ = false;
+        self->start_connects(b);
+    });
+}
+
+inline asio::awaitable<void> pool_core::close_member(std::shared_ptr<pool_core> self, member_ptr m) {
+    try {
+        co_await m->conn.close();  // bounded by its own deadline; a failure only frees the slot
+    } catch (...) {
+    }
+    const auto generation = m->generation;
+    m.reset();
+    self->with_lock([&](batch& b) {
+        --self->closing_;
+        --self->per_generation_[generation];  // counted until closed: retired() means gone
+        self->watchers_.wake_all();
+        self->start_connects(b);
+    });
+}
+
+inline asio::awaitable<void> pool_core::reset(std::shared_ptr<pool_core> self, member_ptr m, reset_kind kind) {
+    bool ok = false;
+    std::optional<reset_policy> policy;
+    if (kind == reset_kind::returned) policy = self->options_.reset;
+    try {
+        co_await with_deadline(reset_session(m->conn, policy), self->options_.health_check_timeout, "pool reset");
+        ok = m->conn.is_usable();
+        m->input_waiting = false;
+    } catch (...) {
+    }
+    self->with_lock([&](batch& b) {
+        --self->resetting_;
+        if (!ok) self->retire(std::move(m), kind == reset_kind::returned ? close_reason::reset_failed : close_reason::health_check, b);
+        else if (auto reason = self->unfit(*m, b)) self->retire(std::move(m), *reason, b);
+        else self->return_member(std::move(m), b, kind == reset_kind::returned);
+        self->start_connects(b);
+    });
+}
+
+inline asio::awaitable<void> pool_core::maintain(std::weak_ptr<pool_core> weak) {
+    for (;;) {
+        {
+            auto self = weak.lock();
+            if (!self) co_return;
+            bool stop = false;
+            self->with_lock([&](batch& b) {
+                if (self->maintenance_stopped_) {
+                    stop = true;
+                    return;
+                }
+                self->notice_fork(b);
+                self->expire_idle(b);
+                self->start_connects(b);
+            });
+            if (stop) co_return;
+            self->maintenance_timer_.expires_after(std::chrono::milliseconds(250));
+        }
+        // The timer belongs to the core; reach it without keeping the core alive.
+        boost::system::error_code ec;
+        auto self = weak.lock();
+        if (!self) co_return;
+        auto& timer = self->maintenance_timer_;
+        self.reset();
+        co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) co_return;
+    }
+}
+
+inline void pool_core::expire_idle(batch& b) {
+    const auto now = pool_clock::now();
+    std::vector<member_ptr> keep;
+    std::size_t open = idle_.size() + in_use_ + resetting_;
+    // Oldest-used first, so the least recently used go first on idle timeout.
+    for (auto& m : idle_) {
+        if (now >= m->expires) {
+            retire(std::move(m), close_reason::lifetime, b);
+            --open;
+        } else if (options_.idle_timeout.count() > 0 && now - m->last_used >= options_.idle_timeout &&
+                   open > options_.min_idle) {
+            retire(std::move(m), close_reason::idle, b);
+            --open;
+        } else if (auto input = pool_access::pending_input(m->conn); input == transport::pending_input::closed) {
+            retire(std::move(m), close_reason::health_check, b);
+            --open;
+        } else if (input == transport::pending_input::data || now - m->last_checked >= options_.health_check_after) {
+            ++resetting_;
+            spawn(reset(shared_from_this(), std::move(m), reset_kind::idle_check));
+        } else {
+            keep.push_back(std::move(m));
+        }
+    }
+    idle_ = std::move(keep);
+}
+
+}  // namespace pgcoro::detail
