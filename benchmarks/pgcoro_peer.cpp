@@ -226,7 +226,12 @@ int main(int argc, char** argv) {
     }
     const long warm_up = name == "connect" ? std::min(n, 2L) : std::min(n, 1000L);
 
-    asio::io_context io(1);
+    // PGCORO_PEER_ONE_THREAD=1: an io_context that promises a single thread
+    // (BOOST_ASIO_CONCURRENCY_HINT_UNSAFE), so Asio takes none of its locks,
+    // as a server with one io_context per thread may choose. The peers table
+    // uses the default; benchmarks/instructions counts both.
+    const char* one_thread = std::getenv("PGCORO_PEER_ONE_THREAD");
+    asio::io_context io(one_thread && std::string_view(one_thread) == "1" ? BOOST_ASIO_CONCURRENCY_HINT_UNSAFE : 1);
     measurement m;
     std::exception_ptr failure;
     asio::co_spawn(io, measure(*w, warm_up, n), [&](std::exception_ptr e, measurement result) {

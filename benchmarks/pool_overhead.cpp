@@ -7,6 +7,8 @@
 // benchmarks/loopback_server.hpp, so no server work is timed.
 //
 //   pool_overhead [CYCLES]       default 2,000,000 per configuration
+//   pool_overhead cycle CYCLES   only 1 thread, 1 coroutine, printing nothing:
+//                                for instruction counts under callgrind
 #include <pgcoro.hpp>
 
 #include "loopback_server.hpp"
@@ -19,6 +21,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -80,9 +83,13 @@ double measure(const std::string& conninfo, int threads, int coroutines, long cy
 }  // namespace
 
 int main(int argc, char** argv) {
-    const long cycles = argc > 1 ? std::atol(argv[1]) : 2'000'000;
     bench::background_loopback_server server;
     const auto ci = server.conninfo();
+    if (argc > 2 && std::string_view(argv[1]) == "cycle") {
+        measure(ci, 1, 1, std::atol(argv[2]), false);
+        return 0;
+    }
+    const long cycles = argc > 1 ? std::atol(argv[1]) : 2'000'000;
     std::printf("| threads | coroutines | acquire + release, ns | held across a yield, ns | the yield alone, ns |\n"
                 "|---:|---:|---:|---:|---:|\n");
     for (int threads : {1, 2})

@@ -56,6 +56,25 @@ TEST_CASE("connect, query and close over TCP and the Unix socket") {
     }
 }
 
+TEST_CASE("an io_context that promises one thread (hint UNSAFE) connects to an address, queries and pools") {
+    // Such an io_context refuses Asio's resolver (its background thread);
+    // a host that is an address needs no lookup, as in libpq.
+    run([]() -> asio::awaitable<void> {
+        const auto cfg = config_of(test::tcp_conninfo(scram_user));
+        auto conn = co_await pgcoro::connection::connect(cfg);
+        auto r = co_await conn.query("SELECT $1::int4 * 2", 21);
+        CHECK(r[0].get<int>(0) == 42);
+        co_await conn.close();
+        pgcoro::pool pool(co_await asio::this_coro::executor, cfg, {.max_size = 2});
+        {
+            auto pooled = co_await pool.acquire();
+            auto p = co_await pooled->query("SELECT 7");
+            CHECK(p[0].get<int>(0) == 7);
+        }
+        co_await pool.close();
+    }(), BOOST_ASIO_CONCURRENCY_HINT_UNSAFE);
+}
+
 TEST_CASE("multi-statement simple queries return every result") {
     run([&]() -> asio::awaitable<void> {
         auto conn = co_await pgcoro::connection::connect(config_of(test::tcp_conninfo(scram_user)));

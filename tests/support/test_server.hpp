@@ -68,8 +68,8 @@ T run(asio::awaitable<T> op) {
     return std::move(*value);
 }
 
-inline void run(asio::awaitable<void> op) {
-    asio::io_context io;
+inline void run(asio::awaitable<void> op, int concurrency_hint = BOOST_ASIO_CONCURRENCY_HINT_DEFAULT) {
+    asio::io_context io(concurrency_hint);
     std::exception_ptr failure;
     asio::co_spawn(io, std::move(op), [&](std::exception_ptr e) { failure = e; });
     io.run();

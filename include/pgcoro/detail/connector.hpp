@@ -116,6 +116,16 @@ inline asio::awaitable<std::unique_ptr<session>> open_with_sslmode(const config&
     co_return co_await timed_open_session(cfg, where, prefer ? tls_request::none : tls_request::required, tls_used);
 }
 
+// The host when it is an address already (libpq's rule too): then no lookup,
+// and none of the resolver's background thread, which an io_context that
+// promises a single thread (BOOST_ASIO_CONCURRENCY_HINT_UNSAFE) cannot run.
+inline std::optional<asio::ip::address> numeric_address(const std::string& host) {
+    boost::system::error_code ec;
+    const auto address = asio::ip::make_address(host, ec);
+    if (ec) return std::nullopt;
+    return address;
+}
+
 inline asio::awaitable<std::vector<server_address>> resolve_addresses(const config& cfg, std::size_t i) {
     std::vector<server_address> out;
     const std::string host = i < cfg.hosts.size() ? cfg.hosts[i] : std::string{};
@@ -125,6 +135,8 @@ inline asio::awaitable<std::vector<server_address>> resolve_addresses(const conf
         out.push_back({host.empty() ? hostaddr : host, port, asio::ip::tcp::endpoint(asio::ip::make_address(hostaddr), port)});
     } else if (!host.empty() && host.front() == '/') {
         out.push_back({host, port, asio::local::stream_protocol::endpoint(host + "/.s.PGSQL." + std::to_string(port))});
+    } else if (const auto numeric = numeric_address(host)) {
+        out.push_back({host, port, asio::ip::tcp::endpoint(*numeric, port)});
     } else {
         asio::ip::tcp::resolver resolver(co_await asio::this_coro::executor);
         auto results = co_await resolver.async_resolve(host, std::to_string(port), asio::use_awaitable);
