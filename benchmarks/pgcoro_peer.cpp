@@ -73,6 +73,7 @@ struct pipelined : workload {
     int conc;
     std::optional<pgcoro::connection> conn;
     pgcoro::pipeline batch;
+    std::vector<pgcoro::pipeline_outcome> outcomes;
     explicit pipelined(int c) : conc(c) {}
 
     asio::awaitable<void> set_up() override { conn.emplace(co_await pgcoro::connection::connect(settings())); }
@@ -82,7 +83,7 @@ struct pipelined : workload {
             batch.clear();
             for (long k = 0; k < size; ++k) batch.query(add_sql, static_cast<std::int32_t>(done + k));
             batch.sync();
-            const auto outcomes = co_await conn->run(batch);
+            co_await conn->run_into(batch, outcomes);
             check(static_cast<long>(outcomes.size()) == size, "wrong number of outcomes");
             for (long k = 0; k < size; ++k)
                 check(outcomes[k].ok() && outcomes[k].rows[0].get<std::int32_t>(0) == done + k + 1, "wrong result");

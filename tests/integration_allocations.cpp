@@ -1,6 +1,7 @@
 // Steady-state queries allocate nothing: a cached prepared statement with
 // fixed-width parameters and results, run in a loop over one connection,
-// and the same through a pool, also with most acquires waiting. Counted by
+// and the same through a pool, also with most acquires waiting, and a
+// pipeline refilled in a loop. Counted by
 // support/heap_counter.hpp: every malloc-level allocation of this thread,
 // Asio's coroutine frames included.
 #include "support/heap_counter.hpp"
@@ -99,6 +100,38 @@ TEST_CASE("coroutines waiting on a busy pool allocate nothing in steady state") 
         CHECK(stats.acquire_wait_max > std::chrono::nanoseconds::zero());  // they did wait
         INFO("counted: " << test::heap_counter_scope);
         CHECK(after - before < 10);
+    }());
+}
+
+TEST_CASE("a pipeline of cached statements refilled in a loop allocates nothing in steady state") {
+    test::run([]() -> asio::awaitable<void> {
+        auto conn = co_await pgcoro::connection::connect(
+            test::config_of(test::tcp_conninfo("user=pgcoro_scram password=scram_pw sslmode=disable")));
+        pgcoro::pipeline batch;
+        std::vector<pgcoro::pipeline_outcome> outcomes;
+        constexpr int batch_size = 64, warm_up = 10, measured = 50;
+        long checked = 0, before = 0;
+        for (int b = 0; b < warm_up + measured; ++b) {
+            if (b == warm_up) before = test::heap_allocations;
+            batch.clear();
+            for (int k = 0; k < batch_size; ++k) batch.query("SELECT $1::int4 + 1", b * batch_size + k);
+            batch.sync();
+            co_await conn.run_into(batch, outcomes);
+            for (int k = 0; k < batch_size; ++k)
+                checked += outcomes[static_cast<std::size_t>(k)].ok() &&
+                           outcomes[static_cast<std::size_t>(k)].rows[0].get<int>(0) == b * batch_size + k + 1;
+        }
+        const long allocations = test::heap_allocations - before;
+        CHECK(checked == batch_size * (warm_up + measured));
+        INFO("counted: " << test::heap_counter_scope);
+        CHECK(allocations == 0);
+
+        // The counter does count: conn.run() returns a fresh vector of outcomes.
+        const long before_fresh = test::heap_allocations;
+        const auto fresh = co_await conn.run(batch);
+        CHECK(test::heap_allocations > before_fresh);
+        CHECK(fresh.size() == std::size_t{batch_size});
+        co_await conn.close();
     }());
 }
 

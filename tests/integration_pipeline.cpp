@@ -81,3 +81,68 @@ TEST_CASE("a failing statement aborts the rest of its sync segment only") {
         co_await conn.close();
     }());
 }
+
+TEST_CASE("a deferred constraint failing at a sync point fails the segment's last statement") {
+    run([]() -> asio::awaitable<void> {
+        auto conn = co_await connect();
+        co_await conn.simple_query(
+            "CREATE TEMP TABLE deferred_log(n int UNIQUE DEFERRABLE INITIALLY DEFERRED)");
+        pgcoro::pipeline p;
+        p.query("INSERT INTO deferred_log VALUES ($1)", 1)
+            .query("INSERT INTO deferred_log VALUES ($1)", 1)  // fine until COMMIT
+            .sync()
+            .query("SELECT count(*) FROM deferred_log");
+        auto o = co_await conn.run(p);
+        REQUIRE(o.size() == 3);
+        CHECK(o[0].state == status::ok);
+        CHECK(o[1].state == status::failed);
+        REQUIRE(o[1].error);
+        CHECK(o[1].error->sqlstate == "23505");
+        CHECK(o[2].state == status::ok);
+        CHECK(o[2].rows[0].get<std::int64_t>(0) == 0);  // the implicit COMMIT failed: nothing kept
+        CHECK(conn.is_usable());
+        co_await conn.close();
+    }());
+}
+
+TEST_CASE("run_into refills the outcomes of earlier runs in place") {
+    run([]() -> asio::awaitable<void> {
+        auto conn = co_await connect();
+        pgcoro::pipeline p;
+        std::vector<pgcoro::pipeline_outcome> outcomes;
+
+        p.query("SELECT 1 / $1::int4", 0).query("SELECT $1::int4", 7);  // division by zero, then aborted
+        co_await conn.run_into(p, outcomes);
+        REQUIRE(outcomes.size() == 2);
+        CHECK(outcomes[0].state == status::failed);
+        CHECK(outcomes[0].error->sqlstate == "22012");
+        CHECK(outcomes[1].state == status::aborted);
+
+        // The same slots, now succeeding: nothing of the failure is left.
+        p.clear();
+        CHECK(p.empty());
+        p.query("SELECT 1 / $1::int4", 1).query("SELECT $1::int4", 8).query("SELECT $1::text", std::string("x"));
+        co_await conn.run_into(p, outcomes);
+        REQUIRE(outcomes.size() == 3);
+        CHECK(outcomes[0].ok());
+        CHECK_FALSE(outcomes[0].error);
+        CHECK(outcomes[0].rows[0].get<int>(0) == 1);
+        CHECK(outcomes[1].rows[0].get<int>(0) == 8);
+        CHECK(outcomes[1].rows.size() == 1);
+        CHECK(outcomes[2].rows[0].get<std::string>(0) == "x");
+
+        // Fewer statements than slots: the pipeline and the outcomes shrink.
+        p.clear();
+        p.query("SELECT $1::int4", 9);
+        co_await conn.run_into(p, outcomes);
+        REQUIRE(outcomes.size() == 1);
+        CHECK(outcomes[0].rows[0].get<int>(0) == 9);
+
+        p.clear();
+        co_await conn.run_into(p, outcomes);
+        CHECK(outcomes.empty());
+        CHECK(conn.is_usable());
+        CHECK((co_await conn.simple_query("SELECT 'still in sync'")).at(0)[0].text(0) == "still in sync");
+        co_await conn.close();
+    }());
+}

@@ -85,6 +85,26 @@ TEST_CASE("frontend messages") {
         encode_close(b, 'P', "p");
         CHECK(b == "C\0\0\0\x07Pp\0"s);
     }
+    SECTION("Bind, with parameters written in place or already encoded") {
+        const std::int16_t formats[] = {1, 0};
+        const std::int16_t result_formats[] = {1};
+        const auto expected = "B"s + be32(4 + 3 + 3 + 2 + 4 + 2 + (4 + 4) + 4 + 2 + 2) + "p1\0s1\0"s + "\0\2\0\1\0\0"s +
+                              "\0\2"s + be32(4) + be32(42) + be32(0xffffffff) + "\0\1\0\1"s;
+        encode_bind(b, "p1", "s1", formats, 2,
+                    [](std::size_t i, std::string& out) {
+                        if (i == 1) return false;  // NULL
+                        out += be32(42);
+                        return true;
+                    },
+                    result_formats);
+        CHECK(b == expected);
+        b.clear();
+        encode_bind_encoded(b, "p1", "s1", formats, 2, be32(4) + be32(42) + be32(0xffffffff), result_formats);
+        CHECK(b == expected);
+        b = "kept";
+        encode_bind_encoded(b, "", "", {}, 0, "", {});
+        CHECK(b == "kept"s + "B"s + be32(4 + 1 + 1 + 2 + 2 + 2) + "\0\0\0\0\0\0\0\0"s);
+    }
     SECTION("COPY messages") {
         encode_copy_data(b, "1\t2\n");
         encode_copy_done(b);

@@ -177,9 +177,13 @@ public:
     // per statement, in order (see pipeline.hpp).
     asio::awaitable<std::vector<pipeline_outcome>> run(const pipeline& p) {
         std::vector<pipeline_outcome> outcomes;
-        if (p.empty()) co_return outcomes;
-        co_await run_exclusive([&](detail::session& s) { return detail::run_pipeline(s, p, outcomes); });
+        if (!p.empty()) co_await run_into(p, outcomes);
         co_return outcomes;
+    }
+    // The same into `outcomes`, resized to one per statement and refilled
+    // in place: run in a loop, it reuses their buffers, as query_into does.
+    asio::awaitable<void> run_into(const pipeline& p, std::vector<pipeline_outcome>& outcomes) {
+        return run_exclusive(detail::pipeline_execution{p, outcomes});
     }
 
     // Starts a transaction block. It rolls back unless committed:

@@ -7,10 +7,15 @@
 //   p.query("INSERT INTO t VALUES ($1)", 1).query("INSERT INTO t VALUES ($1)", 2).sync();
 //   p.query("SELECT count(*) FROM t");
 //   auto outcomes = co_await conn.run(p);
+//
+// A pipeline and an outcome vector refilled in a loop (clear(), query()...,
+// co_await conn.run_into(p, outcomes)) reuse their storage, so batches of
+// cached statements allocate nothing once warm.
 #pragma once
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -40,11 +45,14 @@ public:
     pipeline& query(std::string_view sql, const Args&... args) {
         const auto bound = detail::bind_parameters(args...);
         const auto writer = bound.writer();
-        statement s;
-        s.sql = sql;
+        // A statement slot left by clear() keeps its strings' capacity.
+        if (size_ == statements_.size()) statements_.emplace_back();
+        auto& s = statements_[size_];
+        s.sql.assign(sql);
         s.types.assign(writer.types.begin(), writer.types.end());
         s.formats.assign(writer.formats.begin(), writer.formats.end());
         s.param_offset = params_.size();
+        s.sync_after = false;
         for (std::size_t i = 0; i < writer.types.size(); ++i) {
             const auto length_at = params_.size();
             params_.append(4, '\0');
@@ -54,20 +62,20 @@ public:
             for (int b = 0; b < 4; ++b) params_[length_at + static_cast<std::size_t>(b)] = static_cast<char>(n >> (24 - 8 * b));
         }
         s.param_length = params_.size() - s.param_offset;
-        statements_.push_back(std::move(s));
+        ++size_;
         return *this;
     }
 
     // A sync point after the statements queued so far.
     pipeline& sync() {
-        if (!statements_.empty()) statements_.back().sync_after = true;
+        if (size_ > 0) statements_[size_ - 1].sync_after = true;
         return *this;
     }
 
-    std::size_t size() const noexcept { return statements_.size(); }
-    bool empty() const noexcept { return statements_.empty(); }
+    std::size_t size() const noexcept { return size_; }
+    bool empty() const noexcept { return size_ == 0; }
     void clear() noexcept {
-        statements_.clear();
+        size_ = 0;
         params_.clear();
     }
 
@@ -81,7 +89,8 @@ private:
         std::size_t param_length = 0;
         bool sync_after = false;
     };
-    std::vector<statement> statements_;
+    std::vector<statement> statements_;  // the first size_ are queued; the rest are spare slots
+    std::size_t size_ = 0;
     std::string params_;  // every statement's parameters, in Bind's wire form
 };
 

@@ -1,9 +1,15 @@
-// Runs a pipeline on a session: first one batched round trip preparing the
-// statements the cache lacks (each with its own Sync, so every bad statement
-// reports its own error), then every Bind/Execute with a Sync at each sync
-// point, then the answers in order.
+// Runs a pipeline on a session as one message exchange (see operation.hpp):
+// when the cache lacks statements, first one batched round trip preparing
+// them (each with its own Sync, so every bad statement reports its own
+// error); then every Bind/Execute with a Sync at each sync point, and the
+// answers in order. The bookkeeping lives in the session and the outcomes
+// are refilled in place, so a warm pipeline allocates nothing.
 #pragma once
 
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
 #include <vector>
 
 #include "../pipeline.hpp"
@@ -12,36 +18,69 @@
 namespace pgcoro::detail {
 
 struct pipeline_access {
-    static const auto& statements(const pipeline& p) { return p.statements_; }
+    static std::span<const pipeline::statement> statements(const pipeline& p) { return {p.statements_.data(), p.size_}; }
     static std::string_view params(const pipeline& p) { return p.params_; }
 };
 
-inline asio::awaitable<void> run_pipeline(session& s, const pipeline& p, std::vector<pipeline_outcome>& out) {
-    auto& cache = s.statements;
-    const auto& items = pipeline_access::statements(p);
-    out.clear();
-    out.resize(items.size());
+// What the server would answer to a Bind with the wrong number of
+// parameters (08P01), said before sending it.
+inline diagnostics parameter_count_mismatch(std::size_t expected, std::size_t given) {
+    diagnostics d;
+    d.severity = d.severity_nonlocalized = "ERROR";
+    d.sqlstate = "08P01";
+    d.message = "the statement has " + std::to_string(expected) + " parameters but " + std::to_string(given) + " were given";
+    return d;
+}
 
-    // 1. Prepare what the cache lacks. With the cache disabled the statements
-    // get names anyway (a pipeline holds several at once) and are closed at the end.
-    std::vector<statement_ptr> statements(items.size());
-    std::vector<std::optional<diagnostics>> prepare_errors(items.size());
-    std::vector<std::size_t> to_prepare;
-    std::vector<std::string> temporary_names;
-    for (std::size_t i = 0; i < items.size(); ++i) {
-        statements[i] = cache.find(items[i].sql, items[i].types);
-        if (statements[i]) continue;
-        bool duplicate = false;
-        for (auto j : to_prepare) duplicate |= items[j].sql == items[i].sql && items[j].types == items[i].types;
-        if (!duplicate) to_prepare.push_back(i);
+class pipeline_execution {
+public:
+    pipeline_execution(const pipeline& p, std::vector<pipeline_outcome>& out) : pipeline_(&p), out_(&out) {}
+
+    // Resets the outcomes and looks every statement up in the cache.
+    bool ready(session& s) {
+        const auto items = pipeline_access::statements(*pipeline_);
+        auto& out = *out_;
+        out.resize(items.size());
+        for (auto& o : out) {
+            o.state = pipeline_outcome::status::aborted;
+            o.rows.clear();
+            o.error.reset();
+        }
+        auto& scratch = s.pipeline;
+        scratch.statements.assign(items.size(), nullptr);
+        scratch.temporary_names.clear();
+        bool all_cached = true;
+        for (std::size_t i = 0; i < items.size(); ++i) {
+            scratch.statements[i] = s.statements.find(items[i].sql, items[i].types);
+            all_cached &= scratch.statements[i] != nullptr;
+        }
+        return all_cached;
     }
-    if (!to_prepare.empty()) {
+
+    // Prepares what the cache lacks. With the cache disabled the statements
+    // get names anyway (a pipeline holds several at once) and are closed at
+    // the end. A statement that fails to prepare gets its error now.
+    asio::awaitable<void> prepare(session& s) {
+        auto& cache = s.statements;
+        auto& scratch = s.pipeline;
+        auto& statements = scratch.statements;
+        auto& out = *out_;
+        const auto items = pipeline_access::statements(*pipeline_);
+        const auto same = [&](std::size_t a, std::size_t b) { return items[a].sql == items[b].sql && items[a].types == items[b].types; };
+
+        std::vector<std::size_t> to_prepare;
+        for (std::size_t i = 0; i < items.size(); ++i) {
+            if (statements[i]) continue;
+            bool duplicate = false;
+            for (auto j : to_prepare) duplicate |= same(i, j);
+            if (!duplicate) to_prepare.push_back(i);
+        }
         close_evicted_statements(s, cache);
         std::vector<std::shared_ptr<statement_description>> fresh;
         for (auto i : to_prepare) {
             auto d = std::make_shared<statement_description>();
             d->name = cache.next_name();
-            if (!cache.enabled()) temporary_names.push_back(d->name);
+            if (!cache.enabled()) scratch.temporary_names.push_back(d->name);
             protocol::encode_parse(s.out(), d->name, items[i].sql, items[i].types);
             protocol::encode_describe(s.out(), 'S', d->name);
             protocol::encode_sync(s.out());
@@ -71,7 +110,7 @@ inline asio::awaitable<void> run_pipeline(session& s, const pipeline& p, std::ve
                 });
             } catch (const server_error& e) {
                 if (ends_session(e.diag())) throw;
-                prepare_errors[to_prepare[k]] = e.diag();
+                out[to_prepare[k]].error = e.diag();
                 continue;
             }
             const auto& item = items[to_prepare[k]];
@@ -80,97 +119,131 @@ inline asio::awaitable<void> run_pipeline(session& s, const pipeline& p, std::ve
         }
         // Later uses of the same statement share its preparation.
         for (std::size_t i = 0; i < items.size(); ++i) {
-            if (statements[i] || prepare_errors[i]) continue;
+            if (statements[i] || out[i].error) continue;
             for (auto j : to_prepare) {
-                if (items[j].sql == items[i].sql && items[j].types == items[i].types) {
-                    statements[i] = statements[j];
-                    prepare_errors[i] = prepare_errors[j];
-                }
+                if (!same(i, j)) continue;
+                statements[i] = statements[j];
+                out[i].error = out[j].error;
             }
         }
     }
 
-    // 2. Send every execution; a statement that failed to prepare fails, and
-    // the rest of its segment is aborted without being sent.
-    std::vector<std::vector<std::size_t>> segments(1);
-    bool segment_failed = false;
-    const auto params = pipeline_access::params(p);
-    for (std::size_t i = 0; i < items.size(); ++i) {
-        const auto& item = items[i];
-        if (segment_failed) {
-            out[i].state = pipeline_outcome::status::aborted;
-        } else if (prepare_errors[i]) {
-            out[i].state = pipeline_outcome::status::failed;
-            out[i].error = prepare_errors[i];
-            segment_failed = true;
-        } else if (item.types.size() != statements[i]->param_types.size()) {
-            out[i].state = pipeline_outcome::status::failed;
-            // What the server would answer to such a Bind (08P01), said before sending it.
-            diagnostics d;
-            d.severity = d.severity_nonlocalized = "ERROR";
-            d.sqlstate = "08P01";
-            d.message = "the statement has " + std::to_string(statements[i]->param_types.size()) + " parameters but " +
-                        std::to_string(item.types.size()) + " were given";
-            out[i].error = std::move(d);
-            segment_failed = true;
-        } else {
-            protocol::encode_bind_encoded(s.out(), "", statements[i]->name, item.formats, item.types.size(),
-                                          params.substr(item.param_offset, item.param_length), statements[i]->result_formats);
-            protocol::encode_execute(s.out(), "", 0);
-            segments.back().push_back(i);
+    // Every execution; a statement that failed to prepare fails, and the
+    // rest of its segment is aborted without being sent.
+    void send(session& s) {
+        const auto items = pipeline_access::statements(*pipeline_);
+        const auto params = pipeline_access::params(*pipeline_);
+        auto& scratch = s.pipeline;
+        auto& out = *out_;
+        scratch.sent.clear();
+        scratch.segment_ends.clear();
+        bool segment_failed = false;
+        for (std::size_t i = 0; i < items.size(); ++i) {
+            const auto& item = items[i];
+            const auto& statement = scratch.statements[i];
+            auto& o = out[i];
+            if (segment_failed) {
+                o.error.reset();  // a preparation error of its own is not what stopped it
+            } else if (o.error) {
+                o.state = pipeline_outcome::status::failed;
+                segment_failed = true;
+            } else if (item.types.size() != statement->param_types.size()) {
+                o.state = pipeline_outcome::status::failed;
+                o.error = parameter_count_mismatch(statement->param_types.size(), item.types.size());
+                segment_failed = true;
+            } else {
+                protocol::encode_bind_encoded(s.out(), "", statement->name, item.formats, item.types.size(),
+                                              params.substr(item.param_offset, item.param_length), statement->result_formats);
+                protocol::encode_execute(s.out(), "", 0);
+                scratch.sent.push_back(i);
+            }
+            if (item.sync_after || i + 1 == items.size()) {
+                protocol::encode_sync(s.out());
+                scratch.segment_ends.push_back(scratch.sent.size());
+                segment_failed = false;
+            }
         }
-        if (item.sync_after || i + 1 == items.size()) {
+        if (!scratch.temporary_names.empty()) {
+            for (const auto& name : scratch.temporary_names) protocol::encode_close(s.out(), 'S', name);
             protocol::encode_sync(s.out());
-            segments.emplace_back();
-            segment_failed = false;
         }
+        next_ = segment_start_ = segments_done_ = 0;
+        segment_failed_ = false;
+        close_failure_.reset();
     }
-    segments.pop_back();
-    co_await s.flush();
 
-    // 3. Read the answers, segment by segment.
-    for (const auto& segment : segments) {
-        std::size_t current = 0;
-        bool failed = false;
-        std::optional<diagnostics> first_error;
-        try {
-            co_await read_until_ready(s, "while reading a pipeline", [&](const protocol::backend_message& m) {
-                if (current >= segment.size()) return false;
-                auto& o = out[segment[current]];
-                switch (m.type) {
-                case '2':
-                    o.rows.clear();
-                    o.rows.set_columns(std::shared_ptr<const std::vector<column>>(statements[segment[current]],
-                                                                                   &statements[segment[current]]->columns));
-                    return true;
-                case 'D': o.rows.append_row(m.body); return true;
-                case 'C':
-                case 'I':
-                    if (m.type == 'C') o.rows.set_command_tag(protocol::decode_command_complete(m.body));
-                    o.state = pipeline_outcome::status::ok;
-                    ++current;
-                    return true;
-                default: return false;
+    // The answers, segment by segment: an error fails the statement it
+    // answers and aborts the rest of its segment. Returns true at the last
+    // ReadyForQuery.
+    bool consume(session& s) {
+        auto& scratch = s.pipeline;
+        const std::size_t segments = scratch.segment_ends.size() + (scratch.temporary_names.empty() ? 0 : 1);
+        if (segments_done_ == segments) return true;  // an empty pipeline
+        while (auto m = s.read_buffered_message()) {
+            // Where the current segment's answers end; the Close segment has none.
+            const std::size_t end =
+                segments_done_ < scratch.segment_ends.size() ? scratch.segment_ends[segments_done_] : next_;
+            switch (m->type) {
+            case 'N': case 'S': case 'A': s.handle_asynchronous(*m); continue;
+            case 'E': {
+                auto d = protocol::decode_error_fields(m->body);
+                if (ends_session(d)) throw server_error(std::move(d));
+                if (segments_done_ >= scratch.segment_ends.size()) {
+                    if (!close_failure_) close_failure_ = std::move(d);
+                    continue;
                 }
-            });
-        } catch (const server_error& e) {
-            if (ends_session(e.diag())) throw;
-            first_error = e.diag();
-            failed = true;
+                // The server skips the rest of a failed segment, so a segment
+                // fails once. An error after its last statement's answer comes
+                // from its implicit COMMIT (a deferred constraint), which
+                // undid the segment: it is reported on that last statement.
+                if (segment_failed_ || end == segment_start_) continue;
+                auto& o = (*out_)[scratch.sent[next_ < end ? next_ : end - 1]];
+                o.state = pipeline_outcome::status::failed;
+                o.error = std::move(d);
+                segment_failed_ = true;
+                next_ = end;
+                continue;
+            }
+            case 'Z':
+                s.ready_for_query(m->body);
+                next_ = segment_start_ = end;
+                segment_failed_ = false;
+                if (++segments_done_ < segments) continue;
+                if (close_failure_) throw server_error(std::move(*close_failure_));
+                return true;
+            case '3': continue;  // CloseComplete
+            case '2': case 'D': case 'C': case 'I': {
+                if (next_ >= end) throw_unexpected(m->type, "in a pipeline after its segment's last statement");
+                const auto i = scratch.sent[next_];
+                auto& o = (*out_)[i];
+                if (m->type == '2') {
+                    const auto& statement = scratch.statements[i];
+                    o.rows.set_columns(std::shared_ptr<const std::vector<column>>(statement, &statement->columns));
+                } else if (m->type == 'D') {
+                    o.rows.append_row(m->body);
+                } else {
+                    if (m->type == 'C') o.rows.set_command_tag(protocol::decode_command_complete(m->body));
+                    o.state = pipeline_outcome::status::ok;
+                    ++next_;
+                }
+                continue;
+            }
+            default: throw_unexpected(m->type, "while reading a pipeline");
+            }
         }
-        if (failed && current < segment.size()) {
-            out[segment[current]].state = pipeline_outcome::status::failed;
-            out[segment[current]].error = std::move(first_error);
-            for (std::size_t k = current + 1; k < segment.size(); ++k) out[segment[k]].state = pipeline_outcome::status::aborted;
-        }
+        return false;
     }
 
-    if (!temporary_names.empty()) {
-        for (const auto& name : temporary_names) protocol::encode_close(s.out(), 'S', name);
-        protocol::encode_sync(s.out());
-        co_await s.flush();
-        co_await read_until_ready(s, "while closing pipeline statements", [](const protocol::backend_message&) { return false; });
-    }
-}
+    bool retry() const noexcept { return false; }
+
+private:
+    const pipeline* pipeline_;
+    std::vector<pipeline_outcome>* out_;
+    std::size_t next_ = 0;           // in `sent`: the statement answered next
+    std::size_t segments_done_ = 0;  // ReadyForQuery messages read
+    std::size_t segment_start_ = 0;  // in `sent`: the current segment's first statement
+    bool segment_failed_ = false;
+    std::optional<diagnostics> close_failure_;
+};
 
 }  // namespace pgcoro::detail

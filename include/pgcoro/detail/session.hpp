@@ -12,6 +12,7 @@
 #include <string>
 #include <tuple>
 #include <variant>
+#include <vector>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/buffer.hpp>
@@ -224,6 +225,13 @@ public:
     bool abandoned = false;  // its connection object is gone
     open_exchange exchange = open_exchange::none;
     statement_cache statements;
+    // Kept across pipeline runs, so that a warm pipeline allocates nothing.
+    struct pipeline_scratch {
+        std::vector<statement_ptr> statements;     // one per queued statement
+        std::vector<std::size_t> sent;             // the statements sent, in order
+        std::vector<std::size_t> segment_ends;     // where each sync segment ends in `sent`
+        std::vector<std::string> temporary_names;  // prepared for one run (statement cache off)
+    } pipeline;
     std::chrono::milliseconds query_timeout{0};
     std::string deferred_sql;  // sent before the next operation (see transaction)
     std::uint64_t savepoint_counter = 0;

@@ -112,14 +112,22 @@ void encode_bind(buffer& out, std::string_view portal, std::string_view statemen
 inline void encode_bind_encoded(buffer& out, std::string_view portal, std::string_view statement,
                                 std::span<const std::int16_t> param_formats, std::size_t param_count,
                                 std::string_view param_section, std::span<const std::int16_t> result_formats) {
-    message_writer w(out);
-    w.begin('B').cstring(portal).cstring(statement);
-    w.int16(static_cast<std::int16_t>(param_formats.size()));
-    for (auto f : param_formats) w.int16(f);
-    w.int16(static_cast<std::int16_t>(param_count)).bytes(param_section);
-    w.int16(static_cast<std::int16_t>(result_formats.size()));
-    for (auto f : result_formats) w.int16(f);
-    w.finish();
+    // Sized up front: one extend() per Bind, not one per field (pipelines
+    // encode a Bind per statement).
+    const std::size_t length = 4 + portal.size() + 1 + statement.size() + 1 + 2 + 2 * param_formats.size() + 2 +
+                               param_section.size() + 2 + 2 * result_formats.size();
+    char* p = extend(out, 1 + length);
+    *p = 'B';
+    p = put_be32(p + 1, static_cast<std::uint32_t>(length));
+    p = put_cstring(p, portal);
+    p = put_cstring(p, statement);
+    p = put_be16(p, static_cast<std::uint16_t>(param_formats.size()));
+    for (auto f : param_formats) p = put_be16(p, static_cast<std::uint16_t>(f));
+    p = put_be16(p, static_cast<std::uint16_t>(param_count));
+    if (!param_section.empty()) std::memcpy(p, param_section.data(), param_section.size());
+    p += param_section.size();
+    p = put_be16(p, static_cast<std::uint16_t>(result_formats.size()));
+    for (auto f : result_formats) p = put_be16(p, static_cast<std::uint16_t>(f));
 }
 
 // 'S' describes a prepared statement, 'P' a portal.
