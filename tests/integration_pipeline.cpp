@@ -146,3 +146,25 @@ TEST_CASE("run_into refills the outcomes of earlier runs in place") {
         co_await conn.close();
     }());
 }
+
+TEST_CASE("a pipeline statement the server dropped fails once and is prepared again on the next run") {
+    run([]() -> asio::awaitable<void> {
+        auto conn = co_await connect();
+        pgcoro::pipeline p;
+        p.query("SELECT $1::int4 * 2", 21).sync().query("SELECT $1::int4 * 3", 2);
+        auto first = co_await conn.run(p);
+        CHECK(first[0].rows[0].get<int>(0) == 42);
+        co_await conn.simple_query("DEALLOCATE ALL");  // behind the statement cache's back
+        auto lost = co_await conn.run(p);
+        REQUIRE(lost.size() == 2);
+        CHECK(lost[0].state == status::failed);
+        REQUIRE(lost[0].error);
+        CHECK(lost[0].error->sqlstate == "26000");
+        CHECK(lost[1].state == status::failed);  // its own segment, its own lost statement
+        auto again = co_await conn.run(p);
+        CHECK(again[0].ok());
+        CHECK(again[0].rows[0].get<int>(0) == 42);
+        CHECK(again[1].rows[0].get<int>(0) == 6);
+        co_await conn.close();
+    }());
+}

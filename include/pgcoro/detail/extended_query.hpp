@@ -180,9 +180,10 @@ bool on_execute_message(const protocol::backend_message& m, Sink& sink, bool& ha
 }
 
 // A cached plan the server can no longer use as prepared: re-preparing fixes it.
-inline bool statement_went_stale(const server_error& e) {
-    return (e.sqlstate() == sqlstate::feature_not_supported && e.message().find("cached plan must not change result type") != std::string::npos) ||
-           e.sqlstate() == "26000";  // invalid_sql_statement_name: e.g. after DISCARD ALL
+inline bool statement_went_stale(const diagnostics& d) {
+    return (d.sqlstate == sqlstate::feature_not_supported && d.message.find("cached plan must not change result type") != std::string::npos) ||
+           d.sqlstate == "26000";  // invalid_sql_statement_name: e.g. after DISCARD ALL
 }
+inline bool statement_went_stale(const server_error& e) { return statement_went_stale(e.diag()); }
 
 }  // namespace pgcoro::detail

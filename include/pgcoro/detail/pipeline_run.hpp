@@ -197,7 +197,15 @@ public:
                 // from its implicit COMMIT (a deferred constraint), which
                 // undid the segment: it is reported on that last statement.
                 if (segment_failed_ || end == segment_start_) continue;
-                auto& o = (*out_)[scratch.sent[next_ < end ? next_ : end - 1]];
+                const auto i = scratch.sent[next_ < end ? next_ : end - 1];
+                // A cached statement the server lost (DEALLOCATE ALL) or can no
+                // longer run as prepared fails here, and is prepared afresh
+                // next time. Not retried: later segments have already run.
+                if (statement_went_stale(d) && s.statements.enabled()) {
+                    const auto& item = pipeline_access::statements(*pipeline_)[i];
+                    s.statements.erase(item.sql, item.types);
+                }
+                auto& o = (*out_)[i];
                 o.state = pipeline_outcome::status::failed;
                 o.error = std::move(d);
                 segment_failed_ = true;
