@@ -82,6 +82,10 @@ TEST_CASE("frontend messages") {
         encode_execute(b, "", 0);
         CHECK(b == "E\0\0\0\x09\0\0\0\0\0"s);
         b.clear();
+        encode_execute(b, "", 0);
+        encode_sync(b);
+        CHECK(b == execute_all_and_sync);
+        b.clear();
         encode_close(b, 'P', "p");
         CHECK(b == "C\0\0\0\x07Pp\0"s);
     }
@@ -98,6 +102,14 @@ TEST_CASE("frontend messages") {
                     },
                     result_formats);
         CHECK(b == expected);
+        b.clear();
+        encode_bind(b, "p1", "s1", formats, 2,
+                    [](std::size_t i, std::string& out) {
+                        if (i == 0) out += be32(42);
+                        return i == 0;
+                    },
+                    result_formats, execute_all_and_sync);
+        CHECK(b == expected + std::string(execute_all_and_sync));  // the Bind's length leaves `then` out
         b.clear();
         encode_bind_encoded(b, "p1", "s1", formats, 2, be32(4) + be32(42) + be32(0xffffffff), result_formats);
         CHECK(b == expected);

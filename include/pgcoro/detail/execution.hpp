@@ -23,9 +23,7 @@ struct execution_base {
 
     void send_execution(session& s, const statement_ptr& statement) {
         failure.reset();
-        bind_statement(s, *statement, params.writer());
-        protocol::encode_execute(s.out(), "", 0);
-        protocol::encode_sync(s.out());
+        bind_statement(s, *statement, params.writer(), protocol::execute_all_and_sync);
         sink.begin(statement);
     }
     // An execute() returns the sink's value from run_operation's own frame.

@@ -136,7 +136,8 @@ inline asio::awaitable<statement_ptr> prepare_statement(session& s, statement_ca
 
 // Appends Bind of `statement` with the parameters to the unnamed portal.
 // Nothing is appended when a parameter fails to encode: the session stays in sync.
-inline void bind_statement(session& s, const statement_description& statement, const parameter_writer& params) {
+inline void bind_statement(session& s, const statement_description& statement, const parameter_writer& params,
+                           std::string_view then = {}) {
     if (params.types.size() != statement.param_types.size()) {
         throw error(errc::invalid_value, "the statement has " + std::to_string(statement.param_types.size()) +
                                              " parameters but " + std::to_string(params.types.size()) +
@@ -158,7 +159,7 @@ inline void bind_statement(session& s, const statement_description& statement, c
     try {
         protocol::encode_bind(s.out(), "", statement.name, params.formats, params.types.size(),
                               [&](std::size_t i, std::string& out) { return params.write(params.context, i, out); },
-                              statement.result_formats);
+                              statement.result_formats, then);
     } catch (...) {
         s.out().resize(unsent);
         throw;

@@ -75,10 +75,11 @@ inline void encode_parse(buffer& out, std::string_view statement, std::string_vi
 // Bind. Parameter values are written straight into the message by
 // `write_param(i, out)`, which appends the value's bytes and returns false for
 // SQL NULL; nothing is staged in between, so binding does not allocate.
+// `then` (encoded messages, such as execute_all_and_sync) follows the Bind.
 template <class WriteParam>
 void encode_bind(buffer& out, std::string_view portal, std::string_view statement,
                  std::span<const std::int16_t> param_formats, std::size_t param_count, WriteParam&& write_param,
-                 std::span<const std::int16_t> result_formats) {
+                 std::span<const std::int16_t> result_formats, std::string_view then = {}) {
     const auto start = out.size();
     // Type, length, names, the formats, the parameter count, and the first
     // parameter's length word.
@@ -100,10 +101,11 @@ void encode_bind(buffer& out, std::string_view portal, std::string_view statemen
             std::memset(out.data() + length_at, 0xff, 4);  // -1: NULL
         }
     }
-    p = extend(out, 2 + 2 * result_formats.size());
+    p = extend(out, 2 + 2 * result_formats.size() + then.size());
     p = put_be16(p, static_cast<std::uint16_t>(result_formats.size()));
     for (auto f : result_formats) p = put_be16(p, static_cast<std::uint16_t>(f));
-    put_be32(out.data() + start + 1, static_cast<std::uint32_t>(out.size() - start - 1));
+    if (!then.empty()) std::memcpy(p, then.data(), then.size());
+    put_be32(out.data() + start + 1, static_cast<std::uint32_t>(out.size() - then.size() - start - 1));
 }
 
 // Bind with parameters already in wire form: `param_section` holds, per
@@ -136,6 +138,10 @@ inline void encode_describe(buffer& out, char kind, std::string_view name) {
     w.begin('D').int8(static_cast<std::uint8_t>(kind)).cstring(name);
     w.finish();
 }
+
+// Execute of all the unnamed portal's rows, then Sync: the fixed end of a
+// single query, which encode_bind can append in the same growth as its own.
+inline constexpr std::string_view execute_all_and_sync{"E\0\0\0\x09\0\0\0\0\0S\0\0\0\x04", 15};
 
 inline void encode_execute(buffer& out, std::string_view portal, std::int32_t max_rows) {
     char* p = extend(out, 1 + 4 + portal.size() + 1 + 4);
