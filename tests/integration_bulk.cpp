@@ -398,12 +398,19 @@ TEST_CASE("stream: the server waits for the client between chunks (back-pressure
         const auto refused = co_await error_code_of([&] { return conn.query("SELECT 1"); });
         CHECK(refused == pgcoro::errc::operation_in_progress);
 
-        // The backend sits waiting for our next Execute, mid-statement.
-        auto activity = co_await observer.query(
-            "SELECT state, wait_event FROM pg_stat_activity WHERE pid = $1", conn.backend_pid());
-        REQUIRE(activity.size() == 1);
-        CHECK(activity[0].get<std::string>(0) == "active");
-        CHECK(activity[0].get<std::optional<std::string>>(1) == std::optional<std::string>("ClientRead"));
+        // The backend sits waiting for our next Execute, mid-statement. It
+        // starts waiting just after it sent the chunk, which on a loaded
+        // machine can be after we look: look again until it is there.
+        std::optional<std::string> wait_event;
+        for (int attempt = 0; attempt < 300 && wait_event != "ClientRead"; ++attempt) {
+            if (attempt > 0) co_await sleep_for(10ms);
+            auto activity = co_await observer.query(
+                "SELECT state, wait_event FROM pg_stat_activity WHERE pid = $1", conn.backend_pid());
+            REQUIRE(activity.size() == 1);
+            CHECK(activity[0].get<std::string>(0) == "active");
+            wait_event = activity[0].get<std::optional<std::string>>(1);
+        }
+        CHECK(wait_event == std::optional<std::string>("ClientRead"));
 
         std::int64_t last = 1;
         while (auto row = co_await rows.next()) {

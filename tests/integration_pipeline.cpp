@@ -141,6 +141,21 @@ TEST_CASE("run_into refills the outcomes of earlier runs in place") {
         p.clear();
         co_await conn.run_into(p, outcomes);
         CHECK(outcomes.empty());
+
+        // Moved from, a pipeline and its outcomes are empty and can be refilled.
+        p.query("SELECT $1::int4", 10).query("SELECT $1::int4", 11);
+        co_await conn.run_into(p, outcomes);
+        auto taken = std::move(p);
+        auto kept = std::move(outcomes);
+        CHECK(p.empty());
+        p.query("SELECT $1::int4", 12);
+        co_await conn.run_into(p, outcomes);
+        REQUIRE(outcomes.size() == 1);
+        CHECK(outcomes[0].rows[0].get<int>(0) == 12);
+        REQUIRE(kept.size() == 2);
+        CHECK(kept[1].rows[0].get<int>(0) == 11);
+        co_await conn.run_into(taken, kept);
+        CHECK(kept[0].rows[0].get<int>(0) == 10);
         CHECK(conn.is_usable());
         CHECK((co_await conn.simple_query("SELECT 'still in sync'")).at(0)[0].text(0) == "still in sync");
         co_await conn.close();

@@ -2,6 +2,7 @@
 // on good and malformed bodies, framing, and random input that must only ever
 // produce a pgcoro::error.
 #include <pgcoro/protocol.hpp>
+#include <pgcoro/result.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -267,6 +268,63 @@ TEST_CASE("row description and data rows") {
     CHECK(rows_affected("SELECT 12") == 12u);
     CHECK_FALSE(rows_affected("CREATE TABLE"));
     CHECK_FALSE(rows_affected("BEGIN"));
+}
+
+TEST_CASE("a result keeps its rows across blocks, copies, moves, refills and malformed rows") {
+    std::vector<field_description> fields(2);
+    fields[0].type_oid = 23;  // int4, binary
+    fields[0].format = 1;
+    fields[1].type_oid = 25;  // text, may be NULL
+    fields[1].format = 1;
+    const auto data_row = [](std::int32_t i) {
+        if (i % 7 == 0) return "\0\2"s + be32(4) + be32(static_cast<std::uint32_t>(i)) + be32(0xffffffff);
+        const std::string text(static_cast<std::size_t>(i % 300), static_cast<char>('a' + i % 26));
+        return "\0\2"s + be32(4) + be32(static_cast<std::uint32_t>(i)) + be32(static_cast<std::uint32_t>(text.size())) + text;
+    };
+    // Rows of up to 300 bytes fill many blocks of 1 KB and more, some rows
+    // larger than what is left of a block.
+    const auto fill = [&](pgcoro::result& r, std::int32_t from, std::int32_t count) {
+        r.clear();
+        r.set_columns(fields);
+        for (std::int32_t i = from; i < from + count; ++i) r.append_row(data_row(i));
+    };
+    const auto holds = [&](const pgcoro::result& r, std::int32_t from, std::int32_t count) {
+        if (static_cast<std::int32_t>(r.size()) != count) return false;
+        for (std::int32_t k = 0; k < count; ++k) {
+            const auto i = from + k;
+            if (r[static_cast<std::size_t>(k)].get<std::int32_t>(0) != i) return false;
+            const auto text = r[static_cast<std::size_t>(k)].get<std::optional<std::string_view>>(1);
+            if (i % 7 == 0 ? text.has_value()
+                           : text != std::string(static_cast<std::size_t>(i % 300), static_cast<char>('a' + i % 26)))
+                return false;
+        }
+        return true;
+    };
+    pgcoro::result a;
+    fill(a, 0, 3000);
+    CHECK(holds(a, 0, 3000));
+
+    pgcoro::result copy = a;
+    CHECK(holds(copy, 0, 3000));
+    fill(copy, 5000, 4000);  // refilled past the copied blocks' sizes
+    CHECK(holds(copy, 5000, 4000));
+    CHECK(holds(a, 0, 3000));
+
+    pgcoro::result moved = std::move(a);
+    CHECK(holds(moved, 0, 3000));
+    fill(a, 100, 50);  // a moved-from result is empty and can be refilled
+    CHECK(holds(a, 100, 50));
+    a = std::move(copy);
+    CHECK(holds(a, 5000, 4000));
+    fill(copy, 7, 10);
+    CHECK(holds(copy, 7, 10));
+
+    // A malformed row is not stored, and the next one is.
+    fill(a, 0, 10);
+    CHECK(error_of([&] { a.append_row("\0\3"s + be32(0) + be32(0) + be32(0)); }) == pgcoro::errc::protocol_violation);
+    CHECK(error_of([&] { a.append_row("\0\2"s + be32(4) + "ab"); }) == pgcoro::errc::protocol_violation);
+    a.append_row(data_row(10));
+    CHECK(holds(a, 0, 11));
 }
 
 TEST_CASE("COPY responses decode their formats and reject malformed ones") {

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "detail/moved_out_count.hpp"
 #include "detail/parameters.hpp"
 #include "result.hpp"
 
@@ -89,7 +90,7 @@ private:
         bool sync_after = false;
     };
     std::vector<statement> statements_;  // the first size_ are queued; the rest are spare slots
-    std::size_t size_ = 0;
+    detail::moved_out_count size_;  // a move takes the slots and leaves none
     std::string params_;  // every statement's parameters, in Bind's wire form
 };
 

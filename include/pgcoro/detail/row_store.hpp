@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "../protocol/backend.hpp"
+#include "moved_out_count.hpp"
 
 namespace pgcoro::detail {
 
@@ -111,7 +112,7 @@ private:
     }
 
     std::vector<block> blocks_;
-    std::size_t blocks_in_use_ = 0;
+    moved_out_count blocks_in_use_;  // a move takes the blocks (and rows) and leaves none
     std::vector<location> rows_;
 };
 
