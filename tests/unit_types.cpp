@@ -1276,8 +1276,8 @@ TEST_CASE("format_text: types without a binary text form and malformed bytes are
 }
 
 // --- binary COPY encoding ------------------------------------------------------------
-#include <pgcoro/detail/copy_encoding.hpp>
-#include <pgcoro/detail/copy_target.hpp>
+#include <pgcoro/types/copy_encoding.hpp>
+#include <pgcoro/session/copy_target.hpp>
 
 TEST_CASE("binary COPY: header, tuples with NULLs, trailer") {
     using namespace pgcoro::detail;

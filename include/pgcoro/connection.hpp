@@ -16,19 +16,21 @@
 
 #include "config.hpp"
 #include "copy.hpp"
-#include "detail/copy_encoding.hpp"
-#include "detail/copy_target.hpp"
-#include "detail/cancel_request.hpp"
-#include "detail/connector.hpp"
-#include "detail/execution.hpp"
-#include "detail/extended_query.hpp"
-#include "detail/operation.hpp"
-#include "detail/parameters.hpp"
-#include "detail/pipeline_run.hpp"
-#include "detail/simple_query.hpp"
+#include "types/copy_encoding.hpp"
+#include "session/copy_target.hpp"
+#include "session/cancel_request.hpp"
+#include "session/connector.hpp"
+#include "session/execution.hpp"
+#include "session/extended_query.hpp"
+#include "session/operation.hpp"
+#include "types/parameters.hpp"
+#include "session/pipeline_run.hpp"
+#include "session/row_sinks.hpp"
+#include "session/simple_query.hpp"
 #include "prepared_statement.hpp"
 #include "result.hpp"
 #include "row_stream.hpp"
+#include "transaction.hpp"
 #include "transaction_options.hpp"
 #include "types.hpp"
 
@@ -36,7 +38,6 @@ namespace pgcoro {
 
 namespace asio = boost::asio;
 using protocol::transaction_status;
-class transaction;
 namespace detail {
 struct pool_access;
 }
@@ -190,7 +191,10 @@ public:
     //   auto tx = co_await conn.begin();
     //   co_await conn.execute("INSERT ...", ...);
     //   co_await tx.commit();
-    asio::awaitable<transaction> begin(transaction_options options = {});
+    asio::awaitable<transaction> begin(transaction_options options = {}) {
+        require_open();
+        return transaction::begin(session_, std::move(options));
+    }
 
     // Runs SQL over the simple protocol: several statements separated by
     // semicolons, no parameters, text results. Returns every result in order.
@@ -380,24 +384,15 @@ private:
         }
     }
 
-    // Runs one operation with the session to itself (see detail/operation.hpp).
+    // Runs one operation with the session to itself (see session/operation.hpp).
     template <class Operation>
     asio::awaitable<typename detail::operation_result<std::decay_t<Operation>>::type> run_exclusive(Operation&& op) {
         require_open();
         return detail::run_operation(session_, std::forward<Operation>(op));
     }
 
-    friend class transaction;
     friend struct detail::pool_access;
     std::shared_ptr<detail::session> session_;
 };
 
-}  // namespace pgcoro
-
-#include "transaction.hpp"
-
-namespace pgcoro {
-inline asio::awaitable<transaction> connection::begin(transaction_options options) {
-    return transaction::begin(*this, std::move(options));
-}
 }  // namespace pgcoro

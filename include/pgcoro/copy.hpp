@@ -22,8 +22,8 @@
 
 #include <boost/asio/awaitable.hpp>
 
-#include "detail/operation.hpp"
-#include "detail/extended_query.hpp"
+#include "session/operation.hpp"
+#include "session/extended_query.hpp"
 
 namespace pgcoro {
 

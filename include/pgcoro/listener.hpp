@@ -40,7 +40,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "connection.hpp"
-#include "detail/backoff.hpp"
+#include "pool/backoff.hpp"
 #include "pool.hpp"
 
 namespace pgcoro {

@@ -18,8 +18,8 @@
 #include <string>
 #include <vector>
 
-#include "detail/moved_out_count.hpp"
-#include "detail/parameters.hpp"
+#include "util/moved_out_count.hpp"
+#include "types/parameters.hpp"
 #include "result.hpp"
 
 namespace pgcoro {

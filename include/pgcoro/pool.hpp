@@ -27,7 +27,8 @@
 #include <string_view>
 
 #include "config.hpp"
-#include "detail/pool_core.hpp"
+#include "pool/background.hpp"
+#include "pool/core.hpp"
 #include "pool_options.hpp"
 
 namespace pgcoro {

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "detail/statement_cache.hpp"
+#include "session/statement_cache.hpp"
 
 namespace pgcoro {
 

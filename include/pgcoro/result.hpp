@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "error.hpp"
-#include "detail/row_store.hpp"
+#include "protocol/row_store.hpp"
 #include "protocol/backend.hpp"
 #include "types.hpp"
 

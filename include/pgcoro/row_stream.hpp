@@ -19,8 +19,8 @@
 
 #include <boost/asio/awaitable.hpp>
 
-#include "detail/extended_query.hpp"
-#include "detail/operation.hpp"
+#include "session/extended_query.hpp"
+#include "session/operation.hpp"
 #include "result.hpp"
 
 namespace pgcoro {

@@ -7,10 +7,18 @@
 #include <memory>
 #include <string>
 
-#include "connection.hpp"
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "result.hpp"
+#include "session/operation.hpp"
+#include "session/simple_query.hpp"
 #include "transaction_options.hpp"
 
 namespace pgcoro {
+
+namespace asio = boost::asio;
 
 class transaction {
 public:
@@ -25,11 +33,9 @@ public:
         session_->deferred_sql += ';';
     }
 
-    // Starts a transaction block on `conn` (called by connection::begin).
-    static asio::awaitable<transaction> begin(connection& conn, transaction_options options) {
-        conn.require_open();
-        auto session = conn.session_;
-        if (session->transaction != transaction_status::idle && session->deferred_sql.empty())
+    // Starts a transaction block on the session (connection::begin).
+    static asio::awaitable<transaction> begin(std::shared_ptr<detail::session> session, transaction_options options) {
+        if (session->transaction != protocol::transaction_status::idle && session->deferred_sql.empty())
             throw error(errc::invalid_state, "a transaction is already open on this connection; use savepoint() to nest");
         co_await run(session, options.begin_statement());
         co_return transaction(std::move(session), {});

@@ -13,7 +13,7 @@
 #include <string>
 #include <string_view>
 
-#include "../config.hpp"
+#include "config.hpp"
 #include "os_defaults.hpp"
 
 namespace pgcoro::detail {

@@ -12,8 +12,8 @@
 #include <boost/asio/this_coro.hpp>
 
 #include "../error.hpp"
-#include "pool_member.hpp"
-#include "pool_mutex.hpp"
+#include "member.hpp"
+#include "mutex.hpp"
 
 namespace pgcoro::detail {
 

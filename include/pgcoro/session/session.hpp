@@ -21,11 +21,11 @@
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/strand.hpp>
 
-#include "../config.hpp"
+#include "../settings/config.hpp"
 #include "../error.hpp"
 #include "../protocol.hpp"
 #include "statement_cache.hpp"
-#include "transport.hpp"
+#include "../net/transport.hpp"
 
 namespace pgcoro {
 

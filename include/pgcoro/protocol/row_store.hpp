@@ -13,8 +13,8 @@
 #include <string_view>
 #include <vector>
 
-#include "../protocol/backend.hpp"
-#include "moved_out_count.hpp"
+#include "backend.hpp"
+#include "../util/moved_out_count.hpp"
 
 namespace pgcoro::detail {
 

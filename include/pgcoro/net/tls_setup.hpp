@@ -19,7 +19,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
-#include "../config.hpp"
+#include "../settings/config.hpp"
 #include "../error.hpp"
 
 namespace pgcoro::detail {

@@ -11,7 +11,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/this_coro.hpp>
 
-#include "deadline.hpp"
+#include "../net/deadline.hpp"
 #include "simple_query.hpp"
 #include "startup.hpp"
 

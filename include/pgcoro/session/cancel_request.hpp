@@ -3,9 +3,9 @@
 // (SSLRequest first), so the key never crosses the network in clear text.
 #pragma once
 
-#include "deadline.hpp"
+#include "../net/deadline.hpp"
 #include "session.hpp"
-#include "tls_setup.hpp"
+#include "../net/tls_setup.hpp"
 
 namespace pgcoro::detail {
 

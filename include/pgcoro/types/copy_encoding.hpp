@@ -14,7 +14,7 @@
 #include <utility>
 
 #include "../types.hpp"
-#include "../types/text_output.hpp"
+#include "text_output.hpp"
 
 namespace pgcoro::detail {
 

@@ -19,7 +19,7 @@
 #include <boost/asio/this_coro.hpp>
 
 #include "cancel_request.hpp"
-#include "deadline.hpp"
+#include "../net/deadline.hpp"
 #include "session.hpp"
 #include "simple_query.hpp"
 

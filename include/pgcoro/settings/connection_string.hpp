@@ -1,4 +1,5 @@
-// Connection strings, as libpq reads them: config::parse, config::to_string,
+// Connection strings, as libpq reads them, and the definitions of the
+// members config declares (config.hpp): config::parse, config::to_string,
 // the environments they may consult, and the password file.
 //
 // Parsing goes in libpq's order: read the string (keyword=value or URI),
@@ -16,13 +17,13 @@
 #include <string_view>
 
 #include "config.hpp"
-#include "detail/conninfo_format.hpp"
-#include "detail/conninfo_keywords.hpp"
-#include "detail/conninfo_string.hpp"
-#include "detail/conninfo_uri.hpp"
-#include "detail/conninfo_values.hpp"
-#include "detail/os_defaults.hpp"
-#include "detail/passfile.hpp"
+#include "conninfo_format.hpp"
+#include "conninfo_keywords.hpp"
+#include "conninfo_string.hpp"
+#include "conninfo_uri.hpp"
+#include "conninfo_values.hpp"
+#include "os_defaults.hpp"
+#include "passfile.hpp"
 
 namespace pgcoro::detail {
 

@@ -10,7 +10,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "../config.hpp"
+#include "config.hpp"
 #include "conninfo_uri.hpp"
 #include "conninfo_values.hpp"
 

@@ -5,15 +5,26 @@
 
 #include <array>
 #include <cstdint>
+#include <span>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <type_traits>
 #include <utility>
 
 #include "../types.hpp"
-#include "extended_query.hpp"
 
 namespace pgcoro::detail {
+
+// Writes the parameters of one execution into Bind. Type-erased without
+// allocation: a context pointer and a function, built by the typed front end.
+struct parameter_writer {
+    std::span<const std::uint32_t> types;     // sent in Parse
+    std::span<const std::int16_t> formats;    // sent in Bind
+    std::span<const std::string_view> names;  // the C++ types, for messages
+    const void* context = nullptr;
+    bool (*write)(const void* context, std::size_t index, std::string& out) = nullptr;  // false: NULL
+};
 
 // A string literal binds as const char*, anything else as its decayed type.
 template <class Arg>
@@ -64,34 +75,5 @@ template <class... Args>
 auto bind_parameters(const Args&... args) {
     return parameter_list<parameter_type<Args>...>(args...);
 }
-
-// Collects an execution into a result.
-class result_sink final : public row_sink {
-public:
-    explicit result_sink(result& r) noexcept : result_(r) {}
-    void begin(const statement_ptr& statement) override {
-        result_.clear();
-        // Aliasing: shares the statement's columns, no copy, no allocation.
-        result_.set_columns(std::shared_ptr<const std::vector<column>>(statement, &statement->columns));
-    }
-    void row(std::string_view body) override { result_.append_row(body); }
-    void complete(std::string_view tag) override { result_.set_command_tag(tag); }
-
-private:
-    result& result_;
-};
-
-// Discards rows; keeps the count the command reports.
-class count_sink final : public row_sink {
-public:
-    void begin(const statement_ptr&) override { rows_affected_ = 0; }
-    void row(std::string_view) override {}
-    void complete(std::string_view tag) override { rows_affected_ = protocol::rows_affected(tag).value_or(0); }
-    // What the operation returns (see operation_result).
-    std::uint64_t value() const noexcept { return rows_affected_; }
-
-private:
-    std::uint64_t rows_affected_ = 0;
-};
 
 }  // namespace pgcoro::detail

@@ -20,11 +20,11 @@
 #include "../connection.hpp"
 #include "../pool_options.hpp"
 #include "backoff.hpp"
-#include "deadline.hpp"
+#include "../net/deadline.hpp"
 #include "fork_epoch.hpp"
-#include "pool_member.hpp"
-#include "pool_mutex.hpp"
-#include "pool_watchers.hpp"
+#include "member.hpp"
+#include "mutex.hpp"
+#include "watchers.hpp"
 
 namespace pgcoro::detail {
 
@@ -494,5 +494,3 @@ private:
 };
 
 }  // namespace pgcoro::detail
-
-#include "pool_background.hpp"

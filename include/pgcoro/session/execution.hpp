@@ -9,7 +9,7 @@
 
 #include "extended_query.hpp"
 #include "operation.hpp"
-#include "parameters.hpp"
+#include "../types/parameters.hpp"
 
 namespace pgcoro::detail {
 

@@ -13,7 +13,7 @@
 #include "../auth/saslprep.hpp"
 #include "../auth/scram_client.hpp"
 #include "session.hpp"
-#include "tls_setup.hpp"
+#include "../net/tls_setup.hpp"
 
 namespace pgcoro::detail {
 

@@ -9,6 +9,7 @@
 
 #include "../types/codec_errors.hpp"
 #include "../types/oids.hpp"
+#include "../types/parameters.hpp"
 #include "session.hpp"
 #include "statement_cache.hpp"
 
@@ -29,16 +30,6 @@ constexpr bool receives_binary(std::uint32_t oid) noexcept {
     }
     }
 }
-
-// Writes the parameters of one execution into Bind. Type-erased without
-// allocation: a context pointer and a function, built by the typed front end.
-struct parameter_writer {
-    std::span<const std::uint32_t> types;     // sent in Parse
-    std::span<const std::int16_t> formats;    // sent in Bind
-    std::span<const std::string_view> names;  // the C++ types, for messages
-    const void* context = nullptr;
-    bool (*write)(const void* context, std::size_t index, std::string& out) = nullptr;  // false: NULL
-};
 
 // Receives an execution's results.
 class row_sink {

@@ -1,10 +1,10 @@
 // The pool's background work, run on its strand: connects with back-off,
 // closes, resets of returned and idle connections, and maintenance.
-// Members of pool_core (pool_core.hpp), defined here to keep each file to
+// Members of pool_core (core.hpp), defined here to keep each file to
 // one job.
 #pragma once
 
-#include "pool_core.hpp"
+#include "core.hpp"
 
 namespace pgcoro::detail {
 

@@ -20,8 +20,8 @@
 
 #include "../connection.hpp"
 #include "../pool_options.hpp"
-#include "deadline.hpp"
-#include "handler_memory.hpp"
+#include "../net/deadline.hpp"
+#include "../net/handler_memory.hpp"
 
 namespace pgcoro::detail {
 

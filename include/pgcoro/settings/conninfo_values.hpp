@@ -16,7 +16,7 @@
 #include <utility>
 #include <vector>
 
-#include "../config.hpp"
+#include "config.hpp"
 #include "conninfo_keywords.hpp"
 #include "conninfo_string.hpp"
 

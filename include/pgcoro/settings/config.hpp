@@ -1,0 +1,123 @@
+// The connection settings, pgcoro::config. The names, defaults and meaning follow libpq's
+// connection parameters (conninfo keywords and PG* environment variables).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pgcoro {
+
+enum class ssl_mode { disable, allow, prefer, require, verify_ca, verify_full };
+enum class channel_binding_mode { disable, prefer, require };
+enum class session_target { any, read_write, read_only, primary, standby, prefer_standby };
+
+// Authentication methods, as named by libpq's require_auth.
+enum class auth_method : std::uint8_t {
+    none = 1,           // the server asked for no authentication (trust)
+    password = 2,       // cleartext
+    md5 = 4,
+    scram_sha_256 = 8,
+    gss = 16,
+    sspi = 32,
+};
+
+// The set of methods require_auth allows. By default every method is allowed.
+struct auth_methods {
+    std::uint8_t mask = 0x3f;
+    constexpr bool allows(auth_method m) const noexcept { return (mask & static_cast<std::uint8_t>(m)) != 0; }
+    constexpr bool operator==(const auth_methods&) const = default;
+    static constexpr auth_methods all() noexcept { return {}; }
+};
+
+// Looks up an environment variable; std::nullopt when unset. Lets tests and
+// embedders control which PG* variables config::parse sees.
+using environment = std::function<std::optional<std::string>(std::string_view name)>;
+
+struct config {
+    // One entry per host to try, in order. A name or IP address for TCP, or an
+    // absolute path (starting with '/') naming the directory of a Unix socket.
+    std::vector<std::string> hosts;
+    // Numeric addresses parallel to hosts (libpq's hostaddr); an empty string
+    // at a position means "resolve hosts[i]". Empty vector when not given.
+    std::vector<std::string> hostaddrs;
+    // Either one port for every host or one per host.
+    std::vector<std::uint16_t> ports;
+
+    std::string dbname;
+    std::string user;
+    std::string password;      // empty: none given (the password file may supply one)
+    std::string passfile;      // empty: ~/.pgpass
+    std::chrono::seconds connect_timeout{0};  // per host attempt; 0 = wait indefinitely
+    std::string application_name;
+    std::string fallback_application_name;
+    std::string options;       // command-line options sent to the server
+
+    ssl_mode sslmode = ssl_mode::prefer;
+    // Each of these is a file path, or the PEM text itself when it contains
+    // "-----BEGIN". Files are read afresh for every new connection. Empty means
+    // libpq's default path under ~/.postgresql/ (used when the file exists).
+    std::string sslrootcert;
+    std::string sslcert;
+    std::string sslkey;
+    std::string sslpassword;   // passphrase of an encrypted sslkey
+    bool sslsni = true;
+    channel_binding_mode channel_binding = channel_binding_mode::prefer;
+    auth_methods require_auth;
+    session_target target_session_attrs = session_target::any;
+
+    bool keepalives = true;
+    int keepalives_idle = 0;     // seconds; 0 = system default
+    int keepalives_interval = 0; // seconds; 0 = system default
+    int keepalives_count = 0;    // 0 = system default
+
+    // pgcoro's own limits (not conninfo keywords).
+    std::size_t max_message_size = 1u << 30;           // largest backend message accepted
+    std::uint32_t max_scram_iterations = 100'000;      // refuse a server asking for more
+    // Prepared statements kept per connection (LRU). 0 disables the cache,
+    // for PgBouncer's transaction pooling: every query then uses the unnamed
+    // statement.
+    std::size_t statement_cache_size = 256;
+    // Client-side limit for each query, 0 for none. When it expires the query
+    // is cancelled on the server and the connection drained back to
+    // ReadyForQuery; the caller gets the server's 57014 error.
+    std::chrono::milliseconds query_timeout{0};
+
+    // Parses a conninfo string ("host=... port=...") or a postgresql:// /
+    // postgres:// URI, then fills what it left unset from the PG* environment
+    // variables and libpq's built-in defaults. Throws pgcoro::error
+    // (errc::invalid_config) naming the keyword or the offset at fault.
+    static config parse(std::string_view conninfo);
+    static config parse(std::string_view conninfo, const environment& env);
+
+    // The process environment (std::getenv) and an empty one.
+    static environment process_environment();
+    static environment no_environment();
+
+    // The settings as a conninfo string; the password and sslpassword are
+    // written as "********", so the result is safe to log.
+    std::string to_string() const;
+
+    // The port for host i (the single port, or the i-th).
+    std::uint16_t port_for(std::size_t i) const { return ports.size() == 1 ? ports[0] : ports.at(i); }
+
+    bool operator==(const config&) const = default;
+};
+
+// Looks up the password for one host in a libpq password file (~/.pgpass
+// format): host:port:database:user:password with '*' wildcards and '\' escapes.
+// Returns std::nullopt when the file is missing, has group/world permissions
+// (as libpq, it is then ignored), or has no matching line. `host` is the host
+// as given (a socket directory matches the entry "localhost", as in libpq).
+std::optional<std::string> lookup_passfile(const std::string& path, std::string_view host, std::uint16_t port,
+                                           std::string_view dbname, std::string_view user);
+
+// The password file to use: cfg.passfile, else $PGPASSFILE (when the config
+// was parsed it already took that), else $HOME/.pgpass.
+std::string default_passfile_path();
+
+}  // namespace pgcoro
