@@ -77,7 +77,7 @@ TEST_CASE("frontend messages") {
         encode_parse(b, "s1", "SELECT $1, $2", types);
         CHECK(b == "P"s + be32(4 + 3 + 14 + 2 + 8) + "s1\0SELECT $1, $2\0"s + "\0\2"s + be32(23) + be32(25));
         b.clear();
-        encode_describe(b, 'S', "s1");
+        encode_describe(b, object_kind::statement, "s1");
         CHECK(b == "D\0\0\0\x08Ss1\0"s);
         b.clear();
         encode_execute(b, "", 0);
@@ -87,7 +87,7 @@ TEST_CASE("frontend messages") {
         encode_sync(b);
         CHECK(b == execute_all_and_sync);
         b.clear();
-        encode_close(b, 'P', "p");
+        encode_close(b, object_kind::portal, "p");
         CHECK(b == "C\0\0\0\x07Pp\0"s);
     }
     SECTION("Bind, with parameters written in place or already encoded") {
@@ -130,12 +130,12 @@ TEST_CASE("framing splits the stream and bounds message sizes") {
     const auto two = "Z\0\0\0\5I"s + "S\0\0\0\x08" "a\0b\0"s;
     auto f = next_frame(two, 1 << 20);
     REQUIRE(f.complete);
-    CHECK(f.message.type == 'Z');
+    CHECK(f.message.type == message_type::ready_for_query);
     CHECK(f.message.body == "I");
     CHECK(f.needed == 6);
     auto g = next_frame(std::string_view(two).substr(6), 1 << 20);
     REQUIRE(g.complete);
-    CHECK(g.message.type == 'S');
+    CHECK(g.message.type == message_type::parameter_status);
     CHECK(g.message.body == "a\0b\0"s);
 
     CHECK_FALSE(next_frame("Z\0\0"s, 100).complete);

@@ -22,6 +22,7 @@
 #include "session/connector.hpp"
 #include "session/execution.hpp"
 #include "session/extended_query.hpp"
+#include "session/idle_exchanges.hpp"
 #include "session/operation.hpp"
 #include "types/parameters.hpp"
 #include "session/pipeline_run.hpp"
@@ -128,12 +129,7 @@ public:
     // Closes the statement on the server; the handle becomes empty.
     asio::awaitable<void> deallocate(prepared_statement& statement) {
         const auto& name = statement_on_this_session(statement)->name;
-        co_await run_exclusive([&](detail::session& s) -> asio::awaitable<void> {
-            protocol::encode_close(s.out(), 'S', name);
-            protocol::encode_sync(s.out());
-            co_await s.flush();
-            co_await detail::read_until_ready(s, "while closing a statement", [](const protocol::backend_message&) { return false; });
-        });
+        co_await run_exclusive([&](detail::session& s) { return detail::close_statement(s, name); });
         statement.statement_.reset();
     }
 
@@ -274,16 +270,8 @@ public:
         require_open();
         if (session_->notifications_.empty()) {
             co_await run_exclusive([](detail::session& s) -> asio::awaitable<void> {
-                while (s.notifications_.empty()) {
-                    auto m = co_await s.read_message();
-                    if (!s.handle_asynchronous(m)) {
-                        if (m.type == 'E') {
-                            auto d = protocol::decode_error_fields(m.body);
-                            if (detail::ends_session(d)) throw server_error(std::move(d));
-                        }
-                        detail::throw_unexpected(m.type, "while waiting for notifications");
-                    }
-                }
+                detail::notification_wait wait;
+                co_await detail::run_exchange(s, wait);
             });
         }
         auto n = std::move(session_->notifications_.front());

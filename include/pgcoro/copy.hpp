@@ -22,8 +22,9 @@
 
 #include <boost/asio/awaitable.hpp>
 
-#include "session/operation.hpp"
 #include "session/extended_query.hpp"
+#include "session/operation.hpp"
+#include "session/runner.hpp"
 
 namespace pgcoro {
 
@@ -37,42 +38,143 @@ struct copy_format {
 
 namespace detail {
 
-// Sends `sql` as a simple Query and expects the server to enter the COPY
-// mode `expected` ('G' in, 'H' out). Anything else is drained back to
-// ReadyForQuery and reported.
-inline asio::awaitable<copy_format> start_copy(session& s, std::string_view sql, char expected, const char* call) {
-    protocol::encode_query(s.out(), sql);
-    co_await s.flush();
-    for (;;) {
-        auto m = co_await s.read_message();
-        if (s.handle_asynchronous(m)) continue;
-        if (m.type == expected) {
-            auto r = protocol::decode_copy_response(m.body, expected == 'G' ? "CopyInResponse" : "CopyOutResponse");
-            s.exchange = expected == 'G' ? open_exchange::copy_in : open_exchange::copy_out;
-            co_return copy_format{r.format == 1, std::move(r.column_formats)};
+// A simple Query expected to start a COPY in one direction: it suspends at
+// that CopyInResponse or CopyOutResponse with the exchange open. Anything
+// else (other statements, a COPY the other way) is read or refused up to
+// ReadyForQuery, and start_copy reports it.
+class copy_start_exchange {
+public:
+    explicit copy_start_exchange(protocol::message_type expected) noexcept : expected_(expected) {}
+
+    next_step on_message(session& s, const protocol::backend_message& m) {
+        using enum protocol::message_type;
+        switch (m.type) {
+        case copy_in_response:
+        case copy_out_response: {
+            const bool in = m.type == copy_in_response;
+            auto r = protocol::decode_copy_response(m.body, in ? "CopyInResponse" : "CopyOutResponse");
+            s.exchange = in ? open_exchange::copy_in : open_exchange::copy_out;
+            if (m.type != expected_) return next_step::done;  // the other direction: drained by start_copy
+            format = copy_format{r.format == 1, std::move(r.column_formats)};
+            return next_step::suspend;
         }
-        std::optional<diagnostics> failure;
-        if (m.type == 'E') {
-            failure = protocol::decode_error_fields(m.body);
-            if (ends_session(*failure)) throw server_error(std::move(*failure));
+        case row_description:
+        case data_row:
+        case command_complete:
+        case empty_query_response:
+            return next_step::read;  // not a COPY: read up to ReadyForQuery
+        case ready_for_query: return next_step::done;
+        default: return next_step::unexpected;
         }
-        if (m.type == 'Z') {
-            s.ready_for_query(m.body);
-        } else if (m.type == 'G' || m.type == 'H') {
-            // The other direction: CopyFail ends COPY FROM STDIN, COPY TO STDOUT
-            // is drained; the server's report of our CopyFail is not news.
-            s.exchange = m.type == 'G' ? open_exchange::copy_in : open_exchange::copy_out;
-            std::optional<diagnostics> ours;
-            co_await end_exchange_and_drain(s, ours, std::string(call) + " was given a COPY in the other direction");
-        } else {
-            co_await end_exchange_and_drain(s, failure, std::string(call) + " was given a statement other than COPY");
-        }
-        if (failure) throw server_error(std::move(*failure));
-        throw error(errc::invalid_value, std::string(call) + " needs a single COPY ... " +
-                                             (expected == 'G' ? "FROM STDIN" : "TO STDOUT") + " statement, not: " +
-                                             std::string(sql.substr(0, 200)));
     }
+    next_step on_error(session&, diagnostics&& d) {
+        errors.keep(std::move(d));
+        return next_step::read;
+    }
+    const char* during() const noexcept { return "while starting a COPY"; }
+
+    copy_format format;
+    first_error errors;
+
+private:
+    protocol::message_type expected_;
+};
+
+// Sends `sql` as a simple Query and expects the server to enter the COPY
+// mode `expected` (CopyInResponse or CopyOutResponse). Anything else is
+// drained back to ReadyForQuery and reported.
+inline asio::awaitable<copy_format> start_copy(session& s, std::string_view sql, protocol::message_type expected,
+                                               const char* call) {
+    protocol::encode_query(s.out(), sql);
+    s.expect_ready();
+    copy_start_exchange exchange(expected);
+    if (co_await run_exchange(s, exchange) == next_step::suspend) co_return std::move(exchange.format);
+    const bool in = expected == protocol::message_type::copy_in_response;
+    if (s.exchange != open_exchange::none) {
+        // The other direction: CopyFail ends COPY FROM STDIN, COPY TO STDOUT
+        // is drained; the server's report of our CopyFail is not news.
+        std::optional<diagnostics> ours;
+        co_await end_exchange_and_drain(s, ours, std::string(call) + " was given a COPY in the other direction");
+    } else {
+        exchange.errors.finish();  // the statement's own error, if it failed
+    }
+    throw error(errc::invalid_value, std::string(call) + " needs a single COPY ... " + (in ? "FROM STDIN" : "TO STDOUT") +
+                                         " statement, not: " + std::string(sql.substr(0, 200)));
 }
+
+// CopyDone, then CommandComplete with the rows copied and ReadyForQuery.
+class copy_done_exchange {
+public:
+    next_step on_message(session&, const protocol::backend_message& m) {
+        using enum protocol::message_type;
+        switch (m.type) {
+        case command_complete:
+            if (completed_) return next_step::unexpected;
+            rows = protocol::rows_affected(protocol::decode_command_complete(m.body)).value_or(0);
+            completed_ = true;
+            return next_step::read;
+        case ready_for_query: return completed_ || errors.failure ? errors.finish() : next_step::unexpected;
+        default: return next_step::unexpected;
+        }
+    }
+    next_step on_error(session&, diagnostics&& d) {
+        errors.keep(std::move(d));
+        return next_step::read;
+    }
+    const char* during() const noexcept { return "after CopyDone"; }
+
+    std::uint64_t rows = 0;
+    first_error errors;
+
+private:
+    bool completed_ = false;
+};
+
+// COPY TO STDOUT: suspends at each CopyData with its body in `data`; done
+// after CopyDone, CommandComplete and ReadyForQuery.
+class copy_out_exchange {
+public:
+    next_step on_message(session& s, const protocol::backend_message& m) {
+        using enum protocol::message_type;
+        switch (m.type) {
+        case copy_data:
+            if (at_ != stage::data) return next_step::unexpected;
+            data = m.body;
+            return next_step::suspend;
+        case copy_done:
+            if (at_ != stage::data) return next_step::unexpected;
+            protocol::expect_empty_body(m.body, "CopyDone");
+            at_ = stage::complete;
+            return next_step::read;
+        case command_complete:
+            if (at_ != stage::complete) return next_step::unexpected;
+            tag.assign(protocol::decode_command_complete(m.body));
+            at_ = stage::ready;
+            return next_step::read;
+        case ready_for_query:
+            if (at_ != stage::ready) return next_step::unexpected;
+            s.exchange = open_exchange::none;
+            data.reset();
+            return errors_.finish();
+        default: return next_step::unexpected;
+        }
+    }
+    next_step on_error(session& s, diagnostics&& d) {
+        errors_.keep(std::move(d));
+        s.exchange = open_exchange::none;
+        at_ = stage::ready;
+        return next_step::read;
+    }
+    const char* during() const noexcept { return "during COPY TO STDOUT"; }
+
+    std::optional<std::string_view> data;  // the last CopyData, valid until the next read
+    std::string tag;
+
+private:
+    enum class stage { data, complete, ready };
+    stage at_ = stage::data;
+    first_error errors_;
+};
 
 }  // namespace detail
 
@@ -118,12 +220,9 @@ public:
         co_await step([&rows](detail::session& s) -> asio::awaitable<void> {
             protocol::encode_copy_done(s.out());
             s.exchange = detail::open_exchange::none;
-            co_await s.flush();
-            co_await detail::read_until_ready(s, "after CopyDone", [&](const protocol::backend_message& m) {
-                if (m.type != 'C') return false;
-                rows = protocol::rows_affected(protocol::decode_command_complete(m.body)).value_or(0);
-                return true;
-            });
+            detail::copy_done_exchange exchange;
+            co_await detail::run_exchange(s, exchange);
+            rows = exchange.rows;
         });
         co_return rows;
     }
@@ -144,7 +243,7 @@ public:
     static asio::awaitable<copy_writer> open(std::shared_ptr<detail::session> session, std::string_view sql) {
         copy_writer w(std::move(session));
         co_await detail::run_operation(w.session_, [&](detail::session& s) -> asio::awaitable<void> {
-            w.format_ = co_await detail::start_copy(s, sql, 'G', "copy_in()");
+            w.format_ = co_await detail::start_copy(s, sql, protocol::message_type::copy_in_response, "copy_in()");
         });
         w.open_ = true;
         co_return w;
@@ -176,7 +275,7 @@ private:
 class copy_reader {
 public:
     copy_reader(copy_reader&& other) noexcept
-        : session_(std::move(other.session_)), format_(std::move(other.format_)), tag_(std::move(other.tag_)),
+        : session_(std::move(other.session_)), format_(std::move(other.format_)), exchange_(std::move(other.exchange_)),
           open_(other.open_) {
         other.open_ = false;
     }
@@ -194,28 +293,28 @@ public:
     // csv formats), valid until the next call; std::nullopt at the end.
     asio::awaitable<std::optional<std::string_view>> read() {
         if (!open_) co_return std::nullopt;
-        // Fast path: a whole message is already buffered.
-        if (session_->exchange == detail::open_exchange::copy_out && !session_->broken) {
-            if (auto m = session_->read_buffered_message()) {
-                if (m->type == 'd') co_return m->body;
-                pending_ = *m;
-            }
-        }
-        std::optional<std::string_view> data;
+        // Fast path: a whole CopyData is already buffered, taken without an
+        // operation of its own (it cannot fail or end the exchange).
+        auto& s = *session_;
+        if (s.exchange == detail::open_exchange::copy_out && !s.broken &&
+            s.buffered_message_type() == protocol::message_type::copy_data &&
+            detail::consume(s, exchange_) == detail::next_step::suspend)
+            co_return exchange_.data;
         try {
-            co_await detail::run_operation(session_, [&](detail::session& s) { return read_message(s, data); },
-                                           detail::operation_start::continues_exchange);
+            co_await detail::run_operation(session_, [this](detail::session& s) -> asio::awaitable<void> {
+                co_await detail::run_exchange(s, exchange_);
+            }, detail::operation_start::continues_exchange);
         } catch (...) {
             open_ = false;
             throw;
         }
-        if (!data) open_ = false;
-        co_return data;
+        if (!exchange_.data) open_ = false;
+        co_return exchange_.data;
     }
 
     // The command tag at the end ("COPY 1000000") and its row count.
-    const std::string& command_tag() const noexcept { return tag_; }
-    std::uint64_t rows() const { return protocol::rows_affected(tag_).value_or(0); }
+    const std::string& command_tag() const noexcept { return exchange_.tag; }
+    std::uint64_t rows() const { return protocol::rows_affected(exchange_.tag).value_or(0); }
     bool is_open() const noexcept { return open_; }
 
     // Stops early: cancels the rest on the server and drains it.
@@ -230,7 +329,7 @@ public:
     static asio::awaitable<copy_reader> open(std::shared_ptr<detail::session> session, std::string_view sql) {
         copy_reader r(std::move(session));
         co_await detail::run_operation(r.session_, [&](detail::session& s) -> asio::awaitable<void> {
-            r.format_ = co_await detail::start_copy(s, sql, 'H', "copy_out()");
+            r.format_ = co_await detail::start_copy(s, sql, protocol::message_type::copy_out_response, "copy_out()");
         });
         r.open_ = true;
         co_return r;
@@ -239,40 +338,9 @@ public:
 private:
     explicit copy_reader(std::shared_ptr<detail::session> session) : session_(std::move(session)) {}
 
-    asio::awaitable<void> read_message(detail::session& s, std::optional<std::string_view>& data) {
-        for (;;) {
-            protocol::backend_message m;
-            if (pending_) {
-                m = *pending_;
-                pending_.reset();
-            } else {
-                m = co_await s.read_message();
-            }
-            if (s.handle_asynchronous(m)) continue;
-            switch (m.type) {
-            case 'd': data = m.body; co_return;
-            case 'c': protocol::expect_empty_body(m.body, "CopyDone"); continue;
-            case 'C': tag_.assign(protocol::decode_command_complete(m.body)); continue;
-            case 'Z':
-                s.exchange = detail::open_exchange::none;
-                s.ready_for_query(m.body);
-                co_return;
-            case 'E': {
-                auto d = protocol::decode_error_fields(m.body);
-                if (detail::ends_session(d)) throw server_error(std::move(d));
-                s.exchange = detail::open_exchange::none;
-                co_await detail::read_until_ready(s, "after a failed COPY", [](const protocol::backend_message&) { return false; });
-                throw server_error(std::move(d));
-            }
-            default: detail::throw_unexpected(m.type, "during COPY TO STDOUT");
-            }
-        }
-    }
-
     std::shared_ptr<detail::session> session_;
     copy_format format_;
-    std::string tag_;
-    std::optional<protocol::backend_message> pending_;  // taken by the fast path, not CopyData
+    detail::copy_out_exchange exchange_;
     bool open_ = false;
 };
 

@@ -4,4 +4,5 @@
 #include "protocol/framing.hpp"
 #include "protocol/frontend.hpp"
 #include "protocol/message_reader.hpp"
+#include "protocol/message_type.hpp"
 #include "protocol/message_writer.hpp"

@@ -134,57 +134,85 @@ private:
     asio::awaitable<void> execute_first(detail::session& s, const detail::parameter_writer& params) {
         detail::bind_statement(s, *statement_, params);
         s.exchange = detail::open_exchange::suspended_portal;
-        co_await read_chunk(s);
+        co_await read_chunk(s, true);
         unseen_ = true;
     }
 
     asio::awaitable<void> fetch() {
-        co_await detail::run_operation(session_, [this](detail::session& s) { return read_chunk(s); },
+        co_await detail::run_operation(session_, [this](detail::session& s) { return read_chunk(s, false); },
                                        detail::operation_start::continues_exchange);
     }
 
-    // Execute up to chunk_rows rows and read them. A completed portal or an
-    // error ends the exchange with Sync, back at ReadyForQuery.
-    asio::awaitable<void> read_chunk(detail::session& s) {
+    // Execute of up to chunk_rows rows (after Bind for the first): the rows,
+    // then PortalSuspended, which keeps the portal for the next chunk, or the
+    // end of the rows (or an error), which ends the exchange with a Sync.
+    class chunk_exchange {
+    public:
+        chunk_exchange(row_stream& stream, bool after_bind) noexcept
+            : stream_(stream), at_(after_bind ? stage::bind : stage::rows) {}
+
+        detail::next_step on_message(detail::session& s, const protocol::backend_message& m) {
+            using enum protocol::message_type;
+            switch (m.type) {
+            case bind_complete:
+                if (at_ != stage::bind) return detail::next_step::unexpected;
+                protocol::expect_empty_body(m.body, "BindComplete");
+                at_ = stage::rows;
+                return detail::next_step::read;
+            case data_row:
+                if (at_ != stage::rows) return detail::next_step::unexpected;
+                stream_.chunk_.append_row(m.body);
+                ++stream_.rows_read_;
+                return detail::next_step::read;
+            case portal_suspended:
+                if (at_ != stage::rows) return detail::next_step::unexpected;
+                protocol::expect_empty_body(m.body, "PortalSuspended");
+                stream_.more_ = true;
+                return detail::next_step::suspend;
+            case command_complete:
+                if (at_ != stage::rows) return detail::next_step::unexpected;
+                stream_.tag_.assign(protocol::decode_command_complete(m.body));
+                return sync(s);
+            case empty_query_response:
+                if (at_ != stage::rows) return detail::next_step::unexpected;
+                protocol::expect_empty_body(m.body, "EmptyQueryResponse");
+                return sync(s);
+            case ready_for_query:
+                if (at_ != stage::ready) return detail::next_step::unexpected;
+                return errors_.finish();
+            default: return detail::next_step::unexpected;
+            }
+        }
+        detail::next_step on_error(detail::session& s, diagnostics&& d) {
+            if (at_ == stage::ready) return detail::next_step::unexpected;
+            errors_.keep(std::move(d));
+            return sync(s);
+        }
+        const char* during() const noexcept { return "while streaming rows"; }
+
+    private:
+        enum class stage { bind, rows, ready };
+        // Ends the portal's implicit transaction: Sync, up to ReadyForQuery.
+        detail::next_step sync(detail::session& s) {
+            protocol::encode_sync(s.out());
+            s.expect_ready();
+            s.exchange = detail::open_exchange::none;
+            at_ = stage::ready;
+            return detail::next_step::write;
+        }
+
+        row_stream& stream_;
+        stage at_;
+        detail::first_error errors_;
+    };
+
+    asio::awaitable<void> read_chunk(detail::session& s, bool after_bind) {
         clear_chunk();
         more_ = false;
         protocol::encode_execute(s.out(), "", options_.chunk_rows);
         protocol::encode_flush(s.out());
-        co_await s.flush();
-        for (;;) {
-            auto m = co_await s.read_message();
-            if (s.handle_asynchronous(m)) continue;
-            switch (m.type) {
-            case '2': protocol::expect_empty_body(m.body, "BindComplete"); continue;
-            case 'D':
-                chunk_.append_row(m.body);
-                ++rows_read_;
-                continue;
-            case 's':
-                protocol::expect_empty_body(m.body, "PortalSuspended");
-                more_ = true;
-                co_return;
-            case 'C': tag_.assign(protocol::decode_command_complete(m.body)); break;
-            case 'I': protocol::expect_empty_body(m.body, "EmptyQueryResponse"); break;
-            case 'E': {
-                auto d = protocol::decode_error_fields(m.body);
-                if (detail::ends_session(d)) throw server_error(std::move(d));
-                co_await sync(s);
-                throw server_error(std::move(d));
-            }
-            default: detail::throw_unexpected(m.type, "while streaming rows");
-            }
-            co_await sync(s);
-            co_return;
-        }
-    }
-
-    // Ends the implicit transaction of the portal: Sync, up to ReadyForQuery.
-    static asio::awaitable<void> sync(detail::session& s) {
-        protocol::encode_sync(s.out());
-        s.exchange = detail::open_exchange::none;
-        co_await s.flush();
-        co_await detail::read_until_ready(s, "after streaming rows", [](const protocol::backend_message&) { return false; });
+        chunk_exchange exchange(*this, after_bind);
+        co_await detail::run_exchange(s, exchange);
     }
 
     std::shared_ptr<detail::session> session_;

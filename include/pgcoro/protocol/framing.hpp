@@ -8,13 +8,14 @@
 #include <string_view>
 
 #include "message_reader.hpp"
+#include "message_type.hpp"
 
 namespace pgcoro::protocol {
 
 inline constexpr std::size_t header_size = 5;
 
 struct backend_message {
-    char type = 0;
+    message_type type{};
     std::string_view body;  // without type and length
 };
 
@@ -35,8 +36,8 @@ inline frame next_frame(std::string_view input, std::size_t max_message_size) {
     const std::uint32_t length = (std::uint32_t{p[1]} << 24) | (std::uint32_t{p[2]} << 16) |
                                  (std::uint32_t{p[3]} << 8) | std::uint32_t{p[4]};
     if (length < 4) {
-        throw_protocol_violation("invalid message length " + std::to_string(length) + " for message type '" +
-                                 std::string(1, input[0]) + "'");
+        throw_protocol_violation("invalid message length " + std::to_string(length) + " for " +
+                                 describe_message_type(static_cast<message_type>(input[0])));
     }
     if (length > max_message_size) {
         throw error(errc::message_too_large, "server sent a message of " + std::to_string(length) +
@@ -46,7 +47,7 @@ inline frame next_frame(std::string_view input, std::size_t max_message_size) {
     f.needed = std::size_t{length} + 1;
     if (input.size() < f.needed) return f;
     f.complete = true;
-    f.message.type = input[0];
+    f.message.type = static_cast<message_type>(input[0]);
     f.message.body = input.substr(header_size, length - 4);
     return f;
 }

@@ -132,8 +132,10 @@ inline void encode_bind_encoded(buffer& out, std::string_view portal, std::strin
     for (auto f : result_formats) p = put_be16(p, static_cast<std::uint16_t>(f));
 }
 
-// 'S' describes a prepared statement, 'P' a portal.
-inline void encode_describe(buffer& out, char kind, std::string_view name) {
+// What Describe and Close name: a prepared statement or a portal.
+enum class object_kind : char { statement = 'S', portal = 'P' };
+
+inline void encode_describe(buffer& out, object_kind kind, std::string_view name) {
     message_writer w(out);
     w.begin('D').int8(static_cast<std::uint8_t>(kind)).cstring(name);
     w.finish();
@@ -150,8 +152,7 @@ inline void encode_execute(buffer& out, std::string_view portal, std::int32_t ma
     put_be32(put_cstring(p, portal), static_cast<std::uint32_t>(max_rows));
 }
 
-// 'S' closes a prepared statement, 'P' a portal.
-inline void encode_close(buffer& out, char kind, std::string_view name) {
+inline void encode_close(buffer& out, object_kind kind, std::string_view name) {
     message_writer w(out);
     w.begin('C').int8(static_cast<std::uint8_t>(kind)).cstring(name);
     w.finish();

@@ -1,15 +1,16 @@
-// One execution of a statement as a message exchange: a request, then the
-// messages up to its ReadyForQuery. run_operation() drives it in its own
-// frame, so a query costs one coroutine frame and one frame per socket read,
-// few enough for Asio's per-thread frame cache to serve them all.
+// One execution of a statement as a message exchange: Bind/Execute/Sync,
+// then BindComplete, the rows, CommandComplete (or EmptyQueryResponse) and
+// ReadyForQuery, in that order. run_operation() drives it in its own frame,
+// so a query costs one coroutine frame and one frame per socket read, few
+// enough for Asio's per-thread frame cache to serve them all.
 #pragma once
 
 #include <optional>
 #include <string_view>
 
+#include "../types/parameters.hpp"
 #include "extended_query.hpp"
 #include "operation.hpp"
-#include "../types/parameters.hpp"
 
 namespace pgcoro::detail {
 
@@ -19,12 +20,16 @@ template <class Parameters, class Sink>
 struct execution_base {
     Parameters params;
     Sink sink;
-    std::optional<diagnostics> failure;
+    first_error errors;
+    enum class stage { bind, rows, ready } at = stage::bind;
 
-    void send_execution(session& s, const statement_ptr& statement) {
-        failure.reset();
+    next_step send_execution(session& s, const statement_ptr& statement) {
+        errors.failure.reset();
         bind_statement(s, *statement, params.writer(), protocol::execute_all_and_sync);
+        s.expect_ready();
+        at = stage::bind;
         sink.begin(statement);
+        return next_step::write;
     }
     // An execute() returns the sink's value from run_operation's own frame.
     auto result() const
@@ -33,14 +38,41 @@ struct execution_base {
         return sink.value();
     }
 
-    bool consume(session& s) {
-        auto on_message = [this](const protocol::backend_message& m) {
-            bool handled = false;
-            on_execute_message(m, sink, handled);
-            return handled;
-        };
-        return consume_until_ready(s, failure, "while executing a statement", on_message);
+    next_step on_message(session&, const protocol::backend_message& m) {
+        using enum protocol::message_type;
+        switch (m.type) {
+        case bind_complete:
+            if (at != stage::bind) return next_step::unexpected;
+            protocol::expect_empty_body(m.body, "BindComplete");
+            at = stage::rows;
+            return next_step::read;
+        case data_row:
+            if (at != stage::rows) return next_step::unexpected;
+            sink.row(m.body);
+            return next_step::read;
+        case command_complete:
+            if (at != stage::rows) return next_step::unexpected;
+            sink.complete(protocol::decode_command_complete(m.body));
+            at = stage::ready;
+            return next_step::read;
+        case empty_query_response:
+            if (at != stage::rows) return next_step::unexpected;
+            protocol::expect_empty_body(m.body, "EmptyQueryResponse");
+            sink.complete({});
+            at = stage::ready;
+            return next_step::read;
+        case ready_for_query:
+            if (at != stage::ready) return next_step::unexpected;
+            return errors.finish();
+        default: return next_step::unexpected;
+        }
     }
+    next_step on_error(session&, diagnostics&& d) {
+        errors.keep(std::move(d));
+        at = stage::ready;
+        return next_step::read;
+    }
+    const char* during() const noexcept { return "while executing a statement"; }
 };
 
 // SQL text: prepared through the session's statement cache. A cached
@@ -64,17 +96,17 @@ struct extended_execution : execution_base<Parameters, Sink> {
     asio::awaitable<void> prepare(session& s) {
         statement = co_await prepare_statement(s, s.statements, sql, this->params.writer().types);
     }
-    void send(session& s) { this->send_execution(s, statement); }
-    bool consume(session& s) {
+    next_step start(session& s) { return this->send_execution(s, statement); }
+    next_step on_message(session& s, const protocol::backend_message& m) {
         try {
-            return execution_base<Parameters, Sink>::consume(s);
+            return execution_base<Parameters, Sink>::on_message(s, m);
         } catch (const server_error& e) {
             if (re_prepared || !s.statements.enabled() || !statement_went_stale(e) ||
                 s.transaction != protocol::transaction_status::idle)
                 throw;
             s.statements.erase(sql, this->params.writer().types);
             stale = true;
-            return true;
+            return next_step::done;
         }
     }
     bool retry() {
@@ -96,7 +128,7 @@ struct prepared_execution : execution_base<Parameters, Sink> {
 
     bool ready(session&) { return true; }
     asio::awaitable<void> prepare(session&) { co_return; }
-    void send(session& s) { this->send_execution(s, *statement); }
+    next_step start(session& s) { return this->send_execution(s, *statement); }
     bool retry() { return false; }
 };
 

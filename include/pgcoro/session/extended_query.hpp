@@ -3,14 +3,17 @@
 // pgcoro has a codec. Results stream into a sink message by message.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <span>
 #include <string_view>
+#include <vector>
 
 #include "../types/codec_errors.hpp"
 #include "../types/oids.hpp"
 #include "../types/parameters.hpp"
 #include "session.hpp"
+#include "runner.hpp"
 #include "statement_cache.hpp"
 
 namespace pgcoro::detail {
@@ -40,87 +43,129 @@ public:
     virtual void complete(std::string_view command_tag) = 0;
 };
 
-[[noreturn]] inline void throw_unexpected(char type, const char* during) {
-    protocol::throw_protocol_violation(std::string("unexpected message type '") + type + "' " + during);
+// Queues Close for statements the cache evicted; returns how many, for the
+// CloseComplete messages that will come first.
+inline std::size_t close_evicted_statements(session& s, statement_cache& cache) {
+    const auto n = cache.pending_close().size();
+    for (const auto& name : cache.pending_close()) protocol::encode_close(s.out(), protocol::object_kind::statement, name);
+    cache.pending_close().clear();
+    return n;
 }
 
-// Handles the buffered messages up to ReadyForQuery, `on_message` those of
-// the operation itself. Returns true at ReadyForQuery, false when it needs
-// more input; then throws the first ErrorResponse, if any came.
-template <class OnMessage>
-bool consume_until_ready(session& s, std::optional<diagnostics>& failure, const char* during, OnMessage& on_message) {
-    while (auto m = s.read_buffered_message()) {
-        switch (m->type) {
-        case 'N': case 'S': case 'A': s.handle_asynchronous(*m); continue;
-        case 'E': {
-            auto d = protocol::decode_error_fields(m->body);
-            if (ends_session(d)) throw server_error(std::move(d));
-            if (!failure) failure = std::move(d);
-            continue;
-        }
-        case 'Z':
-            s.ready_for_query(m->body);
-            if (failure) throw server_error(std::move(*failure));
-            return true;
-        case '3': continue;  // CloseComplete of an evicted statement
-        default:
-            if (!on_message(*m)) throw_unexpected(m->type, during);
+// A statement's columns from its RowDescription, each with the format
+// pgcoro asks for in Bind.
+inline void describe_columns(std::string_view row_description, statement_description& statement,
+                             std::vector<protocol::field_description>& fields) {
+    protocol::decode_row_description(row_description, fields);
+    statement.columns.clear();
+    statement.result_formats.clear();
+    for (const auto& f : fields) {
+        const auto fmt = static_cast<std::int16_t>(receives_binary(f.type_oid) ? 1 : 0);
+        statement.columns.push_back({std::string(f.name), f.table_oid, f.column_attribute, f.type_oid, f.type_size,
+                                     f.type_modifier, fmt});
+        statement.result_formats.push_back(fmt);
+    }
+}
+
+// Parse and Describe of one or more statements, each with a Sync of its own
+// so that each reports its own error: ParseComplete, ParameterDescription,
+// RowDescription or NoData, ReadyForQuery, in that order, per statement (or
+// an ErrorResponse and ReadyForQuery). CloseComplete of statements the cache
+// evicted comes first.
+class describe_exchange {
+public:
+    // Appends the messages for `statement`, already named.
+    void add(session& s, std::shared_ptr<statement_description> statement, std::string_view sql,
+             std::span<const std::uint32_t> types) {
+        protocol::encode_parse(s.out(), statement->name, sql, types);
+        protocol::encode_describe(s.out(), protocol::object_kind::statement, statement->name);
+        protocol::encode_sync(s.out());
+        s.expect_ready();
+        statements_.push_back(std::move(statement));
+        errors_.emplace_back();
+    }
+    void expect_closes(std::size_t n) noexcept { closes_ += n; }
+
+    next_step on_message(session&, const protocol::backend_message& m) {
+        using enum protocol::message_type;
+        if (next_ == statements_.size()) return next_step::unexpected;
+        auto& statement = *statements_[next_];
+        switch (m.type) {
+        case close_complete:
+            if (closes_ == 0 || stage_ != stage::parse) return next_step::unexpected;
+            protocol::expect_empty_body(m.body, "CloseComplete");
+            --closes_;
+            return next_step::read;
+        case parse_complete:
+            if (stage_ != stage::parse) return next_step::unexpected;
+            protocol::expect_empty_body(m.body, "ParseComplete");
+            stage_ = stage::parameters;
+            return next_step::read;
+        case parameter_description:
+            if (stage_ != stage::parameters) return next_step::unexpected;
+            protocol::decode_parameter_description(m.body, statement.param_types);
+            stage_ = stage::columns;
+            return next_step::read;
+        case row_description:
+            if (stage_ != stage::columns) return next_step::unexpected;
+            describe_columns(m.body, statement, fields_);
+            stage_ = stage::ready;
+            return next_step::read;
+        case no_data:
+            if (stage_ != stage::columns) return next_step::unexpected;
+            protocol::expect_empty_body(m.body, "NoData");
+            stage_ = stage::ready;
+            return next_step::read;
+        case ready_for_query:
+            if (stage_ != stage::ready) return next_step::unexpected;
+            stage_ = stage::parse;
+            return ++next_ == statements_.size() ? next_step::done : next_step::read;
+        default: return next_step::unexpected;
         }
     }
-    return false;
-}
+    next_step on_error(session&, diagnostics&& d) {
+        if (next_ == statements_.size()) return next_step::unexpected;
+        errors_[next_] = std::move(d);
+        closes_ = 0;  // the server skips to the Sync: no CloseComplete follows an error
+        stage_ = stage::ready;
+        return next_step::read;
+    }
+    const char* during() const noexcept { return "while preparing a statement"; }
 
-// Reads up to ReadyForQuery; throws the first ErrorResponse after it arrives.
-template <class OnMessage>
-asio::awaitable<void> read_until_ready(session& s, const char* during, OnMessage&& on_message) {
-    std::optional<diagnostics> failure;
-    while (!consume_until_ready(s, failure, during, on_message)) s.received(co_await s.receive());
-}
+    std::span<const std::shared_ptr<statement_description>> statements() const noexcept { return statements_; }
+    std::optional<diagnostics>& error_of(std::size_t i) noexcept { return errors_[i]; }
 
-// Queues Close for statements the cache evicted.
-inline void close_evicted_statements(session& s, statement_cache& cache) {
-    for (const auto& name : cache.pending_close()) protocol::encode_close(s.out(), 'S', name);
-    cache.pending_close().clear();
-}
+private:
+    enum class stage { parse, parameters, columns, ready };
+    std::vector<std::shared_ptr<statement_description>> statements_;
+    std::vector<std::optional<diagnostics>> errors_;
+    std::vector<protocol::field_description> fields_;
+    std::size_t next_ = 0;  // the statement answered next
+    std::size_t closes_ = 0;
+    stage stage_ = stage::parse;
+};
 
 // Parses and describes a statement under `name` (empty: the unnamed one).
 inline asio::awaitable<statement_ptr> describe_new_statement(session& s, std::string name, std::string_view sql,
-                                                             std::span<const std::uint32_t> types) {
+                                                             std::span<const std::uint32_t> types,
+                                                             std::size_t closes_before = 0) {
     auto statement = std::make_shared<statement_description>();
     statement->name = std::move(name);
-    protocol::encode_parse(s.out(), statement->name, sql, types);
-    protocol::encode_describe(s.out(), 'S', statement->name);
-    protocol::encode_sync(s.out());
-    co_await s.flush();
-
-    std::vector<protocol::field_description> fields;
-    co_await read_until_ready(s, "while preparing a statement", [&](const protocol::backend_message& m) {
-        switch (m.type) {
-        case '1': protocol::expect_empty_body(m.body, "ParseComplete"); return true;
-        case 't': protocol::decode_parameter_description(m.body, statement->param_types); return true;
-        case 'n': protocol::expect_empty_body(m.body, "NoData"); return true;
-        case 'T':
-            protocol::decode_row_description(m.body, fields);
-            for (const auto& f : fields) {
-                const auto fmt = static_cast<std::int16_t>(receives_binary(f.type_oid) ? 1 : 0);
-                statement->columns.push_back({std::string(f.name), f.table_oid, f.column_attribute, f.type_oid,
-                                              f.type_size, f.type_modifier, fmt});
-                statement->result_formats.push_back(fmt);
-            }
-            return true;
-        default: return false;
-        }
-    });
+    describe_exchange exchange;
+    exchange.expect_closes(closes_before);
+    exchange.add(s, statement, sql, types);
+    co_await run_exchange(s, exchange);
+    if (auto& failure = exchange.error_of(0)) throw server_error(std::move(*failure));
     co_return statement;
 }
 
 inline asio::awaitable<statement_ptr> prepare_statement(session& s, statement_cache& cache, std::string_view sql,
                                                         std::span<const std::uint32_t> types) {
     if (auto hit = cache.find(sql, types)) co_return hit;
-    close_evicted_statements(s, cache);
+    const auto closes = close_evicted_statements(s, cache);
     // Named first: GCC 12 miscompiles a conditional's temporary passed to a coroutine.
     std::string name = cache.enabled() ? cache.next_name() : std::string();
-    auto statement = co_await describe_new_statement(s, std::move(name), sql, types);
+    auto statement = co_await describe_new_statement(s, std::move(name), sql, types, closes);
     cache.insert(sql, types, statement);
     co_return statement;
 }
@@ -154,20 +199,6 @@ inline void bind_statement(session& s, const statement_description& statement, c
     } catch (...) {
         s.out().resize(unsent);
         throw;
-    }
-}
-
-// Reads what Execute of the unnamed portal sends, into the sink. Returns
-// false when the portal was suspended at its row limit, true when it completed.
-template <class Sink>
-bool on_execute_message(const protocol::backend_message& m, Sink& sink, bool& handled) {
-    handled = true;
-    switch (m.type) {
-    case '2': protocol::expect_empty_body(m.body, "BindComplete"); return false;
-    case 'D': sink.row(m.body); return false;
-    case 'C': sink.complete(protocol::decode_command_complete(m.body)); return true;
-    case 'I': protocol::expect_empty_body(m.body, "EmptyQueryResponse"); sink.complete({}); return true;
-    default: handled = false; return false;
     }
 }
 

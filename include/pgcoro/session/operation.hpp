@@ -20,6 +20,7 @@
 
 #include "cancel_request.hpp"
 #include "../net/deadline.hpp"
+#include "runner.hpp"
 #include "session.hpp"
 #include "simple_query.hpp"
 
@@ -29,9 +30,42 @@ namespace pgcoro::detail {
 // ReadyForQuery before the connection is closed instead.
 inline constexpr std::chrono::milliseconds cancel_drain_limit{5000};
 
+// Reads everything up to the last ReadyForQuery owed, discarding results
+// and keeping the first error; a COPY FROM STDIN that starts meanwhile is
+// refused with CopyFail.
+class drain_exchange {
+public:
+    explicit drain_exchange(std::string_view copy_fail_reason) noexcept : reason_(copy_fail_reason) {}
+
+    next_step on_message(session& s, const protocol::backend_message& m) {
+        using enum protocol::message_type;
+        switch (m.type) {
+        case ready_for_query: return s.readies_owed() == 0 ? next_step::done : next_step::read;
+        case copy_in_response:
+            protocol::encode_copy_fail(s.out(), reason_);
+            return next_step::write;
+        case authentication:
+        case backend_key_data:
+        case negotiate_protocol_version:
+            return next_step::unexpected;  // startup messages
+        default: return next_step::read;
+        }
+    }
+    next_step on_error(session&, diagnostics&& d) {
+        errors.keep(std::move(d));
+        return next_step::read;
+    }
+    const char* during() const noexcept { return "while draining a session"; }
+
+    first_error errors;
+
+private:
+    std::string_view reason_;
+};
+
 // Ends the open exchange (CopyFail for COPY FROM STDIN, Close and Sync for a
-// suspended portal) and reads up to ReadyForQuery, discarding results and
-// keeping the first error.
+// suspended portal) and reads up to the last ReadyForQuery owed, discarding
+// results and keeping the first error.
 inline asio::awaitable<void> end_exchange_and_drain(session& s, std::optional<diagnostics>& first_error,
                                                     std::string_view copy_fail_reason) {
     // A write a cancellation cut short is completed first: only whole
@@ -40,27 +74,18 @@ inline asio::awaitable<void> end_exchange_and_drain(session& s, std::optional<di
     switch (s.exchange) {
     case open_exchange::copy_in: protocol::encode_copy_fail(s.out(), copy_fail_reason); break;
     case open_exchange::suspended_portal:
-        protocol::encode_close(s.out(), 'P', "");
+        protocol::encode_close(s.out(), protocol::object_kind::portal, "");
         protocol::encode_sync(s.out());
+        s.expect_ready();
         break;
     case open_exchange::copy_out:
     case open_exchange::none: break;
     }
     s.exchange = open_exchange::none;
-    co_await s.flush();
-    for (;;) {
-        auto m = co_await s.read_message();
-        if (s.handle_asynchronous(m)) continue;
-        if (m.type == 'Z') {
-            s.ready_for_query(m.body);
-            co_return;
-        }
-        if (m.type == 'E' && !first_error) first_error = protocol::decode_error_fields(m.body);
-        if (m.type == 'G') {
-            protocol::encode_copy_fail(s.out(), copy_fail_reason);
-            co_await s.flush();
-        }
-    }
+    drain_exchange drain(copy_fail_reason);
+    if (s.readies_owed() > 0) co_await run_exchange(s, drain);
+    else co_await s.flush();
+    first_error = std::move(drain.errors.failure);
 }
 
 // An exchange whose driving object (a row_stream, a COPY) was destroyed
@@ -108,17 +133,16 @@ inline asio::awaitable<recovery> recover_from_cancellation(session& s) {
 // row_stream's next chunk) or starts afresh.
 enum class operation_start { fresh, continues_exchange };
 
-// An operation that is one request and the messages up to its ReadyForQuery
-// (see execution.hpp). run_operation() drives it without a coroutine of its
-// own: a frame fewer per query, which keeps the frames a query needs within
-// Asio's per-thread cache of two, so a query allocates nothing.
+// An operation that is one exchange (see execution.hpp), run by
+// run_operation() without a coroutine of its own: a frame fewer per query,
+// which keeps the frames a query needs within Asio's per-thread cache of
+// two, so a query allocates nothing.
 template <class T>
-concept message_exchange = requires(T& op, session& s) {
+concept message_exchange = exchange_algorithm<T> && requires(T& op, session& s) {
     { op.ready(s) } -> std::same_as<bool>;  // else prepare(s) first
     { op.prepare(s) } -> std::same_as<asio::awaitable<void>>;
-    op.send(s);                             // appends the request
-    { op.consume(s) } -> std::same_as<bool>;  // the buffered messages; true at ReadyForQuery
-    { op.retry() } -> std::same_as<bool>;     // run once more, from ready()
+    { op.start(s) } -> std::same_as<next_step>;  // appends the request: write, or done if none
+    { op.retry() } -> std::same_as<bool>;  // run once more, from ready()
 };
 
 // What run_operation returns: the operation's result(), if it has one.
@@ -133,18 +157,16 @@ struct operation_result<Operation> {
 };
 
 template <message_exchange Exchange>
-asio::awaitable<void> run_exchange(session& s, Exchange& op) {
+asio::awaitable<void> run_message_exchange(session& s, Exchange& op) {
     do {
         if (!op.ready(s)) co_await op.prepare(s);
-        op.send(s);
-        if (!s.send_now()) s.sent(co_await s.send_rest());
-        while (!op.consume(s)) s.received(co_await s.receive());
+        co_await run_exchange(s, op, op.start(s));
     } while (op.retry());
 }
 
 template <class Operation>
 asio::awaitable<void> start_operation(session& s, Operation& op) {
-    if constexpr (message_exchange<Operation>) return run_exchange(s, op);
+    if constexpr (message_exchange<Operation>) return run_message_exchange(s, op);
     else return op(s);
 }
 
@@ -251,12 +273,18 @@ asio::awaitable<typename operation_result<Operation>::type> run_operation(std::s
         if (s.query_timeout.count() > 0) {
             co_await with_deadline(start_operation(s, op), s.query_timeout, "query_timeout expired");
         } else if constexpr (message_exchange<Operation>) {
-            // run_exchange, inlined: its frame would be a third one per query.
+            // run_message_exchange, inlined: its frames would be a third and
+            // a fourth one per query.
             do {
                 if (!op.ready(s)) co_await op.prepare(s);
-                op.send(s);
-                if (!s.send_now()) s.sent(co_await s.send_rest());
-                while (!op.consume(s)) s.received(co_await s.receive());
+                for (auto step = op.start(s); step == next_step::write || step == next_step::read;) {
+                    if (step == next_step::write) {
+                        if (!s.send_now()) s.sent(co_await s.send_rest());
+                    } else {
+                        s.received(co_await s.receive());
+                    }
+                    step = consume(s, op);
+                }
             } while (op.retry());
         } else {
             co_await op(s);

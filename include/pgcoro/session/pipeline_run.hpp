@@ -75,47 +75,24 @@ public:
             for (auto j : to_prepare) duplicate |= same(i, j);
             if (!duplicate) to_prepare.push_back(i);
         }
-        close_evicted_statements(s, cache);
-        std::vector<std::shared_ptr<statement_description>> fresh;
+        describe_exchange exchange;
+        exchange.expect_closes(close_evicted_statements(s, cache));
         for (auto i : to_prepare) {
             auto d = std::make_shared<statement_description>();
             d->name = cache.next_name();
             if (!cache.enabled()) scratch.temporary_names.push_back(d->name);
-            protocol::encode_parse(s.out(), d->name, items[i].sql, items[i].types);
-            protocol::encode_describe(s.out(), 'S', d->name);
-            protocol::encode_sync(s.out());
-            fresh.push_back(std::move(d));
+            exchange.add(s, std::move(d), items[i].sql, items[i].types);
         }
-        co_await s.flush();
+        co_await run_exchange(s, exchange);
         for (std::size_t k = 0; k < to_prepare.size(); ++k) {
-            auto& d = *fresh[k];
-            std::vector<protocol::field_description> fields;
-            try {
-                co_await read_until_ready(s, "while preparing a pipeline", [&](const protocol::backend_message& m) {
-                    switch (m.type) {
-                    case '1': return true;
-                    case 't': protocol::decode_parameter_description(m.body, d.param_types); return true;
-                    case 'n': return true;
-                    case 'T':
-                        protocol::decode_row_description(m.body, fields);
-                        for (const auto& f : fields) {
-                            const auto fmt = static_cast<std::int16_t>(receives_binary(f.type_oid) ? 1 : 0);
-                            d.columns.push_back({std::string(f.name), f.table_oid, f.column_attribute, f.type_oid,
-                                                 f.type_size, f.type_modifier, fmt});
-                            d.result_formats.push_back(fmt);
-                        }
-                        return true;
-                    default: return false;
-                    }
-                });
-            } catch (const server_error& e) {
-                if (ends_session(e.diag())) throw;
-                out[to_prepare[k]].error = e.diag();
+            if (auto& failure = exchange.error_of(k)) {
+                out[to_prepare[k]].error = std::move(*failure);
                 continue;
             }
+            const auto& fresh = exchange.statements()[k];
             const auto& item = items[to_prepare[k]];
-            if (cache.enabled()) cache.insert(item.sql, item.types, fresh[k]);
-            statements[to_prepare[k]] = fresh[k];
+            if (cache.enabled()) cache.insert(item.sql, item.types, fresh);
+            statements[to_prepare[k]] = fresh;
         }
         // Later uses of the same statement share its preparation.
         for (std::size_t i = 0; i < items.size(); ++i) {
@@ -130,7 +107,7 @@ public:
 
     // Every execution; a statement that failed to prepare fails, and the
     // rest of its segment is aborted without being sent.
-    void send(session& s) {
+    next_step start(session& s) {
         const auto items = pipeline_access::statements(*pipeline_);
         const auto params = pipeline_access::params(*pipeline_);
         auto& scratch = s.pipeline;
@@ -159,88 +136,96 @@ public:
             }
             if (item.sync_after || i + 1 == items.size()) {
                 protocol::encode_sync(s.out());
+                s.expect_ready();
                 scratch.segment_ends.push_back(scratch.sent.size());
                 segment_failed = false;
             }
         }
         if (!scratch.temporary_names.empty()) {
-            for (const auto& name : scratch.temporary_names) protocol::encode_close(s.out(), 'S', name);
+            for (const auto& name : scratch.temporary_names)
+                protocol::encode_close(s.out(), protocol::object_kind::statement, name);
             protocol::encode_sync(s.out());
+            s.expect_ready();
         }
         next_ = segment_start_ = segments_done_ = 0;
-        segment_failed_ = false;
-        close_failure_.reset();
+        segment_failed_ = bound_ = false;
+        close_errors_.failure.reset();
+        return segments(s) == 0 ? next_step::done : next_step::write;  // an empty pipeline asks nothing
     }
 
     // The answers, segment by segment: an error fails the statement it
-    // answers and aborts the rest of its segment. Returns true at the last
+    // answers and aborts the rest of its segment. Done at the last
     // ReadyForQuery.
-    bool consume(session& s) {
+    next_step on_message(session& s, const protocol::backend_message& m) {
+        using enum protocol::message_type;
         auto& scratch = s.pipeline;
-        const std::size_t segments = scratch.segment_ends.size() + (scratch.temporary_names.empty() ? 0 : 1);
-        if (segments_done_ == segments) return true;  // an empty pipeline
-        while (auto m = s.read_buffered_message()) {
-            // Where the current segment's answers end; the Close segment has none.
-            const std::size_t end =
-                segments_done_ < scratch.segment_ends.size() ? scratch.segment_ends[segments_done_] : next_;
-            switch (m->type) {
-            case 'N': case 'S': case 'A': s.handle_asynchronous(*m); continue;
-            case 'E': {
-                auto d = protocol::decode_error_fields(m->body);
-                if (ends_session(d)) throw server_error(std::move(d));
-                if (segments_done_ >= scratch.segment_ends.size()) {
-                    if (!close_failure_) close_failure_ = std::move(d);
-                    continue;
-                }
-                // The server skips the rest of a failed segment, so a segment
-                // fails once. An error after its last statement's answer comes
-                // from its implicit COMMIT (a deferred constraint), which
-                // undid the segment: it is reported on that last statement.
-                if (segment_failed_ || end == segment_start_) continue;
-                const auto i = scratch.sent[next_ < end ? next_ : end - 1];
-                // A cached statement the server lost (DEALLOCATE ALL) or can no
-                // longer run as prepared fails here, and is prepared afresh
-                // next time. Not retried: later segments have already run.
-                if (statement_went_stale(d) && s.statements.enabled()) {
-                    const auto& item = pipeline_access::statements(*pipeline_)[i];
-                    s.statements.erase(item.sql, item.types);
-                }
-                auto& o = (*out_)[i];
-                o.state = pipeline_outcome::status::failed;
-                o.error = std::move(d);
-                segment_failed_ = true;
-                next_ = end;
-                continue;
-            }
-            case 'Z':
-                s.ready_for_query(m->body);
-                next_ = segment_start_ = end;
-                segment_failed_ = false;
-                if (++segments_done_ < segments) continue;
-                if (close_failure_) throw server_error(std::move(*close_failure_));
-                return true;
-            case '3': continue;  // CloseComplete
-            case '2': case 'D': case 'C': case 'I': {
-                if (next_ >= end) throw_unexpected(m->type, "in a pipeline after its segment's last statement");
-                const auto i = scratch.sent[next_];
-                auto& o = (*out_)[i];
-                if (m->type == '2') {
-                    const auto& statement = scratch.statements[i];
-                    o.rows.set_columns(std::shared_ptr<const std::vector<column>>(statement, &statement->columns));
-                } else if (m->type == 'D') {
-                    o.rows.append_row(m->body);
-                } else {
-                    if (m->type == 'C') o.rows.set_command_tag(protocol::decode_command_complete(m->body));
-                    o.state = pipeline_outcome::status::ok;
-                    ++next_;
-                }
-                continue;
-            }
-            default: throw_unexpected(m->type, "while reading a pipeline");
-            }
+        if (segments_done_ == segments(s)) return next_step::unexpected;
+        const std::size_t end = segment_end(s);
+        switch (m.type) {
+        case ready_for_query:
+            next_ = segment_start_ = end;
+            segment_failed_ = false;
+            if (++segments_done_ < segments(s)) return next_step::read;
+            return close_errors_.finish();
+        case close_complete:
+            if (segments_done_ < scratch.segment_ends.size()) return next_step::unexpected;
+            return next_step::read;  // the Close segment's
+        case bind_complete: {
+            if (next_ >= end || bound_) return next_step::unexpected;
+            const auto& statement = scratch.statements[scratch.sent[next_]];
+            (*out_)[scratch.sent[next_]].rows.set_columns(
+                std::shared_ptr<const std::vector<column>>(statement, &statement->columns));
+            bound_ = true;
+            return next_step::read;
         }
-        return false;
+        case data_row:
+            if (next_ >= end || !bound_) return next_step::unexpected;
+            (*out_)[scratch.sent[next_]].rows.append_row(m.body);
+            return next_step::read;
+        case command_complete:
+        case empty_query_response: {
+            if (next_ >= end || !bound_) return next_step::unexpected;
+            auto& o = (*out_)[scratch.sent[next_]];
+            if (m.type == command_complete) o.rows.set_command_tag(protocol::decode_command_complete(m.body));
+            o.state = pipeline_outcome::status::ok;
+            ++next_;
+            bound_ = false;
+            return next_step::read;
+        }
+        default: return next_step::unexpected;
+        }
     }
+
+    next_step on_error(session& s, diagnostics&& d) {
+        auto& scratch = s.pipeline;
+        if (segments_done_ == segments(s)) return next_step::unexpected;
+        if (segments_done_ >= scratch.segment_ends.size()) {
+            close_errors_.keep(std::move(d));
+            return next_step::read;
+        }
+        // The server skips the rest of a failed segment, so a segment fails
+        // once. An error after its last statement's answer comes from its
+        // implicit COMMIT (a deferred constraint), which undid the segment:
+        // it is reported on that last statement.
+        const std::size_t end = segment_end(s);
+        if (segment_failed_ || end == segment_start_) return next_step::unexpected;
+        const auto i = scratch.sent[next_ < end ? next_ : end - 1];
+        // A cached statement the server lost (DEALLOCATE ALL) or can no
+        // longer run as prepared fails here, and is prepared afresh next
+        // time. Not retried: later segments have already run.
+        if (statement_went_stale(d) && s.statements.enabled()) {
+            const auto& item = pipeline_access::statements(*pipeline_)[i];
+            s.statements.erase(item.sql, item.types);
+        }
+        auto& o = (*out_)[i];
+        o.state = pipeline_outcome::status::failed;
+        o.error = std::move(d);
+        segment_failed_ = true;
+        bound_ = false;
+        next_ = end;
+        return next_step::read;
+    }
+    const char* during() const noexcept { return "while reading a pipeline"; }
 
     bool retry() const noexcept { return false; }
 
@@ -251,7 +236,16 @@ private:
     std::size_t segments_done_ = 0;  // ReadyForQuery messages read
     std::size_t segment_start_ = 0;  // in `sent`: the current segment's first statement
     bool segment_failed_ = false;
-    std::optional<diagnostics> close_failure_;
+    bool bound_ = false;             // BindComplete of statement next_ came
+    first_error close_errors_;       // of the Close segment (statement cache off)
+
+    static std::size_t segments(const session& s) noexcept {
+        return s.pipeline.segment_ends.size() + (s.pipeline.temporary_names.empty() ? 0 : 1);
+    }
+    // Where the current segment's answers end in `sent`; the Close segment has none.
+    std::size_t segment_end(const session& s) const noexcept {
+        return segments_done_ < s.pipeline.segment_ends.size() ? s.pipeline.segment_ends[segments_done_] : next_;
+    }
 };
 
 }  // namespace pgcoro::detail

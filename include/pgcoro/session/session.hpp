@@ -129,21 +129,12 @@ public:
     // socket buffer then costs one send() and no completion to schedule.
     bool send_now() {
         if (write_buffer_.empty()) return true;
-        awaiting_ready = true;
         const auto sent = transport_.try_write(asio::buffer(write_buffer_));
         write_buffer_.erase(0, sent);
         return write_buffer_.empty();
     }
 
     // --- reading -------------------------------------------------------------
-    // The next message; its body stays valid until the next read.
-    asio::awaitable<protocol::backend_message> read_message() {
-        for (;;) {
-            if (auto m = read_buffered_message()) co_return *m;
-            received(co_await receive());
-        }
-    }
-
     // The next message if it is already buffered; reads nothing.
     std::optional<protocol::backend_message> read_buffered_message() {
         auto f = protocol::next_frame(buffered(), config_.max_message_size);
@@ -154,6 +145,13 @@ public:
         read_begin_ += f.needed;
         wanted_ = 0;
         return f.message;
+    }
+
+    // The type of the next message if it is already buffered whole.
+    std::optional<protocol::message_type> buffered_message_type() const {
+        const auto f = protocol::next_frame(buffered(), config_.max_message_size);
+        if (!f.complete) return std::nullopt;
+        return f.message.type;
     }
 
     // Bytes received but not yet consumed as messages.
@@ -184,19 +182,20 @@ public:
     // Handles the messages that may arrive at any time. Returns false for any
     // other message type.
     bool handle_asynchronous(const protocol::backend_message& m) {
+        using enum protocol::message_type;
         switch (m.type) {
-        case 'N':
+        case notice_response:
             if (notice_handler_) notice_handler_(protocol::decode_error_fields(m.body, "NoticeResponse"));
             else protocol::decode_error_fields(m.body, "NoticeResponse");  // still validated
             return true;
-        case 'S': {
+        case parameter_status: {
             auto p = protocol::decode_parameter_status(m.body);
             auto it = parameters_.find(p.name);
             if (it == parameters_.end()) parameters_.emplace(std::string(p.name), std::string(p.value));
             else it->second.assign(p.value);
             return true;
         }
-        case 'A': {
+        case notification_response: {
             auto n = protocol::decode_notification(m.body);
             notifications_.push_back({n.process_id, std::string(n.channel), std::string(n.payload)});
             return true;
@@ -206,21 +205,28 @@ public:
     }
 
     // --- session state ---------------------------------------------------------
-    // ReadyForQuery: the server has answered everything sent so far.
+    // A request that ends in ReadyForQuery (a Sync, a Query, the startup
+    // packet) was written to out(): one more the server owes.
+    void expect_ready() noexcept { ++readies_owed_; }
+    std::size_t readies_owed() const noexcept { return readies_owed_; }
+    // ReadyForQuery: the server has answered one request. One that answers
+    // none is a server (or a proxy) out of step with us.
     void ready_for_query(std::string_view body) {
+        if (readies_owed_ == 0) protocol::throw_protocol_violation("ReadyForQuery without a request awaiting it");
         transaction = protocol::decode_ready_for_query(body);
-        awaiting_ready = false;
+        --readies_owed_;
     }
     // In sync: no request in flight and nothing half-written, so an error
     // raised on the client side leaves the session usable.
-    bool in_sync() const noexcept { return !awaiting_ready && write_buffer_.empty(); }
+    bool in_sync() const noexcept {
+        return readies_owed_ == 0 && write_buffer_.empty() && exchange == open_exchange::none;
+    }
 
     std::map<std::string, std::string, std::less<>>& parameters() noexcept { return parameters_; }
     const std::map<std::string, std::string, std::less<>>& parameters() const noexcept { return parameters_; }
     protocol::backend_key_data key{};
     protocol::transaction_status transaction = protocol::transaction_status::idle;
     bool broken = false;
-    bool awaiting_ready = false;  // a request was sent and its ReadyForQuery has not arrived
     bool busy = false;
     bool abandoned = false;  // its connection object is gone
     open_exchange exchange = open_exchange::none;
@@ -284,6 +290,7 @@ private:
     std::string read_buffer_;
     std::size_t read_begin_ = 0;
     std::size_t read_end_ = 0;
+    std::size_t readies_owed_ = 0;  // ReadyForQuery messages the requests written so far will bring
     std::size_t wanted_ = 0;  // the size of the incomplete message at read_begin_, as far as known
     std::map<std::string, std::string, std::less<>> parameters_;
 };

@@ -1,66 +1,78 @@
-// Runs a simple-protocol Query ('Q') on a session and collects every result
-// set, up to ReadyForQuery. Server errors are collected and thrown only once
-// the session is back at ReadyForQuery, so the session stays usable.
+// A simple-protocol Query ('Q') as a message exchange: every result set up
+// to ReadyForQuery. Server errors are kept and thrown only once the session
+// is back at ReadyForQuery, so the session stays usable.
 #pragma once
 
+#include <string_view>
 #include <vector>
 
 #include "../result.hpp"
-#include "session.hpp"
+#include "runner.hpp"
 
 namespace pgcoro::detail {
 
-inline asio::awaitable<void> run_simple_query(session& s, std::string_view sql, std::vector<result>& results) {
-    protocol::encode_query(s.out(), sql);
-    co_await s.flush();
+class simple_query_exchange {
+public:
+    explicit simple_query_exchange(std::vector<result>& results) noexcept : results_(results) {}
 
-    std::vector<protocol::field_description> fields;
-    std::optional<diagnostics> failure;
-    bool in_result = false;
-    for (;;) {
-        auto m = co_await s.read_message();
-        if (s.handle_asynchronous(m)) continue;
+    void start(session& s, std::string_view sql) {
+        protocol::encode_query(s.out(), sql);
+        s.expect_ready();
+    }
+
+    next_step on_message(session& s, const protocol::backend_message& m) {
+        using enum protocol::message_type;
         switch (m.type) {
-        case 'T':
-            protocol::decode_row_description(m.body, fields);
-            results.emplace_back().set_columns(fields);
-            in_result = true;
-            break;
-        case 'D':
-            if (!in_result) protocol::throw_protocol_violation("DataRow without RowDescription");
-            results.back().append_row(m.body);
-            break;
-        case 'C':
-            if (!in_result) results.emplace_back();
-            results.back().set_command_tag(protocol::decode_command_complete(m.body));
-            in_result = false;
-            break;
-        case 'I':
+        case row_description:
+            if (in_result_) return next_step::unexpected;
+            protocol::decode_row_description(m.body, fields_);
+            results_.emplace_back().set_columns(fields_);
+            in_result_ = true;
+            return next_step::read;
+        case data_row:
+            if (!in_result_) return next_step::unexpected;
+            results_.back().append_row(m.body);
+            return next_step::read;
+        case command_complete:
+            if (!in_result_) results_.emplace_back();
+            results_.back().set_command_tag(protocol::decode_command_complete(m.body));
+            in_result_ = false;
+            return next_step::read;
+        case empty_query_response:
+            if (in_result_) return next_step::unexpected;
             protocol::expect_empty_body(m.body, "EmptyQueryResponse");
-            results.emplace_back();
-            break;
-        case 'E':
-            failure = protocol::decode_error_fields(m.body);
-            if (ends_session(*failure)) throw server_error(std::move(*failure));  // no ReadyForQuery follows
-            in_result = false;
-            break;
-        case 'G':
-            // COPY FROM STDIN through query(): refuse, the server then reports an error.
+            results_.emplace_back();
+            return next_step::read;
+        case copy_in_response:
+            // COPY FROM STDIN through a query: refused, the server then reports an error.
             protocol::encode_copy_fail(s.out(), "COPY FROM STDIN is not supported by query(); use the COPY API");
-            co_await s.flush();
-            break;
-        case 'H':
-        case 'd':
-        case 'c':
-            break;  // COPY TO STDOUT data through query() is discarded
-        case 'Z':
-            s.ready_for_query(m.body);
-            if (failure) throw server_error(std::move(*failure));
-            co_return;
-        default:
-            protocol::throw_protocol_violation(std::string("unexpected message type '") + m.type + "' in simple query");
+            return next_step::write;
+        case copy_out_response:
+        case copy_data:
+        case copy_done:
+            return next_step::read;  // COPY TO STDOUT data through a query is discarded
+        case ready_for_query: return errors_.finish();
+        default: return next_step::unexpected;
         }
     }
+    next_step on_error(session&, diagnostics&& d) {
+        errors_.keep(std::move(d));
+        in_result_ = false;
+        return next_step::read;
+    }
+    const char* during() const noexcept { return "in a simple query"; }
+
+private:
+    std::vector<result>& results_;
+    std::vector<protocol::field_description> fields_;
+    first_error errors_;
+    bool in_result_ = false;
+};
+
+inline asio::awaitable<void> run_simple_query(session& s, std::string_view sql, std::vector<result>& results) {
+    simple_query_exchange exchange(results);
+    exchange.start(s, sql);
+    co_await run_exchange(s, exchange);
 }
 
 }  // namespace pgcoro::detail

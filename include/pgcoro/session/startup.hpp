@@ -12,8 +12,9 @@
 #include "../auth/md5_password.hpp"
 #include "../auth/saslprep.hpp"
 #include "../auth/scram_client.hpp"
-#include "session.hpp"
 #include "../net/tls_setup.hpp"
+#include "runner.hpp"
+#include "session.hpp"
 
 namespace pgcoro::detail {
 
@@ -78,103 +79,123 @@ inline void encode_startup(session& s) {
     protocol::encode_startup_message(s.out(), params);
 }
 
-// Runs the whole startup phase. On return the session is at ReadyForQuery.
-inline asio::awaitable<void> run_startup(session& s) {
-    const auto& cfg = s.settings();
-    encode_startup(s);
-    co_await s.flush();
+// The startup phase as a message exchange: the authentication requests
+// (each answered with a write), then BackendKeyData, and ReadyForQuery.
+class startup_exchange {
+public:
+    void start(session& s) {
+        encode_startup(s);
+        s.expect_ready();
+    }
 
-    std::optional<auth::scram_client> scram;
-    bool authenticated_by_method = false;  // the server asked for some method
-    bool channel_bound = false;
-
-    for (;;) {
-        auto m = co_await s.read_message();
-        if (m.type == 'E') throw server_error(protocol::decode_error_fields(m.body));
-        if (m.type == 'v') {
+    next_step on_message(session& s, const protocol::backend_message& m) {
+        using enum protocol::message_type;
+        switch (m.type) {
+        case negotiate_protocol_version: {
+            if (authenticated_) return next_step::unexpected;
             auto v = protocol::decode_negotiate_protocol_version(m.body);
             if (v.newest_minor < 0) protocol::throw_protocol_violation("NegotiateProtocolVersion with a negative version");
-            continue;  // we asked for 3.0 and no _pq_ options; any answer is compatible
+            return next_step::read;  // we asked for 3.0 and no _pq_ options; any answer is compatible
         }
-        if (s.handle_asynchronous(m)) continue;
-        if (m.type != 'R') protocol::throw_protocol_violation(std::string("unexpected message type '") + m.type + "' during authentication");
+        case authentication:
+            if (authenticated_) return next_step::unexpected;
+            return on_authentication(s, protocol::decode_authentication(m.body));
+        case backend_key_data:
+            if (!authenticated_) return next_step::unexpected;
+            s.key = protocol::decode_backend_key_data(m.body);
+            return next_step::read;
+        case ready_for_query: return authenticated_ ? next_step::done : next_step::unexpected;
+        default: return next_step::unexpected;
+        }
+    }
+    // Any error ends the startup (the server closes the connection).
+    next_step on_error(session&, diagnostics&& d) { throw server_error(std::move(d)); }
+    const char* during() const noexcept { return authenticated_ ? "during startup" : "during authentication"; }
 
-        auto request = protocol::decode_authentication(m.body);
+private:
+    next_step on_authentication(session& s, const protocol::authentication_request& request) {
+        const auto& cfg = s.settings();
         if (std::holds_alternative<protocol::auth_ok>(request)) {
-            if (scram && !scram->server_verified())
+            if (scram_ && !scram_->server_verified())
                 throw_auth_refused("server sent AuthenticationOk before completing SCRAM authentication");
-            if (!authenticated_by_method) {
+            if (!authenticated_by_method_) {
                 check_require_auth(cfg, auth_method::none, "did not request authentication");
                 check_channel_binding_not_required(cfg, "authenticated the client without channel binding");
             }
-            if (cfg.channel_binding == channel_binding_mode::require && !channel_bound)
+            if (cfg.channel_binding == channel_binding_mode::require && !channel_bound_)
                 throw_auth_refused("channel binding required, but server authenticated the client without channel binding");
-            break;
+            authenticated_ = true;
+            return next_step::read;
         }
         if (std::holds_alternative<protocol::auth_cleartext_password>(request)) {
             check_require_auth(cfg, auth_method::password, "requested a cleartext password");
             check_channel_binding_not_required(cfg, "requested a cleartext password");
-            authenticated_by_method = true;
+            authenticated_by_method_ = true;
             s.authentication = "password";
             protocol::encode_password_message(s.out(), require_password(s));
         } else if (auto* md5 = std::get_if<protocol::auth_md5_password>(&request)) {
             check_require_auth(cfg, auth_method::md5, "requested a hashed password");
             check_channel_binding_not_required(cfg, "requested a hashed password");
-            authenticated_by_method = true;
+            authenticated_by_method_ = true;
             s.authentication = "md5";
             protocol::encode_password_message(s.out(), auth::md5_password_response(cfg.user, require_password(s), md5->salt));
         } else if (auto* sasl = std::get_if<protocol::auth_sasl>(&request)) {
-            check_require_auth(cfg, auth_method::scram_sha_256, "requested SASL authentication");
-            if (scram) protocol::throw_protocol_violation("duplicate SASL authentication request");
-            authenticated_by_method = true;
-            auto offered = [&](std::string_view mech) {
-                return std::find(sasl->mechanisms.begin(), sasl->mechanisms.end(), mech) != sasl->mechanisms.end();
-            };
-            const bool tls = s.stream().is_tls();
-            auth::channel_binding_use use = auth::channel_binding_use::unsupported;
-            std::string binding;
-            if (tls && cfg.channel_binding != channel_binding_mode::disable && offered(auth::scram_sha_256_plus)) {
-                use = auth::channel_binding_use::bound;
-                binding = server_end_point_hash(s.stream().tls().native_handle());
-            } else if (cfg.channel_binding == channel_binding_mode::require) {
-                throw_auth_refused(tls ? "channel binding is required, but server did not offer an authentication "
-                                         "method that supports channel binding"
-                                       : "channel binding is required, but the connection does not use TLS");
-            } else if (!offered(auth::scram_sha_256)) {
-                throw error(errc::auth_unsupported, "none of the server's SASL authentication mechanisms are supported");
-            } else if (tls && cfg.channel_binding != channel_binding_mode::disable) {
-                use = auth::channel_binding_use::server_lacks_it;
-            }
-            channel_bound = use == auth::channel_binding_use::bound;
-            scram.emplace(auth::prepare_scram_password(require_password(s)), use, std::move(binding), cfg.max_scram_iterations);
-            s.authentication = scram->mechanism();
-            protocol::encode_sasl_initial_response(s.out(), scram->mechanism(), scram->client_first_message());
+            start_sasl(s, *sasl);
         } else if (auto* cont = std::get_if<protocol::auth_sasl_continue>(&request)) {
-            if (!scram) protocol::throw_protocol_violation("SASLContinue without a SASL exchange");
-            protocol::encode_sasl_response(s.out(), scram->client_final_message(cont->data));
+            if (!scram_) protocol::throw_protocol_violation("SASLContinue without a SASL exchange");
+            protocol::encode_sasl_response(s.out(), scram_->client_final_message(cont->data));
         } else if (auto* fin = std::get_if<protocol::auth_sasl_final>(&request)) {
-            if (!scram) protocol::throw_protocol_violation("SASLFinal without a SASL exchange");
-            scram->verify_server_final(fin->data);
-            continue;  // AuthenticationOk follows
+            if (!scram_) protocol::throw_protocol_violation("SASLFinal without a SASL exchange");
+            scram_->verify_server_final(fin->data);
+            return next_step::read;  // AuthenticationOk follows
         } else {
             const auto code = std::get<protocol::auth_unsupported>(request).code;
             throw error(errc::auth_unsupported, "server requested " + std::string(protocol::auth_method_name(code)) +
                                                     " authentication, which pgcoro does not support");
         }
-        co_await s.flush();
+        return next_step::write;
     }
 
-    // After authentication: parameters, the cancel key, then ReadyForQuery.
-    for (;;) {
-        auto m = co_await s.read_message();
-        if (s.handle_asynchronous(m)) continue;
-        switch (m.type) {
-        case 'K': s.key = protocol::decode_backend_key_data(m.body); break;
-        case 'E': throw server_error(protocol::decode_error_fields(m.body));
-        case 'Z': s.ready_for_query(m.body); co_return;
-        default: protocol::throw_protocol_violation(std::string("unexpected message type '") + m.type + "' during startup");
+    void start_sasl(session& s, const protocol::auth_sasl& sasl) {
+        const auto& cfg = s.settings();
+        check_require_auth(cfg, auth_method::scram_sha_256, "requested SASL authentication");
+        if (scram_) protocol::throw_protocol_violation("duplicate SASL authentication request");
+        authenticated_by_method_ = true;
+        auto offered = [&](std::string_view mech) {
+            return std::find(sasl.mechanisms.begin(), sasl.mechanisms.end(), mech) != sasl.mechanisms.end();
+        };
+        const bool tls = s.stream().is_tls();
+        auth::channel_binding_use use = auth::channel_binding_use::unsupported;
+        std::string binding;
+        if (tls && cfg.channel_binding != channel_binding_mode::disable && offered(auth::scram_sha_256_plus)) {
+            use = auth::channel_binding_use::bound;
+            binding = server_end_point_hash(s.stream().tls().native_handle());
+        } else if (cfg.channel_binding == channel_binding_mode::require) {
+            throw_auth_refused(tls ? "channel binding is required, but server did not offer an authentication "
+                                     "method that supports channel binding"
+                                   : "channel binding is required, but the connection does not use TLS");
+        } else if (!offered(auth::scram_sha_256)) {
+            throw error(errc::auth_unsupported, "none of the server's SASL authentication mechanisms are supported");
+        } else if (tls && cfg.channel_binding != channel_binding_mode::disable) {
+            use = auth::channel_binding_use::server_lacks_it;
         }
+        channel_bound_ = use == auth::channel_binding_use::bound;
+        scram_.emplace(auth::prepare_scram_password(require_password(s)), use, std::move(binding), cfg.max_scram_iterations);
+        s.authentication = scram_->mechanism();
+        protocol::encode_sasl_initial_response(s.out(), scram_->mechanism(), scram_->client_first_message());
     }
+
+    std::optional<auth::scram_client> scram_;
+    bool authenticated_by_method_ = false;  // the server asked for some method
+    bool channel_bound_ = false;
+    bool authenticated_ = false;            // AuthenticationOk came
+};
+
+// Runs the whole startup phase. On return the session is at ReadyForQuery.
+inline asio::awaitable<void> run_startup(session& s) {
+    startup_exchange exchange;
+    exchange.start(s);
+    co_await run_exchange(s, exchange);
 }
 
 }  // namespace pgcoro::detail

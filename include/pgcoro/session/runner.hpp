@@ -1,0 +1,115 @@
+// The one place that reads the server's messages. Every exchange is an
+// algorithm: it appends its requests to the session's write buffer and is
+// handed the messages that answer them, one at a time, deciding on each what
+// comes next. The runner around it sends, reads and frames; handles what may
+// arrive at any time (notices, notifications, ParameterStatus); ends the
+// session on a FATAL error; counts the ReadyForQuery messages owed; and turns
+// any message the algorithm did not expect into a protocol violation, which
+// breaks the connection (see operation.hpp) rather than let a stray reply be
+// taken as the answer to a later request.
+#pragma once
+
+#include <concepts>
+#include <string>
+#include <utility>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "session.hpp"
+
+namespace pgcoro::detail {
+
+// What an algorithm wants after a message.
+enum class next_step {
+    read,        // the next message
+    write,       // send what it appended, then read on
+    done,        // its exchange is over
+    suspend,     // stop here with the exchange still open (a chunk, a COPY): its owner continues it later
+    unexpected,  // not a message it can take now: a protocol violation
+};
+
+// An algorithm: on_message gets every message but the asynchronous ones and
+// ErrorResponse, which it gets decoded in on_error (unless FATAL: that ends
+// the session before it sees it). ReadyForQuery is counted off by the
+// session before the algorithm sees it. during() says what it was doing,
+// for the protocol violation's message.
+template <class A>
+concept exchange_algorithm = requires(A& a, session& s, const protocol::backend_message& m, diagnostics d) {
+    { a.on_message(s, m) } -> std::same_as<next_step>;
+    { a.on_error(s, std::move(d)) } -> std::same_as<next_step>;
+    { a.during() } -> std::convertible_to<const char*>;
+};
+
+// An algorithm that waits for asynchronous messages (a notification) is
+// asked after each whether it is done.
+template <class A>
+concept awaits_asynchronous = requires(A& a, session& s) {
+    { a.after_asynchronous(s) } -> std::same_as<next_step>;
+};
+
+[[noreturn]] inline void throw_unexpected(protocol::message_type type, const char* during) {
+    protocol::throw_protocol_violation("unexpected " + protocol::describe_message_type(type) + " " + during);
+}
+
+// The buffered messages, to the algorithm until it wants something other
+// than the next one; next_step::read when the buffer ran dry first.
+template <exchange_algorithm Algorithm>
+next_step consume(session& s, Algorithm& a) {
+    while (auto m = s.read_buffered_message()) {
+        next_step step;
+        if (s.handle_asynchronous(*m)) {
+            if constexpr (!awaits_asynchronous<Algorithm>) continue;
+            else step = a.after_asynchronous(s);
+        } else if (m->type == protocol::message_type::error_response) {
+            auto d = protocol::decode_error_fields(m->body);
+            if (ends_session(d)) throw server_error(std::move(d));  // no ReadyForQuery follows
+            step = a.on_error(s, std::move(d));
+        } else {
+            if (m->type == protocol::message_type::ready_for_query) s.ready_for_query(m->body);
+            step = a.on_message(s, *m);
+        }
+        if (step == next_step::unexpected) throw_unexpected(m->type, a.during());
+        if (step != next_step::read) return step;
+    }
+    return next_step::read;
+}
+
+// Sends what the algorithm appended and feeds it messages until it is done
+// or suspends. `step` is where it starts: write (send, then take the
+// answers), or done when it had nothing to ask. run_operation
+// (operation.hpp) inlines the same loop for the exchanges it runs on a hot
+// path, to save this frame.
+template <exchange_algorithm Algorithm>
+asio::awaitable<next_step> run_exchange(session& s, Algorithm& a, next_step step = next_step::write) {
+    while (step == next_step::write || step == next_step::read) {
+        if (step == next_step::write) {
+            if (!s.send_now()) s.sent(co_await s.send_rest());
+        } else {
+            s.received(co_await s.receive());
+        }
+        step = consume(s, a);
+    }
+    co_return step;
+}
+
+// The first ErrorResponse of an exchange, reported once it is back at
+// ReadyForQuery (the server skips to the Sync after an error, so the session
+// is then in sync again).
+struct first_error {
+    std::optional<diagnostics> failure;
+
+    void keep(diagnostics&& d) {
+        if (!failure) failure = std::move(d);
+    }
+    // At ReadyForQuery: throws what failed, if anything did.
+    next_step finish() {
+        if (failure) {
+            auto d = std::move(*failure);
+            failure.reset();
+            throw server_error(std::move(d));
+        }
+        return next_step::done;
+    }
+};
+
+}  // namespace pgcoro::detail
