@@ -103,7 +103,7 @@ public:
     asio::awaitable<prepared_statement> prepare(std::string_view sql, std::vector<std::uint32_t> parameter_types = {}) {
         detail::statement_ptr statement;
         co_await run_exclusive([&](detail::session& s) -> asio::awaitable<void> {
-            auto name = "pgcoro_prepared_" + std::to_string(++s.prepared_counter);
+            auto name = "pgcoro_prepared_" + std::to_string(s.next_prepared_number());
             statement = co_await detail::describe_new_statement(s, std::move(name), sql, parameter_types);
         });
         co_return prepared_statement(std::move(statement), session_->id);
@@ -213,14 +213,14 @@ public:
     asio::awaitable<void> close() {
         if (!session_) co_return;
         auto s = std::move(session_);
-        if (s->busy) {
+        if (s->busy()) {
             // Another coroutine is mid-operation: a Terminate now would
             // interleave with its messages. Drop the socket; it fails cleanly.
-            s->abandoned = true;
+            s->mark_abandoned();
             s->mark_broken();
             co_return;
         }
-        if (s->broken || !s->stream().is_open()) co_return;
+        if (s->broken() || !s->stream().is_open()) co_return;
         std::exception_ptr ignored;
         try {
             protocol::encode_terminate(s->out());
@@ -232,12 +232,12 @@ public:
     }
 
     // --- state ---
-    bool is_open() const noexcept { return session_ && !session_->broken && session_->stream().is_open(); }
+    bool is_open() const noexcept { return session_ && !session_->broken() && session_->stream().is_open(); }
     // Open, not broken and not in the middle of an operation.
-    bool is_usable() const noexcept { return is_open() && !session_->busy; }
+    bool is_usable() const noexcept { return is_open() && !session_->busy(); }
     // Idle, in a transaction block, or in a failed one, as of the last
     // ReadyForQuery.
-    transaction_status transaction_state() const { require_open(); return session_->transaction; }
+    transaction_status transaction_state() const { require_open(); return session_->transaction(); }
     std::int32_t backend_pid() const { require_open(); return session_->key.process_id; }
     bool uses_tls() const { require_open(); return session_->stream().is_tls(); }
     // How the server authenticated this session: "none" (trust), "password",
@@ -258,24 +258,24 @@ public:
     void set_query_timeout(std::chrono::milliseconds limit) { require_open(); session_->query_timeout = limit; }
 
     // Called with each NoticeResponse (and WARNING) the server sends.
-    void on_notice(notice_handler handler) { require_open(); session_->notice_handler_ = std::move(handler); }
+    void on_notice(notice_handler handler) { require_open(); session_->on_notice = std::move(handler); }
     // Notifications received so far (LISTEN/NOTIFY) and not yet taken, oldest
     // first. They arrive whenever the connection reads, during any operation.
-    std::deque<notification>& notifications() { require_open(); return session_->notifications_; }
+    std::deque<notification>& notifications() { require_open(); return session_->notifications; }
 
     // The next notification: one already received, else waits on the idle
     // connection until one arrives. Cancel it like any operation (a timer
     // raced with ||); the connection stays usable.
     asio::awaitable<notification> wait_for_notification() {
         require_open();
-        if (session_->notifications_.empty()) {
+        if (session_->notifications.empty()) {
             co_await run_exclusive([](detail::session& s) -> asio::awaitable<void> {
                 detail::notification_wait wait;
                 co_await detail::run_exchange(s, wait);
             });
         }
-        auto n = std::move(session_->notifications_.front());
-        session_->notifications_.pop_front();
+        auto n = std::move(session_->notifications.front());
+        session_->notifications.pop_front();
         co_return n;
     }
 
@@ -355,11 +355,11 @@ private:
     // connection_broken instead of touching freed memory.
     void abandon() noexcept {
         if (!session_) return;
-        if (!session_->broken && !session_->busy) {
+        if (!session_->broken() && !session_->busy()) {
             static constexpr char terminate[] = {'X', 0, 0, 0, 4};
             session_->stream().try_write_now(asio::buffer(terminate, sizeof terminate));
         }
-        session_->abandoned = true;
+        session_->mark_abandoned();
         session_->mark_broken();
         session_.reset();
     }

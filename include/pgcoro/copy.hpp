@@ -53,7 +53,7 @@ public:
         case copy_out_response: {
             const bool in = m.type == copy_in_response;
             auto r = protocol::decode_copy_response(m.body, in ? "CopyInResponse" : "CopyOutResponse");
-            s.exchange = in ? open_exchange::copy_in : open_exchange::copy_out;
+            s.enter_exchange(in ? open_exchange::copy_in : open_exchange::copy_out);
             if (m.type != expected_) return next_step::done;  // the other direction: drained by start_copy
             format = copy_format{r.format == 1, std::move(r.column_formats)};
             return next_step::suspend;
@@ -90,7 +90,7 @@ inline asio::awaitable<copy_format> start_copy(session& s, std::string_view sql,
     copy_start_exchange exchange(expected);
     if (co_await run_exchange(s, exchange) == next_step::suspend) co_return std::move(exchange.format);
     const bool in = expected == protocol::message_type::copy_in_response;
-    if (s.exchange != open_exchange::none) {
+    if (s.exchange() != open_exchange::none) {
         // The other direction: CopyFail ends COPY FROM STDIN, COPY TO STDOUT
         // is drained; the server's report of our CopyFail is not news.
         std::optional<diagnostics> ours;
@@ -153,7 +153,7 @@ public:
             return next_step::read;
         case ready_for_query:
             if (at_ != stage::ready) return next_step::unexpected;
-            s.exchange = open_exchange::none;
+            s.exchange_ended();
             data.reset();
             return errors_.finish();
         default: return next_step::unexpected;
@@ -161,7 +161,7 @@ public:
     }
     next_step on_error(session& s, diagnostics&& d) {
         errors_.keep(std::move(d));
-        s.exchange = open_exchange::none;
+        s.exchange_ended();
         at_ = stage::ready;
         return next_step::read;
     }
@@ -191,8 +191,7 @@ public:
     copy_writer(const copy_writer&) = delete;
     ~copy_writer() {
         // The next operation on the connection sends CopyFail first.
-        if (open_ && session_ && !session_->broken && session_->exchange == detail::open_exchange::copy_in)
-            session_->busy = false;
+        if (open_ && session_) session_->let_go_of(detail::open_exchange::copy_in);
     }
 
     const copy_format& format() const noexcept { return format_; }
@@ -219,7 +218,7 @@ public:
         std::uint64_t rows = 0;
         co_await step([&rows](detail::session& s) -> asio::awaitable<void> {
             protocol::encode_copy_done(s.out());
-            s.exchange = detail::open_exchange::none;
+            s.exchange_ended();
             detail::copy_done_exchange exchange;
             co_await detail::run_exchange(s, exchange);
             rows = exchange.rows;
@@ -254,7 +253,7 @@ private:
 
     void require_open(const char* call) const {
         if (!open_) throw error(errc::invalid_state, std::string("copy_writer::") + call + " after the COPY ended");
-        if (session_->broken) throw error(errc::connection_broken, "connection is broken by an earlier failure and must be closed");
+        if (session_->broken()) throw error(errc::connection_broken, "connection is broken by an earlier failure and must be closed");
     }
 
     template <class Operation>
@@ -283,8 +282,7 @@ public:
     copy_reader(const copy_reader&) = delete;
     ~copy_reader() {
         // The next operation on the connection cancels the rest and drains it.
-        if (open_ && session_ && !session_->broken && session_->exchange == detail::open_exchange::copy_out)
-            session_->busy = false;
+        if (open_ && session_) session_->let_go_of(detail::open_exchange::copy_out);
     }
 
     const copy_format& format() const noexcept { return format_; }
@@ -296,7 +294,7 @@ public:
         // Fast path: a whole CopyData is already buffered, taken without an
         // operation of its own (it cannot fail or end the exchange).
         auto& s = *session_;
-        if (s.exchange == detail::open_exchange::copy_out && !s.broken &&
+        if (s.exchange() == detail::open_exchange::copy_out && !s.broken() &&
             s.buffered_message_type() == protocol::message_type::copy_data &&
             detail::consume(s, exchange_) == detail::next_step::suspend)
             co_return exchange_.data;

@@ -43,8 +43,7 @@ public:
 
     ~row_stream() {
         // The session stays in the exchange; its next operation closes the portal.
-        if (session_ && more_ && !session_->broken && session_->exchange == detail::open_exchange::suspended_portal)
-            session_->busy = false;
+        if (session_ && more_) session_->let_go_of(detail::open_exchange::suspended_portal);
     }
 
     // The next chunk of at most chunk_rows rows into chunk(); false once
@@ -109,7 +108,7 @@ public:
                 co_return;
             } catch (const server_error& e) {
                 if (!s.statements.enabled() || !detail::statement_went_stale(e) ||
-                    s.transaction != protocol::transaction_status::idle)
+                    s.transaction() != protocol::transaction_status::idle)
                     throw;
                 stale = true;
             }
@@ -133,7 +132,7 @@ private:
 
     asio::awaitable<void> execute_first(detail::session& s, const detail::parameter_writer& params) {
         detail::bind_statement(s, *statement_, params);
-        s.exchange = detail::open_exchange::suspended_portal;
+        s.enter_exchange(detail::open_exchange::suspended_portal);
         co_await read_chunk(s, true);
         unseen_ = true;
     }
@@ -196,7 +195,7 @@ private:
         detail::next_step sync(detail::session& s) {
             protocol::encode_sync(s.out());
             s.expect_ready();
-            s.exchange = detail::open_exchange::none;
+            s.exchange_ended();
             at_ = stage::ready;
             return detail::next_step::write;
         }

@@ -28,14 +28,13 @@ public:
     transaction(const transaction&) = delete;
 
     ~transaction() {
-        if (!session_ || session_->broken) return;
-        session_->deferred_sql += rollback_statement();
-        session_->deferred_sql += ';';
+        if (!session_ || session_->broken()) return;
+        session_->defer(rollback_statement());
     }
 
     // Starts a transaction block on the session (connection::begin).
     static asio::awaitable<transaction> begin(std::shared_ptr<detail::session> session, transaction_options options) {
-        if (session->transaction != protocol::transaction_status::idle && session->deferred_sql.empty())
+        if (session->transaction() != protocol::transaction_status::idle && !session->has_deferred())
             throw error(errc::invalid_state, "a transaction is already open on this connection; use savepoint() to nest");
         co_await run(session, options.begin_statement());
         co_return transaction(std::move(session), {});
@@ -45,7 +44,7 @@ public:
     // rollback. The outer transaction stays open either way.
     asio::awaitable<transaction> savepoint() {
         require_active("savepoint()");
-        auto name = "pgcoro_savepoint_" + std::to_string(++session_->savepoint_counter);
+        auto name = "pgcoro_savepoint_" + std::to_string(session_->next_savepoint_number());
         co_await run(session_, "SAVEPOINT " + name);
         co_return transaction(session_, std::move(name));
     }

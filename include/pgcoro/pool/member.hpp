@@ -152,7 +152,7 @@ struct pool_access {
     // the last user left work for reset_session(). Only for an open connection.
     static bool left_unfinished(const connection& c) {
         const auto& s = *c.session_;
-        return s.exchange != open_exchange::none || !s.deferred_sql.empty() || s.transaction != transaction_status::idle;
+        return s.exchange() != open_exchange::none || s.has_deferred() || s.transaction() != transaction_status::idle;
     }
     static void forget_statements(connection& c) { c.session_->statements.clear(); }
     static transport::pending_input pending_input(const connection& c) {
@@ -163,7 +163,7 @@ struct pool_access {
     // still uses.
     static void drop_silently(connection& c) noexcept {
         if (!c.session_) return;
-        c.session_->abandoned = true;
+        c.session_->mark_abandoned();
         c.session_->mark_broken();
         c.session_.reset();
     }

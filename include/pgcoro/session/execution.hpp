@@ -102,7 +102,7 @@ struct extended_execution : execution_base<Parameters, Sink> {
             return execution_base<Parameters, Sink>::on_message(s, m);
         } catch (const server_error& e) {
             if (re_prepared || !s.statements.enabled() || !statement_went_stale(e) ||
-                s.transaction != protocol::transaction_status::idle)
+                s.transaction() != protocol::transaction_status::idle)
                 throw;
             s.statements.erase(sql, this->params.writer().types);
             stale = true;

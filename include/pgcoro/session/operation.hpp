@@ -71,7 +71,7 @@ inline asio::awaitable<void> end_exchange_and_drain(session& s, std::optional<di
     // A write a cancellation cut short is completed first: only whole
     // messages keep the stream in sync.
     co_await s.flush();
-    switch (s.exchange) {
+    switch (s.exchange()) {
     case open_exchange::copy_in: protocol::encode_copy_fail(s.out(), copy_fail_reason); break;
     case open_exchange::suspended_portal:
         protocol::encode_close(s.out(), protocol::object_kind::portal, "");
@@ -81,7 +81,7 @@ inline asio::awaitable<void> end_exchange_and_drain(session& s, std::optional<di
     case open_exchange::copy_out:
     case open_exchange::none: break;
     }
-    s.exchange = open_exchange::none;
+    s.exchange_ended();
     drain_exchange drain(copy_fail_reason);
     if (s.readies_owed() > 0) co_await run_exchange(s, drain);
     else co_await s.flush();
@@ -92,7 +92,7 @@ inline asio::awaitable<void> end_exchange_and_drain(session& s, std::optional<di
 // before its end: finished before the session's next operation.
 inline asio::awaitable<void> finish_abandoned_exchange(session& s) {
     // Only COPY TO STDOUT keeps the server working until we stop it.
-    if (s.exchange == open_exchange::copy_out) co_await send_cancel_request(cancel_target_of(s));
+    if (s.exchange() == open_exchange::copy_out) co_await send_cancel_request(cancel_target_of(s));
     std::optional<diagnostics> ignored;  // the abandoned statement's own failure (57014)
     co_await end_exchange_and_drain(s, ignored, "COPY abandoned by the client");
 }
@@ -101,8 +101,7 @@ inline asio::awaitable<void> finish_abandoned_exchange(session& s) {
 // destroyed without commit queues its ROLLBACK), sent before the next
 // operation.
 inline asio::awaitable<void> run_deferred_sql(session& s) {
-    std::string sql = std::move(s.deferred_sql);
-    s.deferred_sql.clear();
+    const std::string sql = s.take_deferred();
     std::vector<result> ignored;
     co_await run_simple_query(s, sql, ignored);
 }
@@ -119,7 +118,7 @@ inline asio::awaitable<recovery> recover_from_cancellation(session& s) {
     try {
         auto cancel_and_drain = [&]() -> asio::awaitable<void> {
             // COPY FROM STDIN waits on us: CopyFail ends it, no cancel needed.
-            if (s.exchange != open_exchange::copy_in) co_await send_cancel_request(cancel_target_of(s));
+            if (s.exchange() != open_exchange::copy_in) co_await send_cancel_request(cancel_target_of(s));
             co_await end_exchange_and_drain(s, r.server_error, "operation cancelled");
         };
         co_await with_deadline(cancel_and_drain(), cancel_drain_limit, "draining a cancelled query");
@@ -171,9 +170,9 @@ asio::awaitable<void> start_operation(session& s, Operation& op) {
 }
 
 inline void check_operation_can_start(const session& s, operation_start start) {
-    if (s.broken) throw error(errc::connection_broken, "connection is broken by an earlier failure and must be closed");
-    if (start == operation_start::fresh && s.busy) {
-        if (s.exchange != open_exchange::none)
+    if (s.broken()) throw error(errc::connection_broken, "connection is broken by an earlier failure and must be closed");
+    if (start == operation_start::fresh && s.busy()) {
+        if (s.exchange() != open_exchange::none)
             throw error(errc::operation_in_progress,
                         "a row_stream or COPY is open on this connection: read it to the end (or close it) first");
         throw error(errc::operation_in_progress, "another operation is in progress on this connection");
@@ -183,8 +182,8 @@ inline void check_operation_can_start(const session& s, operation_start start) {
 // Brings the session back to a usable state before an operation: ends an
 // exchange its owner abandoned, runs statements queued for it.
 inline asio::awaitable<void> tidy_session(session& s) {
-    if (s.exchange != open_exchange::none) co_await finish_abandoned_exchange(s);
-    if (!s.deferred_sql.empty()) co_await run_deferred_sql(s);
+    if (s.exchange() != open_exchange::none) co_await finish_abandoned_exchange(s);
+    if (s.has_deferred()) co_await run_deferred_sql(s);
 }
 
 // What a failed operation still owes the session before its error is thrown.
@@ -216,7 +215,7 @@ inline owed_recovery settle_failure(session& s, const std::exception_ptr& failur
     } catch (...) {
     }
 
-    if (s.abandoned) throw error(errc::connection_broken, "the connection was closed while the operation was running");
+    if (s.abandoned()) throw error(errc::connection_broken, "the connection was closed while the operation was running");
     if (cancelled && s.in_sync()) {
         // Nothing was in flight (e.g. waiting for a notification): nothing to undo.
         clean = true;
@@ -258,17 +257,16 @@ asio::awaitable<typename operation_result<Operation>::type> run_operation(std::s
     struct operation_scope {
         session& s;
         bool clean = false;
-        explicit operation_scope(session& session) : s(session) { s.busy = true; }
+        explicit operation_scope(session& session) : s(session) { s.begin_operation(); }
         ~operation_scope() {
             if (!clean) s.mark_broken();
-            // An exchange still open keeps the session for the object driving it.
-            s.busy = !s.broken && s.exchange != open_exchange::none;
+            s.end_operation();
         }
     } scope{s};
 
     std::exception_ptr failure;
     try {
-        if (start == operation_start::fresh && (s.exchange != open_exchange::none || !s.deferred_sql.empty()))
+        if (start == operation_start::fresh && (s.exchange() != open_exchange::none || s.has_deferred()))
             co_await tidy_session(s);
         if (s.query_timeout.count() > 0) {
             co_await with_deadline(start_operation(s, op), s.query_timeout, "query_timeout expired");

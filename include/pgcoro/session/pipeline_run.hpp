@@ -163,6 +163,8 @@ public:
         const std::size_t end = segment_end(s);
         switch (m.type) {
         case ready_for_query:
+            // A segment ends once each statement sent in it was answered, or one failed.
+            if (next_ != end && !segment_failed_) return next_step::unexpected;
             next_ = segment_start_ = end;
             segment_failed_ = false;
             if (++segments_done_ < segments(s)) return next_step::read;

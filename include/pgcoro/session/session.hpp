@@ -24,6 +24,7 @@
 #include "../settings/config.hpp"
 #include "../error.hpp"
 #include "../protocol.hpp"
+#include "session_state.hpp"
 #include "statement_cache.hpp"
 #include "../net/transport.hpp"
 
@@ -63,17 +64,6 @@ struct server_address {
 
 inline constexpr std::size_t initial_read_buffer = 16 * 1024;
 
-// A protocol exchange that spans several operations: a row_stream between
-// chunks, a COPY in either direction. Until it ends, the session belongs to
-// the object driving it; if that object goes away early, the next operation
-// ends the exchange first (see finish_exchange).
-enum class open_exchange {
-    none,
-    suspended_portal,  // Execute with a row limit sent, Sync still owed
-    copy_in,           // COPY FROM STDIN: CopyDone or CopyFail owed
-    copy_out,          // COPY TO STDOUT: data still arriving
-};
-
 // The executor for a session's sockets: the one under a strand, if the
 // connecting coroutine runs on one. Completions still run on the awaiting
 // coroutine's own executor (its strand); only work tracking uses this one, and
@@ -84,7 +74,7 @@ inline asio::any_io_executor io_object_executor(const asio::any_io_executor& ex)
     return ex;
 }
 
-class session {
+class session : public session_state {
 public:
     session(const asio::any_io_executor& ex, config cfg)
         : statements(cfg.statement_cache_size), query_timeout(cfg.query_timeout), executor_(io_object_executor(ex)),
@@ -170,6 +160,14 @@ public:
     }
     void received(std::size_t n) noexcept { read_end_ += n; }
 
+    // Bytes taken as if the socket had delivered them: scripted tests drive
+    // the algorithms with it, byte by byte, without a server.
+    void feed(std::string_view bytes) {
+        make_room(buffered().size() + bytes.size());
+        std::memcpy(read_buffer_.data() + read_end_, bytes.data(), bytes.size());
+        read_end_ += bytes.size();
+    }
+
     // Reads at least `wanted` bytes in total into the buffer.
     asio::awaitable<void> fill(std::size_t wanted) {
         make_room(wanted);
@@ -185,7 +183,7 @@ public:
         using enum protocol::message_type;
         switch (m.type) {
         case notice_response:
-            if (notice_handler_) notice_handler_(protocol::decode_error_fields(m.body, "NoticeResponse"));
+            if (on_notice) on_notice(protocol::decode_error_fields(m.body, "NoticeResponse"));
             else protocol::decode_error_fields(m.body, "NoticeResponse");  // still validated
             return true;
         case parameter_status: {
@@ -197,7 +195,7 @@ public:
         }
         case notification_response: {
             auto n = protocol::decode_notification(m.body);
-            notifications_.push_back({n.process_id, std::string(n.channel), std::string(n.payload)});
+            notifications.push_back({n.process_id, std::string(n.channel), std::string(n.payload)});
             return true;
         }
         default: return false;
@@ -213,23 +211,18 @@ public:
     // none is a server (or a proxy) out of step with us.
     void ready_for_query(std::string_view body) {
         if (readies_owed_ == 0) protocol::throw_protocol_violation("ReadyForQuery without a request awaiting it");
-        transaction = protocol::decode_ready_for_query(body);
+        set_transaction(protocol::decode_ready_for_query(body));
         --readies_owed_;
     }
     // In sync: no request in flight and nothing half-written, so an error
     // raised on the client side leaves the session usable.
     bool in_sync() const noexcept {
-        return readies_owed_ == 0 && write_buffer_.empty() && exchange == open_exchange::none;
+        return readies_owed_ == 0 && write_buffer_.empty() && exchange() == open_exchange::none;
     }
 
     std::map<std::string, std::string, std::less<>>& parameters() noexcept { return parameters_; }
     const std::map<std::string, std::string, std::less<>>& parameters() const noexcept { return parameters_; }
     protocol::backend_key_data key{};
-    protocol::transaction_status transaction = protocol::transaction_status::idle;
-    bool broken = false;
-    bool busy = false;
-    bool abandoned = false;  // its connection object is gone
-    open_exchange exchange = open_exchange::none;
     statement_cache statements;
     // Kept across pipeline runs, so that a warm pipeline allocates nothing.
     struct pipeline_scratch {
@@ -239,11 +232,9 @@ public:
         std::vector<std::string> temporary_names;  // prepared for one run (statement cache off)
     } pipeline;
     std::chrono::milliseconds query_timeout{0};
-    std::string deferred_sql;  // sent before the next operation (see transaction)
-    std::uint64_t savepoint_counter = 0;
-    std::uint64_t prepared_counter = 0;  // names of explicitly prepared statements
-    notice_handler notice_handler_;
-    std::deque<notification> notifications_;
+    // Called with each NoticeResponse; notifications wait here to be taken.
+    notice_handler on_notice;
+    std::deque<notification> notifications;
     std::string tls_host;  // the name the server certificate was checked against
     // How the server authenticated us: "none", "password", "md5",
     // "SCRAM-SHA-256" or "SCRAM-SHA-256-PLUS".
@@ -258,7 +249,7 @@ public:
 
     // Marks the session unusable and drops the socket at once.
     void mark_broken() noexcept {
-        broken = true;
+        set_broken();
         transport_.close();
     }
 
