@@ -150,7 +150,8 @@ public:
         next_ = segment_start_ = segments_done_ = 0;
         segment_failed_ = bound_ = false;
         close_errors_.failure.reset();
-        return segments(s) == 0 ? next_step::done : next_step::write;  // an empty pipeline asks nothing
+        segments_ = scratch.segment_ends.size() + (scratch.temporary_names.empty() ? 0 : 1);
+        return segments_ == 0 ? next_step::done : next_step::write;  // an empty pipeline asks nothing
     }
 
     // The answers, segment by segment: an error fails the statement it
@@ -159,7 +160,7 @@ public:
     next_step on_message(session& s, const protocol::backend_message& m) {
         using enum protocol::message_type;
         auto& scratch = s.pipeline;
-        if (segments_done_ == segments(s)) return next_step::unexpected;
+        if (segments_done_ == segments_) return next_step::unexpected;
         const std::size_t end = segment_end(s);
         switch (m.type) {
         case ready_for_query:
@@ -167,7 +168,7 @@ public:
             if (next_ != end && !segment_failed_) return next_step::unexpected;
             next_ = segment_start_ = end;
             segment_failed_ = false;
-            if (++segments_done_ < segments(s)) return next_step::read;
+            if (++segments_done_ < segments_) return next_step::read;
             return close_errors_.finish();
         case close_complete:
             if (segments_done_ < scratch.segment_ends.size()) return next_step::unexpected;
@@ -200,7 +201,7 @@ public:
 
     next_step on_error(session& s, diagnostics&& d) {
         auto& scratch = s.pipeline;
-        if (segments_done_ == segments(s)) return next_step::unexpected;
+        if (segments_done_ == segments_) return next_step::unexpected;
         if (segments_done_ >= scratch.segment_ends.size()) {
             close_errors_.keep(std::move(d));
             return next_step::read;
@@ -235,15 +236,13 @@ private:
     const pipeline* pipeline_;
     std::vector<pipeline_outcome>* out_;
     std::size_t next_ = 0;           // in `sent`: the statement answered next
+    std::size_t segments_ = 0;       // ReadyForQuery messages owed: a Sync each
     std::size_t segments_done_ = 0;  // ReadyForQuery messages read
     std::size_t segment_start_ = 0;  // in `sent`: the current segment's first statement
     bool segment_failed_ = false;
     bool bound_ = false;             // BindComplete of statement next_ came
     first_error close_errors_;       // of the Close segment (statement cache off)
 
-    static std::size_t segments(const session& s) noexcept {
-        return s.pipeline.segment_ends.size() + (s.pipeline.temporary_names.empty() ? 0 : 1);
-    }
     // Where the current segment's answers end in `sent`; the Close segment has none.
     std::size_t segment_end(const session& s) const noexcept {
         return segments_done_ < s.pipeline.segment_ends.size() ? s.pipeline.segment_ends[segments_done_] : next_;

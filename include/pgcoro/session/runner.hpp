@@ -53,23 +53,37 @@ concept awaits_asynchronous = requires(A& a, session& s) {
 
 // The buffered messages, to the algorithm until it wants something other
 // than the next one; next_step::read when the buffer ran dry first.
+// The messages that are not the algorithm's to read in order: the
+// asynchronous ones, and ErrorResponse. Out of line, so that the loop in
+// consume() stays small enough for a DataRow to cost one dispatch.
+template <exchange_algorithm Algorithm>
+[[gnu::noinline]] next_step take_out_of_band(session& s, Algorithm& a, const protocol::backend_message& m) {
+    if (m.type == protocol::message_type::error_response) {
+        auto d = protocol::decode_error_fields(m.body);
+        if (ends_session(d)) throw server_error(std::move(d));  // no ReadyForQuery follows
+        return a.on_error(s, std::move(d));
+    }
+    s.handle_asynchronous(m);
+    if constexpr (awaits_asynchronous<Algorithm>) return a.after_asynchronous(s);
+    else return next_step::read;
+}
+
 template <exchange_algorithm Algorithm>
 next_step consume(session& s, Algorithm& a) {
     while (auto m = s.read_buffered_message()) {
         next_step step;
-        if (s.handle_asynchronous(*m)) {
-            if constexpr (!awaits_asynchronous<Algorithm>) continue;
-            else step = a.after_asynchronous(s);
-        } else if (m->type == protocol::message_type::error_response) {
-            auto d = protocol::decode_error_fields(m->body);
-            if (ends_session(d)) throw server_error(std::move(d));  // no ReadyForQuery follows
-            step = a.on_error(s, std::move(d));
-        } else {
-            if (m->type == protocol::message_type::ready_for_query) s.ready_for_query(m->body);
-            step = a.on_message(s, *m);
+        switch (m->type) {
+        case protocol::message_type::notice_response:
+        case protocol::message_type::parameter_status:
+        case protocol::message_type::notification_response:
+        case protocol::message_type::error_response: step = take_out_of_band(s, a, *m); break;
+        case protocol::message_type::ready_for_query: s.ready_for_query(m->body); [[fallthrough]];
+        default: step = a.on_message(s, *m);
         }
+        if (step == next_step::read) [[likely]]
+            continue;
         if (step == next_step::unexpected) throw_unexpected(m->type, a.during());
-        if (step != next_step::read) return step;
+        return step;
     }
     return next_step::read;
 }
