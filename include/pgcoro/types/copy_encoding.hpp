@@ -15,6 +15,7 @@
 
 #include "../types.hpp"
 #include "text_output.hpp"
+#include "type_table.hpp"
 
 namespace pgcoro::detail {
 
@@ -103,9 +104,7 @@ void encode_text_copy_tuple(const Tuple& values, std::string& out, std::string& 
 // (a string) is valid binary COPY input for them. User-defined types (enums,
 // citext) are included: the server validates what it receives.
 constexpr bool binary_is_text(std::uint32_t column_oid) noexcept {
-    return column_oid == oids::text || column_oid == oids::varchar || column_oid == oids::bpchar ||
-           column_oid == oids::name || column_oid == oids::json || column_oid == oids::unknown ||
-           column_oid >= 16384;  // FirstNormalObjectId: not a built-in type
+    return binary_form_is_text(column_oid) || column_oid >= oids::first_normal_object_id;
 }
 
 // Whether values of C++ type T can be loaded into a column of `column_oid`
