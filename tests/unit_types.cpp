@@ -1494,7 +1494,11 @@ TEST_CASE("binary COPY only for exact type matches, text only into text-like col
     CHECK(binary_copy_fits<std::int64_t>(oids::int8));
     CHECK(binary_copy_fits<std::optional<std::int32_t>>(oids::int4));
     CHECK(binary_copy_fits<std::string>(oids::varchar));
-    CHECK(binary_copy_fits<std::string_view>(16500));  // a user-defined type (an enum)
+    CHECK(binary_copy_fits<pgcoro::json>(oids::json));
+    // A user-defined type (an enum, an array of one, a composite): its binary form may not be its text.
+    CHECK_FALSE(binary_copy_fits<std::string_view>(16500));
+    CHECK_FALSE(binary_copy_fits<std::vector<std::string>>(16501));
+    CHECK_FALSE(binary_copy_fits<app::mood>(16500));
     CHECK(binary_copy_fits<std::nullopt_t>(oids::uuid));
     CHECK_FALSE(binary_copy_fits<std::int32_t>(oids::int8));    // narrower: would be misread
     CHECK_FALSE(binary_copy_fits<std::int32_t>(oids::float4));  // same width, different meaning
