@@ -335,6 +335,32 @@ TEST_CASE("bulk_load: types that differ from the columns go through text COPY, p
     }());
 }
 
+TEST_CASE("bulk_load: strings into user-defined types (an enum, an array of it, a composite) go through text COPY") {
+    run([]() -> asio::awaitable<void> {
+        auto conn = co_await connect();
+        co_await conn.simple_query(
+            "CREATE TYPE pg_temp.mood AS ENUM ('sad', 'ok', 'happy'); CREATE TYPE pg_temp.pair AS (a int4, b text); "
+            "CREATE TEMP TABLE feelings(m mood, ms mood[], p pair)");
+        // The binary forms of an array and of a composite start with counts
+        // (array_recv, record_recv), not the text: only the server's parsing
+        // of text COPY reads these strings as what they spell.
+        std::vector<std::tuple<std::string, std::vector<std::string>, std::string>> rows{
+            {"ok", {"sad", "happy"}, "(1,\"x y\")"},
+            {"happy", {}, "(-2,)"},
+        };
+        const auto copied = co_await conn.bulk_load("feelings", rows);
+        CHECK(copied == 2u);
+        auto r = co_await conn.query("SELECT m::text, ms::text, p::text FROM feelings ORDER BY (p).a DESC");
+        REQUIRE(r.size() == 2);
+        CHECK(r[0].get<std::string>(0) == "ok");
+        CHECK(r[0].get<std::string>(1) == "{sad,happy}");
+        CHECK(r[0].get<std::string>(2) == "(1,\"x y\")");
+        CHECK(r[1].get<std::string>(1) == "{}");
+        CHECK(r[1].get<std::string>(2) == "(-2,)");
+        co_await conn.close();
+    }());
+}
+
 TEST_CASE("bulk_load: a row that fails on the client aborts the whole COPY") {
     run([]() -> asio::awaitable<void> {
         auto conn = co_await connect();

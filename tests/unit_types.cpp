@@ -2,8 +2,11 @@
 // PostgreSQL 15 itself sends, observed with the SQL in the comment next to it
 // (run through scripts/test-server and psql, e.g. SELECT int8send(42)).
 #include <pgcoro/types.hpp>
+#include <pgcoro/types/type_table.hpp>
 
 #include <catch2/catch.hpp>
+
+#include <algorithm>
 
 using namespace std::literals;
 namespace chr = std::chrono;
@@ -1275,6 +1278,199 @@ TEST_CASE("format_text: types without a binary text form and malformed bytes are
     CHECK(out == "kept");
 }
 
+// --- the type table: what is received in binary and what prints it ----------------------
+
+namespace {
+
+using pgcoro::detail::text_output_routine;
+
+// Every OID of PostgreSQL's catalogue that oids.hpp names, arrays included.
+std::vector<std::uint32_t> catalogue_oids() {
+    std::vector<std::uint32_t> all;
+    for (const auto& t : pgcoro::detail::builtin_types) {
+        all.push_back(t.oid);
+        all.push_back(t.array_oid);
+    }
+    for (const auto& t : pgcoro::detail::other_builtin_types) all.push_back(t.oid);
+    return all;
+}
+
+const pgcoro::detail::type_entry* row_of(std::uint32_t oid) {
+    for (const auto& e : pgcoro::detail::type_table)
+        if (e.oid == oid) return &e;
+    return nullptr;
+}
+
+template <class T>
+std::string binary_of(const T& v) {
+    std::string bytes;
+    REQUIRE(pgcoro::encode_param(v, bytes).fmt == format::binary);
+    return bytes;
+}
+
+// A value of one type as the server sends it in binary, and as it prints it.
+struct printed_sample {
+    std::uint32_t oid;
+    std::string bytes;
+    std::string text;
+};
+
+std::vector<printed_sample> printed_samples() {
+    constexpr std::int64_t hour = 3'600'000'000, minute = 60'000'000, second = 1'000'000;
+    return {
+        {oids::bool_, binary_of(true), "t"},
+        {oids::bytea, binary_of(pgcoro::bytea{std::byte{0}, std::byte{0xAB}}), "\\x00ab"},
+        {oids::name, "pg_class", "pg_class"},
+        {oids::int8, binary_of(std::numeric_limits<std::int64_t>::min()), "-9223372036854775808"},
+        {oids::int2, binary_of(std::int16_t{-32768}), "-32768"},
+        {oids::int4, binary_of(std::int32_t{2147483647}), "2147483647"},
+        {oids::text, "a b\"c", "a b\"c"},
+        {oids::oid, binary_of(pgcoro::oid{4294967295u}), "4294967295"},
+        {oids::json, "{\"a\": 1}", "{\"a\": 1}"},
+        {oids::cidr, unhex("020801040a000000"), "10.0.0.0/8"},  // cidr_send('10.0.0.0/8')
+        {oids::float4, binary_of(0.1f), "0.1"},
+        {oids::float8, binary_of(7.85e21), "7.849999999999999e+21"},
+        {oids::unknown, "what", "what"},
+        {oids::inet, unhex("02180004c0a80001"), "192.168.0.1/24"},  // inet_send('192.168.0.1/24')
+        {oids::bpchar, "x  ", "x  "},
+        {oids::varchar, "é😀", "é😀"},
+        {oids::date, binary_of(ymd(1969, 7, 20)), "1969-07-20"},
+        {oids::time, binary_of(pgcoro::time_of_day{12h + 34min + 56s + 789ms}), "12:34:56.789"},
+        {oids::timestamp, binary_of(local_us(ymd(2024, 2, 29).time_since_epoch() + 13h + 45min + 123'450us)),
+         "2024-02-29 13:45:00.12345"},
+        {oids::timestamptz, binary_of(sys_us(ymd(2000, 1, 1).time_since_epoch())), "2000-01-01 00:00:00+00"},
+        {oids::interval, binary_of(pgcoro::interval{14, 3, 4 * hour + 5 * minute + 6 * second + 500'000}),
+         "1 year 2 mons 3 days 04:05:06.5"},
+        {oids::numeric, binary_of(pgcoro::numeric("-12.50")), "-12.50"},
+        {oids::uuid, binary_of(pgcoro::uuid::parse("A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11")),
+         "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"},
+        {oids::jsonb, "\1{\"a\": [1, 2]}", "{\"a\": [1, 2]}"},
+    };
+}
+
+// array_send of a one-element array, and what array_out prints for it: the
+// element quoted when it is empty, reads as NULL, or holds a quote, a
+// backslash, a brace, a comma or whitespace.
+printed_sample one_element_array(const printed_sample& element) {
+    std::string bytes;
+    pgcoro::detail::append_i32(bytes, 1);
+    pgcoro::detail::append_i32(bytes, 0);
+    pgcoro::detail::append_u32(bytes, element.oid);
+    pgcoro::detail::append_i32(bytes, 1);
+    pgcoro::detail::append_i32(bytes, 1);
+    pgcoro::detail::append_i32(bytes, static_cast<std::int32_t>(element.bytes.size()));
+    bytes += element.bytes;
+    const bool quoted = element.text.empty() || element.text == "NULL" ||
+                        element.text.find_first_of("\"\\{}, \t\n\r\v\f") != std::string::npos;
+    std::string text = "{";
+    if (quoted) text += '"';
+    for (char c : element.text) {
+        if (quoted && (c == '"' || c == '\\')) text += '\\';
+        text += c;
+    }
+    if (quoted) text += '"';
+    text += '}';
+    return {pgcoro::array_oid_of(element.oid), bytes, text};
+}
+
+template <class... Ts>
+struct type_list {};
+
+// Every codec of types/ whose type is built in. A new codec goes here too.
+using builtin_codecs = type_list<bool, std::int16_t, std::int32_t, std::int64_t, float, double, pgcoro::numeric,
+                                 std::string, std::string_view, pgcoro::bytea, pgcoro::uuid, chr::sys_days, local_us,
+                                 sys_us, pgcoro::time_of_day, pgcoro::interval, pgcoro::json, pgcoro::jsonb,
+                                 pgcoro::inet, pgcoro::oid>;
+
+// What a codec sends and every built-in type it reads are received in
+// binary, and print; the one exception is unknown, which strings read and
+// which comes as text.
+template <class T>
+void check_codec_against_type_table() {
+    using traits = pgcoro::pg_traits<T>;
+    using pgcoro::detail::receives_binary;
+    using pgcoro::detail::text_output_of;
+    INFO(pgcoro::detail::cpp_name_v<T>);
+    if constexpr (traits::oid != 0) {
+        INFO("sends " << pgcoro::type_name(traits::oid));
+        CHECK(receives_binary(traits::oid));
+        CHECK(text_output_of(traits::oid) != text_output_routine::none);
+        const auto element = pgcoro::element_oid_of(traits::oid);
+        const auto* row = row_of(element != 0 ? element : traits::oid);
+        CHECK((row != nullptr && row->received == format::binary));
+    }
+    for (const std::uint32_t oid : catalogue_oids()) {
+        if (!traits::accepts(oid)) continue;
+        INFO("reads " << pgcoro::type_name(oid));
+        CHECK((receives_binary(oid) || oid == oids::unknown));
+        CHECK(text_output_of(oid) != text_output_routine::none);
+    }
+}
+
+template <class... Ts>
+void check_codecs_against_type_table(type_list<Ts...>) {
+    (check_codec_against_type_table<Ts>(), ...);
+    (check_codec_against_type_table<std::optional<Ts>>(), ...);
+    (check_codec_against_type_table<std::vector<Ts>>(), ...);
+}
+
+}  // namespace
+
+TEST_CASE("type table: every row prints a value as PostgreSQL does, and so does an array of it") {
+    const auto samples = printed_samples();
+    for (const auto& row : pgcoro::detail::type_table) {
+        INFO(pgcoro::type_name(row.oid));
+        CHECK(row.text_output != text_output_routine::none);
+        const auto has_sample = [&](const printed_sample& s) { return s.oid == row.oid; };
+        CHECK(std::any_of(samples.begin(), samples.end(), has_sample));
+    }
+    for (const auto& s : samples) {
+        INFO(pgcoro::type_name(s.oid) << ": " << s.text);
+        CHECK(pgcoro::format_text(s.bytes, field_type{s.oid, -1, format::binary}) == s.text);
+        if (pgcoro::array_oid_of(s.oid) == 0) continue;
+        const auto array = one_element_array(s);
+        CHECK(pgcoro::format_text(array.bytes, field_type{array.oid, -1, format::binary}) == array.text);
+    }
+}
+
+TEST_CASE("type table: every built-in codec's types are received in binary") {
+    check_codecs_against_type_table(builtin_codecs{});
+}
+
+TEST_CASE("type table: arrays are received as their elements are; other types and unknown OIDs as text") {
+    using pgcoro::detail::receives_binary;
+    using pgcoro::detail::text_output_of;
+    static_assert(receives_binary(oids::int4) && receives_binary(oids::int4_array));
+    for (const auto& t : pgcoro::detail::builtin_types) {
+        INFO(pgcoro::type_name(t.array_oid));
+        CHECK(receives_binary(t.array_oid) == receives_binary(t.oid));
+        CHECK(text_output_of(t.array_oid) == text_output_routine::array);
+    }
+    const std::uint32_t text_received[] = {
+        oids::unspecified, oids::char_, oids::xml, oids::point, oids::money, oids::macaddr, oids::timetz,
+        oids::bit, oids::record, oids::void_, oids::jsonpath, oids::unknown, oids::xml_array, oids::point_array,
+        oids::money_array, oids::timetz_array, oids::char_array, oids::first_normal_object_id, 16385, 3808, 99999,
+        0xFFFFFFFF,
+    };
+    for (auto oid : text_received) {
+        INFO(oid);
+        CHECK_FALSE(receives_binary(oid));
+    }
+    for (auto oid : {std::uint32_t{16385}, std::uint32_t{3808}, std::uint32_t{0xFFFFFFFF}, oids::timetz}) {
+        INFO(oid);
+        CHECK(text_output_of(oid) == text_output_routine::none);
+        CHECK(error_of([&] { pgcoro::format_text("\1", field_type{oid, -1, format::binary}); }).code == errc::type_mismatch);
+    }
+    CHECK(error_of([] { pgcoro::format_text("\1", field_type{16385, -1, format::binary}); }).message ==
+          "pgcoro has no text output for binary values of PostgreSQL type with oid 16385");
+    // Binary COPY takes a string as the value of exactly these: their binary form is the text.
+    std::vector<std::uint32_t> binary_is_text;
+    for (auto oid : catalogue_oids())
+        if (pgcoro::detail::binary_form_is_text(oid)) binary_is_text.push_back(oid);
+    std::sort(binary_is_text.begin(), binary_is_text.end());
+    CHECK(binary_is_text == std::vector<std::uint32_t>{oids::name, oids::text, oids::json, oids::unknown, oids::bpchar, oids::varchar});
+}
+
 // --- binary COPY encoding ------------------------------------------------------------
 #include <pgcoro/types/copy_encoding.hpp>
 #include <pgcoro/session/copy_target.hpp>
@@ -1298,7 +1494,11 @@ TEST_CASE("binary COPY only for exact type matches, text only into text-like col
     CHECK(binary_copy_fits<std::int64_t>(oids::int8));
     CHECK(binary_copy_fits<std::optional<std::int32_t>>(oids::int4));
     CHECK(binary_copy_fits<std::string>(oids::varchar));
-    CHECK(binary_copy_fits<std::string_view>(16500));  // a user-defined type (an enum)
+    CHECK(binary_copy_fits<pgcoro::json>(oids::json));
+    // A user-defined type (an enum, an array of one, a composite): its binary form may not be its text.
+    CHECK_FALSE(binary_copy_fits<std::string_view>(16500));
+    CHECK_FALSE(binary_copy_fits<std::vector<std::string>>(16501));
+    CHECK_FALSE(binary_copy_fits<app::mood>(16500));
     CHECK(binary_copy_fits<std::nullopt_t>(oids::uuid));
     CHECK_FALSE(binary_copy_fits<std::int32_t>(oids::int8));    // narrower: would be misread
     CHECK_FALSE(binary_copy_fits<std::int32_t>(oids::float4));  // same width, different meaning

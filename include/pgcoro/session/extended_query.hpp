@@ -12,27 +12,12 @@
 #include "../types/codec_errors.hpp"
 #include "../types/oids.hpp"
 #include "../types/parameters.hpp"
+#include "../types/type_table.hpp"
 #include "session.hpp"
 #include "runner.hpp"
 #include "statement_cache.hpp"
 
 namespace pgcoro::detail {
-
-// Result columns pgcoro asks for in binary: the types it has binary codecs
-// for, and arrays of them. Everything else comes as text.
-constexpr bool receives_binary(std::uint32_t oid) noexcept {
-    switch (oid) {
-    case oids::bool_: case oids::bytea: case oids::int2: case oids::int4: case oids::int8: case oids::oid:
-    case oids::text: case oids::varchar: case oids::bpchar: case oids::name: case oids::float4: case oids::float8:
-    case oids::numeric: case oids::uuid: case oids::date: case oids::time: case oids::timestamp:
-    case oids::timestamptz: case oids::interval: case oids::json: case oids::jsonb: case oids::inet: case oids::cidr:
-        return true;
-    default: {
-        const auto element = element_oid_of(oid);
-        return element != 0 && element != oid && receives_binary(element);
-    }
-    }
-}
 
 // Receives an execution's results.
 class row_sink {

@@ -15,6 +15,7 @@
 
 #include "../types.hpp"
 #include "text_output.hpp"
+#include "type_table.hpp"
 
 namespace pgcoro::detail {
 
@@ -99,25 +100,19 @@ void encode_text_copy_tuple(const Tuple& values, std::string& out, std::string& 
     }
 }
 
-// Column types whose binary form is their text: a value pgcoro sends as text
-// (a string) is valid binary COPY input for them. User-defined types (enums,
-// citext) are included: the server validates what it receives.
-constexpr bool binary_is_text(std::uint32_t column_oid) noexcept {
-    return column_oid == oids::text || column_oid == oids::varchar || column_oid == oids::bpchar ||
-           column_oid == oids::name || column_oid == oids::json || column_oid == oids::unknown ||
-           column_oid >= 16384;  // FirstNormalObjectId: not a built-in type
-}
-
 // Whether values of C++ type T can be loaded into a column of `column_oid`
 // in binary COPY. The binary format carries no type, so a value of another
 // width or layout would be misread, not rejected: only exact matches qualify.
+// A value sent as text (a string) fits only a built-in type whose binary form
+// is its text: a user-defined type's may not be (an array or a composite
+// starts with counts), and the OID does not say.
 template <class T>
 constexpr bool binary_copy_fits(std::uint32_t column_oid) noexcept {
     if constexpr (std::is_same_v<T, std::nullopt_t> || std::is_same_v<T, std::nullptr_t>) {
         return true;  // always NULL
     } else {
         if constexpr (pg_traits<T>::param_format == format::binary) return pg_traits<T>::oid == column_oid;
-        else return binary_is_text(column_oid);
+        else return binary_form_is_text(column_oid);
     }
 }
 

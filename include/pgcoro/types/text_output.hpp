@@ -6,10 +6,9 @@
 //   format_text(bytes, field_type{oids::float8, -1, format::binary})  // "0.1", "1e+100", "-Infinity"
 //
 // A text-format field is the server's output already and is returned as it
-// is. A binary field of any type pgcoro receives in binary (bool, integers,
-// oid, character types, float4/8, numeric, bytea, uuid, date, time,
-// timestamp, timestamptz, interval, json, jsonb, inet, cidr, and arrays of
-// them) is decoded and printed exactly as the type's output function would:
+// is. A binary field of any type pgcoro receives in binary (type_table.hpp
+// says which, and which routine below prints each) is decoded and printed
+// exactly as the type's output function would:
 // floats with the very digits the server picks (round-trip digits, but not
 // always the shortest: see append_pg_float), numeric digit for digit,
 // timestamptz in UTC with "+00", bytea as "\x..." hex, arrays with array_out's
@@ -44,7 +43,7 @@
 #include "network.hpp"
 #include "numeric.hpp"
 #include "object_id.hpp"
-#include "oids.hpp"
+#include "type_table.hpp"
 #include "type_traits.hpp"
 #include "uuid.hpp"
 #include "wire.hpp"
@@ -428,32 +427,32 @@ inline void append_binary_array_text(std::string& out, std::string_view bytes, c
 }
 
 inline void append_binary_field_text(std::string& out, std::string_view bytes, const field_type& t) {
-    switch (t.oid) {
-    case oids::bool_:
+    switch (text_output_of(t.oid)) {
+    case text_output_routine::boolean:
         out += pg_traits<bool>::decode(bytes, t) ? 't' : 'f';
         return;
-    case oids::int2: case oids::int4: case oids::int8:
+    case text_output_routine::integer:
         append_decimal(out, pg_traits<std::int64_t>::decode(bytes, t));
         return;
-    case oids::oid:
+    case text_output_routine::object_id:
         append_decimal(out, pg_traits<pgcoro::oid>::decode(bytes, t).value);
         return;
-    case oids::text: case oids::varchar: case oids::bpchar: case oids::name: case oids::unknown: case oids::json:
+    case text_output_routine::verbatim:
         out.append(bytes);
         return;
-    case oids::jsonb:
+    case text_output_routine::jsonb:
         out += pg_traits<jsonb>::decode(bytes, t).text;
         return;
-    case oids::float4:
+    case text_output_routine::float4:
         append_pg_float(out, decode_float4(bytes, format::binary));
         return;
-    case oids::float8:
+    case text_output_routine::float8:
         append_pg_float(out, pg_traits<double>::decode(bytes, t));
         return;
-    case oids::numeric:
+    case text_output_routine::numeric:
         numeric_binary_to_text(bytes, out);
         return;
-    case oids::bytea: {
+    case text_output_routine::bytea_hex: {
         constexpr char hex[] = "0123456789abcdef";
         out.reserve(out.size() + 2 + 2 * bytes.size());
         out += "\\x";
@@ -463,31 +462,35 @@ inline void append_binary_field_text(std::string& out, std::string_view bytes, c
         }
         return;
     }
-    case oids::uuid:
+    case text_output_routine::uuid:
         out += pg_traits<uuid>::decode(bytes, t).to_string();
         return;
-    case oids::date:
+    case text_output_routine::date:
         append_date_output(out, static_cast<std::int32_t>(load_be<std::uint32_t>(expect_size(bytes, 4, "binary date"))));
         return;
-    case oids::time:
+    case text_output_routine::time:
         append_time_of_day(out, pg_traits<time_of_day>::decode(bytes, t).since_midnight.count());
         return;
-    case oids::timestamp: case oids::timestamptz:
-        append_timestamp_output(out,
-                                static_cast<std::int64_t>(load_be<std::uint64_t>(expect_size(
-                                    bytes, 8, t.oid == oids::timestamp ? "binary timestamp" : "binary timestamptz"))),
-                                t.oid == oids::timestamptz);
+    case text_output_routine::timestamp:
+        append_timestamp_output(out, static_cast<std::int64_t>(load_be<std::uint64_t>(expect_size(bytes, 8, "binary timestamp"))),
+                                false);
         return;
-    case oids::interval:
+    case text_output_routine::timestamptz:
+        append_timestamp_output(out, static_cast<std::int64_t>(load_be<std::uint64_t>(expect_size(bytes, 8, "binary timestamptz"))),
+                                true);
+        return;
+    case text_output_routine::interval:
         append_interval_output(out, pg_traits<interval>::decode(bytes, t));
         return;
-    case oids::inet: case oids::cidr:
+    case text_output_routine::network:
         out += network_text_from_binary(bytes);
         return;
-    default:
-        if (element_oid_of(t.oid) != 0) return append_binary_array_text(out, bytes, t);
-        throw error(errc::type_mismatch, "pgcoro has no text output for binary values of " + describe_pg_type(t.oid));
+    case text_output_routine::array:
+        return append_binary_array_text(out, bytes, t);
+    case text_output_routine::none:
+        break;
     }
+    throw error(errc::type_mismatch, "pgcoro has no text output for binary values of " + describe_pg_type(t.oid));
 }
 
 }  // namespace detail
