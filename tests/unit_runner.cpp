@@ -475,6 +475,129 @@ TEST_CASE("runner: COPY TO STDOUT suspends at each CopyData", "[runner]") {
     }
 }
 
+TEST_CASE("runner: starting a COPY suspends at the response it asked for", "[runner]") {
+    SECTION("COPY FROM STDIN") {
+        scripted t;
+        t.s.expect_ready();  // the Query
+        detail::copy_start_exchange start(message_type::copy_in_response);
+        t.s.feed(copy_response(message_type::copy_in_response));
+        CHECK(detail::consume(t.s, start) == next_step::suspend);
+        CHECK_FALSE(start.format.binary);
+        CHECK(start.format.column_formats == std::vector<std::int16_t>{0});
+        CHECK(t.s.exchange() == detail::open_exchange::copy_in);
+        CHECK_FALSE(t.s.in_sync());
+    }
+    SECTION("the other direction is entered, to be drained") {
+        scripted t;
+        t.s.expect_ready();
+        detail::copy_start_exchange start(message_type::copy_in_response);
+        t.s.feed(copy_response(message_type::copy_out_response));
+        CHECK(detail::consume(t.s, start) == next_step::done);
+        CHECK(t.s.exchange() == detail::open_exchange::copy_out);
+    }
+    SECTION("not a COPY: read up to ReadyForQuery, the statement's error kept") {
+        scripted t;
+        t.s.expect_ready();
+        detail::copy_start_exchange start(message_type::copy_out_response);
+        CHECK(feed(t.s, start, {error_response("42601", "syntax error"), ready()}).back() == next_step::done);
+        CHECK(t.s.exchange() == detail::open_exchange::none);
+        CHECK_THROWS_AS(start.errors.finish(), pgcoro::server_error);
+        CHECK(t.s.in_sync());
+    }
+    SECTION("out of place") {
+        scripted t;
+        t.s.expect_ready();
+        detail::copy_start_exchange start(message_type::copy_in_response);
+        CHECK(throws_protocol_violation([&] { feed(t.s, start, {copy_data("x")}); }));
+    }
+}
+
+TEST_CASE("runner: CopyDone is answered with the rows copied", "[runner]") {
+    scripted t;
+    t.s.expect_ready();
+    detail::copy_done_exchange done;
+    CHECK(feed(t.s, done, {command_complete("COPY 3"), ready()}).back() == next_step::done);
+    CHECK(done.rows == 3);
+    CHECK(t.s.in_sync());
+    scripted u;
+    u.s.expect_ready();
+    detail::copy_done_exchange early;
+    CHECK(throws_protocol_violation([&] { feed(u.s, early, {ready()}); }));  // no CommandComplete
+}
+
+TEST_CASE("runner: closing a statement", "[runner]") {
+    scripted t;
+    detail::close_statement_exchange close;
+    close.start(t.s, "s1");
+    CHECK(t.written() == message(static_cast<message_type>('C'), "S" + cstr("s1")) + message(static_cast<message_type>('S'), ""));
+    CHECK(feed(t.s, close, {empty(message_type::close_complete), ready()}).back() == next_step::done);
+    CHECK(t.s.in_sync());
+    scripted u;
+    detail::close_statement_exchange twice;
+    twice.start(u.s, "s1");
+    CHECK(throws_protocol_violation(
+        [&] { feed(u.s, twice, {empty(message_type::close_complete), empty(message_type::close_complete)}); }));
+}
+
+TEST_CASE("runner: a row_stream chunk suspends at PortalSuspended and syncs at the end", "[runner]") {
+    pgcoro::result chunk;
+    const auto statement = int4_statement();
+    chunk.set_columns(std::shared_ptr<const std::vector<pgcoro::column>>(statement, &statement->columns));
+    std::string tag;
+    SECTION("a first chunk, then the last") {
+        scripted t;
+        t.s.enter_exchange(detail::open_exchange::suspended_portal);
+        detail::portal_chunk_exchange first(chunk, tag, true);
+        first.start(t.s, 2);
+        CHECK(t.written() == "E" + be32(4 + 1 + 4) + cstr("") + be32(2) + "H" + be32(4));
+        CHECK(feed(t.s, first, {empty(message_type::bind_complete), data_row_int4_binary(1), data_row_int4_binary(2),
+                                empty(message_type::portal_suspended)})
+                  .back() == next_step::suspend);
+        CHECK(first.rows() == 2);
+        CHECK(first.suspended());
+        CHECK(t.s.readies_owed() == 0);
+
+        detail::portal_chunk_exchange last(chunk, tag, false);
+        last.start(t.s, 2);
+        t.written();
+        t.s.feed(data_row_int4_binary(3) + command_complete("SELECT 1"));
+        CHECK(detail::consume(t.s, last) == next_step::write);  // the Sync
+        CHECK(t.written() == "S" + be32(4));
+        t.s.feed(ready());
+        CHECK(detail::consume(t.s, last) == next_step::done);
+        CHECK(tag == "SELECT 1");
+        CHECK_FALSE(last.suspended());
+        REQUIRE(chunk.size() == 3);
+        CHECK(chunk[2].get<std::int32_t>(0) == 3);
+        CHECK(t.s.in_sync());
+    }
+    SECTION("an error ends it with a Sync, and is thrown at ReadyForQuery") {
+        scripted t;
+        t.s.enter_exchange(detail::open_exchange::suspended_portal);
+        detail::portal_chunk_exchange c(chunk, tag, false);
+        c.start(t.s, 10);
+        t.written();
+        t.s.feed(error_response("22012", "division by zero"));
+        CHECK(detail::consume(t.s, c) == next_step::write);
+        t.written();
+        t.s.feed(ready());
+        CHECK_THROWS_AS(detail::consume(t.s, c), pgcoro::server_error);
+        CHECK(t.s.in_sync());
+    }
+    SECTION("out of place") {
+        for (const auto& script : std::vector<std::vector<std::string>>{
+                 {empty(message_type::bind_complete)},  // not the first chunk
+                 {ready()},                             // no Sync was sent
+                 {data_row_int4_binary(1), copy_data("x")}}) {
+            scripted t;
+            t.s.enter_exchange(detail::open_exchange::suspended_portal);
+            detail::portal_chunk_exchange c(chunk, tag, false);
+            c.start(t.s, 10);
+            CHECK(throws_protocol_violation([&] { feed(t.s, c, script); }));
+        }
+    }
+}
+
 TEST_CASE("runner: waiting for a notification takes only asynchronous messages", "[runner]") {
     scripted t;
     detail::notification_wait wait;

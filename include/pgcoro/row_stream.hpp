@@ -21,6 +21,7 @@
 
 #include "session/extended_query.hpp"
 #include "session/operation.hpp"
+#include "session/portal_exchange.hpp"
 #include "result.hpp"
 
 namespace pgcoro {
@@ -142,76 +143,19 @@ private:
                                        detail::operation_start::continues_exchange);
     }
 
-    // Execute of up to chunk_rows rows (after Bind for the first): the rows,
-    // then PortalSuspended, which keeps the portal for the next chunk, or the
-    // end of the rows (or an error), which ends the exchange with a Sync.
-    class chunk_exchange {
-    public:
-        chunk_exchange(row_stream& stream, bool after_bind) noexcept
-            : stream_(stream), at_(after_bind ? stage::bind : stage::rows) {}
-
-        detail::next_step on_message(detail::session& s, const protocol::backend_message& m) {
-            using enum protocol::message_type;
-            switch (m.type) {
-            case bind_complete:
-                if (at_ != stage::bind) return detail::next_step::unexpected;
-                protocol::expect_empty_body(m.body, "BindComplete");
-                at_ = stage::rows;
-                return detail::next_step::read;
-            case data_row:
-                if (at_ != stage::rows) return detail::next_step::unexpected;
-                stream_.chunk_.append_row(m.body);
-                ++stream_.rows_read_;
-                return detail::next_step::read;
-            case portal_suspended:
-                if (at_ != stage::rows) return detail::next_step::unexpected;
-                protocol::expect_empty_body(m.body, "PortalSuspended");
-                stream_.more_ = true;
-                return detail::next_step::suspend;
-            case command_complete:
-                if (at_ != stage::rows) return detail::next_step::unexpected;
-                stream_.tag_.assign(protocol::decode_command_complete(m.body));
-                return sync(s);
-            case empty_query_response:
-                if (at_ != stage::rows) return detail::next_step::unexpected;
-                protocol::expect_empty_body(m.body, "EmptyQueryResponse");
-                return sync(s);
-            case ready_for_query:
-                if (at_ != stage::ready) return detail::next_step::unexpected;
-                return errors_.finish();
-            default: return detail::next_step::unexpected;
-            }
-        }
-        detail::next_step on_error(detail::session& s, diagnostics&& d) {
-            if (at_ == stage::ready) return detail::next_step::unexpected;
-            errors_.keep(std::move(d));
-            return sync(s);
-        }
-        const char* during() const noexcept { return "while streaming rows"; }
-
-    private:
-        enum class stage { bind, rows, ready };
-        // Ends the portal's implicit transaction: Sync, up to ReadyForQuery.
-        detail::next_step sync(detail::session& s) {
-            protocol::encode_sync(s.out());
-            s.expect_ready();
-            s.exchange_ended();
-            at_ = stage::ready;
-            return detail::next_step::write;
-        }
-
-        row_stream& stream_;
-        stage at_;
-        detail::first_error errors_;
-    };
-
     asio::awaitable<void> read_chunk(detail::session& s, bool after_bind) {
         clear_chunk();
         more_ = false;
-        protocol::encode_execute(s.out(), "", options_.chunk_rows);
-        protocol::encode_flush(s.out());
-        chunk_exchange exchange(*this, after_bind);
-        co_await detail::run_exchange(s, exchange);
+        detail::portal_chunk_exchange exchange(chunk_, tag_, after_bind);
+        exchange.start(s, options_.chunk_rows);
+        try {
+            co_await detail::run_exchange(s, exchange);
+        } catch (...) {
+            rows_read_ += exchange.rows();
+            throw;
+        }
+        rows_read_ += exchange.rows();
+        more_ = exchange.suspended();
     }
 
     std::shared_ptr<detail::session> session_;

@@ -10,11 +10,10 @@
 #include <vector>
 
 #include "../types/codec_errors.hpp"
-#include "../types/oids.hpp"
 #include "../types/parameters.hpp"
 #include "../types/type_table.hpp"
-#include "session.hpp"
 #include "runner.hpp"
+#include "session.hpp"
 #include "statement_cache.hpp"
 
 namespace pgcoro::detail {

@@ -10,7 +10,7 @@
 
 namespace pgcoro::detail {
 
-class close_statement_exchange {
+class close_statement_exchange : public keeps_first_error {
 public:
     void start(session& s, std::string_view name) {
         protocol::encode_close(s.out(), protocol::object_kind::statement, name);
@@ -25,18 +25,13 @@ public:
             protocol::expect_empty_body(m.body, "CloseComplete");
             closed_ = true;
             return next_step::read;
-        case ready_for_query: return closed_ || errors_.failure ? errors_.finish() : next_step::unexpected;
+        case ready_for_query: return closed_ || errors.failure ? errors.finish() : next_step::unexpected;
         default: return next_step::unexpected;
         }
-    }
-    next_step on_error(session&, diagnostics&& d) {
-        errors_.keep(std::move(d));
-        return next_step::read;
     }
     const char* during() const noexcept { return "while closing a statement"; }
 
 private:
-    first_error errors_;
     bool closed_ = false;
 };
 

@@ -33,7 +33,7 @@ inline constexpr std::chrono::milliseconds cancel_drain_limit{5000};
 // Reads everything up to the last ReadyForQuery owed, discarding results
 // and keeping the first error; a COPY FROM STDIN that starts meanwhile is
 // refused with CopyFail.
-class drain_exchange {
+class drain_exchange : public keeps_first_error {
 public:
     explicit drain_exchange(std::string_view copy_fail_reason) noexcept : reason_(copy_fail_reason) {}
 
@@ -51,13 +51,7 @@ public:
         default: return next_step::read;
         }
     }
-    next_step on_error(session&, diagnostics&& d) {
-        errors.keep(std::move(d));
-        return next_step::read;
-    }
     const char* during() const noexcept { return "while draining a session"; }
-
-    first_error errors;
 
 private:
     std::string_view reason_;

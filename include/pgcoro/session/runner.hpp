@@ -126,4 +126,15 @@ struct first_error {
     }
 };
 
+// For algorithms to which every error is the same: kept, and thrown at
+// ReadyForQuery by errors.finish().
+struct keeps_first_error {
+    first_error errors;
+
+    next_step on_error(session&, diagnostics&& d) {
+        errors.keep(std::move(d));
+        return next_step::read;
+    }
+};
+
 }  // namespace pgcoro::detail
