@@ -63,6 +63,11 @@ inline asio::awaitable<void> pool_core::retry_after(std::shared_ptr<pool_core> s
     co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     self->with_lock([&](batch& b) {
         self->retry_scheduled_ = false;
+        // The timer went off at `at` by steady_clock; the coarse clock can be
+        // a tick behind it, and by it the back-off would not be over yet: the
+        // retry would be put off again at once, over and over until the next
+        // tick (some 200 times a failure).
+        b.now = std::max(b.now, pool_clock::now());
         self->start_connects(b);
     });
 }
