@@ -342,6 +342,49 @@ TEST_CASE("pool: a fork() child drops the parent's connections without a word an
     }());
 }
 
+// The child's first step retires every idle connection itself: before it
+// noticed the fork, it closed them with Terminate, ending the parent's sessions.
+TEST_CASE("pool: a fork() child whose first step is bump() or close() leaves the parent's sessions alone") {
+    for (const bool bump_first : {false, true}) {
+        run([bump_first]() -> asio::awaitable<void> {
+            auto ex = co_await asio::this_coro::executor;
+            pgcoro::pool pool(ex, config_of(test::tcp_conninfo("user=pgcoro_trust sslmode=disable")), {.max_size = 1});
+            std::int32_t parent_pid = 0;
+            {
+                auto conn = co_await pool.acquire();
+                parent_pid = co_await backend_pid(conn);
+            }
+            REQUIRE(pool.stats().idle == 1);
+
+            auto& context = asio::query(ex, asio::execution::context);
+            context.notify_fork(asio::execution_context::fork_prepare);
+            const pid_t child = ::fork();
+            if (child == 0) {
+                context.notify_fork(asio::execution_context::fork_child);
+                if (bump_first) pool.bump();
+                co_await pool.close(5s);
+                ::_exit(pool.stats().closed(pgcoro::close_reason::forked) == 1 ? 0 : 1);
+            }
+            context.notify_fork(asio::execution_context::fork_parent);
+            REQUIRE(child > 0);
+            int status = -1;
+            for (int i = 0; i < 1500 && ::waitpid(child, &status, WNOHANG) != child; ++i) co_await sleep_for(20ms);
+            REQUIRE(WIFEXITED(status));
+            INFO("bump first: " << bump_first);
+            CHECK(WEXITSTATUS(status) == 0);  // 1: the parent's connection not dropped as forked
+
+            co_await sleep_for(100ms);  // a Terminate from the child would have ended the session by now
+            auto conn = co_await pool.acquire();
+            CHECK(co_await backend_pid(conn) == parent_pid);
+            const auto s = pool.stats();
+            CHECK(s.connects == 1);
+            CHECK(s.closed(pgcoro::close_reason::health_check) == 0);
+            conn.release();
+            co_await pool.close();
+        }());
+    }
+}
+
 TEST_CASE("pool: idle connections are checked in the background; ones the server ended are replaced unseen") {
     run([]() -> asio::awaitable<void> {
         const std::string app = "pgcoro_pool_idle_check";

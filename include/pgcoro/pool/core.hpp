@@ -343,7 +343,9 @@ private:
     void retire(member_ptr m, close_reason reason, batch& b) {
         ++stats_.closes[static_cast<std::size_t>(reason)];
         b.events.push_back({pool_event::kind::closed, m->generation, reason, {}, {}});
-        if (closes_silently(*m, state_)) {
+        // By the process's own count, not the one last noticed: a step that
+        // has not noticed a fork must not close the parent's session either.
+        if (closes_silently(*m, fork_epoch())) {
             pool_access::drop_silently(m->conn);
             --per_generation_[m->generation];
             return;
@@ -358,7 +360,10 @@ private:
     }
 
     // In a fork() child, the idle connections are the parent's: let go of
-    // them at once; checked-out ones go when returned.
+    // them at once; checked-out ones go when returned. Noticed by checkout,
+    // return, maintenance, and by the steps that retire every idle
+    // connection (close, bump), which would otherwise count the parent's as
+    // theirs.
     void forked(batch& b) {
         state_.fork_epoch = fork_epoch();
         backoff_ = fresh_backoff();
@@ -371,6 +376,7 @@ private:
     void close_locked(const char* waiter_message, batch& b) {
         if (state_.closed) return;
         state_.closed = true;
+        notice_fork(b);  // closed first: a fork child closing its pool opens nothing
         for (auto& w : waiters_) {
             if (w->finished) continue;
             w->finished = true;
@@ -387,6 +393,7 @@ private:
 
     std::uint64_t bump_locked(batch& b) {
         ++state_.generation;
+        notice_fork(b);  // bumped first: what a fork child connects is of the new generation
         watchers_.wake_all();
         std::vector<member_ptr> keep;
         for (auto& m : idle_) {

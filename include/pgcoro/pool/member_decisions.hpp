@@ -180,9 +180,11 @@ constexpr bool fork_noticed(std::uint64_t process_epoch, const pool_state& p) no
 }
 
 // The parent's session: a Terminate or TLS close_notify from here would end
-// it for the parent, so only our file descriptor is closed.
-constexpr bool closes_silently(const member_state& m, const pool_state& p) noexcept {
-    return m.fork_epoch != p.fork_epoch;
+// it for the parent, so only our file descriptor is closed. `process_epoch`:
+// this process's own count (fork_epoch.hpp), which a step that has not yet
+// noticed a fork is ahead of the pool's.
+constexpr bool closes_silently(const member_state& m, std::uint64_t process_epoch) noexcept {
+    return m.fork_epoch != process_epoch;
 }
 
 // A member just connected: alive and used now, expiring after `lifetime`
