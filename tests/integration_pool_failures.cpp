@@ -17,8 +17,10 @@
 #include <filesystem>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <vector>
+#include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -383,6 +385,33 @@ TEST_CASE("pool: a fork() child whose first step is bump() or close() leaves the
             co_await pool.close();
         }());
     }
+}
+
+// A connection lent out keeps the core after the pool is gone, until it is
+// back; one taken by an acquire whose check then failed never came back.
+TEST_CASE("pool: destroyed while an acquire's check hangs, its insides are freed once the check fails") {
+    const auto token = std::make_shared<int>(0);  // held by the pool's options, so by its insides
+    std::int32_t pid = 0;
+    run([&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        std::optional<pgcoro::pool> pool;
+        pool.emplace(ex, config_of(test::tcp_conninfo("user=pgcoro_trust sslmode=disable")),
+                     pgcoro::pool_options{.max_size = 1, .acquire_timeout = 5s, .health_check_after = 0ms,
+                                          .health_check_timeout = 300ms,
+                                          .on_event = [token](const pgcoro::pool_event&) {}});
+        {
+            auto conn = co_await pool->acquire();
+            pid = co_await backend_pid(conn);
+        }
+        REQUIRE(::kill(pid, SIGSTOP) == 0);  // the next check gets no answer
+        asio::co_spawn(ex, [&]() -> asio::awaitable<void> {
+            co_await sleep_for(100ms);
+            pool.reset();  // while the acquire below waits for its check
+        }, asio::detached);
+        CHECK_THROWS_AS(co_await pool->acquire(), pgcoro::error);  // the check fails, then the pool is closed
+        ::kill(pid, SIGCONT);
+    }());
+    CHECK(token.use_count() == 1);
 }
 
 TEST_CASE("pool: idle connections are checked in the background; ones the server ended are replaced unseen") {

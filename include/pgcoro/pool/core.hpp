@@ -114,8 +114,9 @@ public:
             std::exception_ptr cancelled;
             auto state = co_await asio::this_coro::cancellation_state;
             if (state.cancelled() != asio::cancellation_type::none) cancelled = failure;
+            std::shared_ptr<pool_core> last;  // as in release(): the pool may have gone during the check
             with_lock([&](batch& b) {
-                --in_use_;
+                if (--in_use_ == 0) last = std::move(lent_out_);
                 if (auto reason = after_failed_check(bool(cancelled), *m, connection_answers{m->conn}, state_, b.now))
                     retire(std::move(m), *reason, b);
                 else
