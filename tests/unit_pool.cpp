@@ -139,7 +139,7 @@ TEST_CASE("every close_reason is what some decision answers", "[pool][unit]") {
     const d::pool_state closed{.generation = 1, .fork_epoch = 0, .closed = true};
 
     note(d::unfit_reason(m, healthy, pool, m.expires));  // lifetime
-    const auto idle = d::sweep_idle(m, healthy, 1, options, t0 + options.idle_timeout);
+    const auto idle = d::sweep_idle(m, healthy, {.idle = 1}, options, t0 + options.idle_timeout);
     CHECK(idle.action == d::sweep_action::retire);
     seen.insert(idle.reason);                         // idle
     note(d::idle_after_bump(old, pool));              // generation
@@ -333,8 +333,8 @@ TEST_CASE("an idle member taken by an acquire: peeked at only after a millisecon
 TEST_CASE("the idle sweep: lifetime, idle timeout above min_idle, a peek, a check", "[pool][unit]") {
     const pool_options options{.min_idle = 2, .idle_timeout = 5min, .health_check_after = 30s};
     const auto m = member();
-    auto sweep = [&](const auto& session, std::size_t open, time_point now) {
-        return d::sweep_idle(m, session, open, options, now);
+    auto sweep = [&](const auto& session, std::size_t idle, time_point now) {
+        return d::sweep_idle(m, session, {.idle = idle}, options, now);
     };
     SECTION("expired: closed, without a peek") {
         counting_session s{.facts = {.found = d::idle_input::data}};
@@ -343,16 +343,21 @@ TEST_CASE("the idle sweep: lifetime, idle timeout above min_idle, a peek, a chec
         CHECK(v.reason == close_reason::lifetime);
         CHECK(s.peeks == 0);
     }
-    SECTION("idle too long: closed while more than min_idle stay open") {
+    SECTION("idle too long: closed while more than min_idle stay warm") {
         const auto v = sweep(healthy, 3, t0 + 5min);
         CHECK(v.action == d::sweep_action::retire);
         CHECK(v.reason == close_reason::idle);
         CHECK(sweep(healthy, 2, t0 + 5min).action == d::sweep_action::check);  // kept for min_idle, and checked
         CHECK(sweep(healthy, 3, t0 + 5min - 1ns).action == d::sweep_action::check);
+        // Those being reset or checked come back idle and count; those in use do not.
+        CHECK(d::sweep_idle(m, healthy, {.idle = 2, .resetting = 1}, options, t0 + 5min).action ==
+              d::sweep_action::retire);
+        CHECK(d::sweep_idle(m, healthy, {.idle = 2, .in_use = 6}, options, t0 + 5min).action ==
+              d::sweep_action::check);
     }
     SECTION("idle_timeout 0: never closed for idleness") {
         const pool_options forever{.min_idle = 0, .idle_timeout = 0ms, .health_check_after = 1h};
-        CHECK(d::sweep_idle(m, healthy, 10, forever, t0 + 20min).action == d::sweep_action::keep);
+        CHECK(d::sweep_idle(m, healthy, {.idle = 10}, forever, t0 + 20min).action == d::sweep_action::keep);
     }
     SECTION("the server closed it: replaced") {
         const auto v = sweep(d::session_facts{.found = d::idle_input::closed}, 2, t0 + 1s);
@@ -366,6 +371,30 @@ TEST_CASE("the idle sweep: lifetime, idle timeout above min_idle, a peek, a chec
     SECTION("otherwise kept") {
         CHECK(sweep(healthy, 2, t0 + 30s - 1ns).action == d::sweep_action::keep);
     }
+}
+
+// As pool_core::expire_idle runs it, over every idle member, then the
+// maintenance step's connects: with connections in use, the sweep used to
+// count them against min_idle and close the idle ones that the connects then
+// opened again, every idle_timeout.
+TEST_CASE("the idle sweep closes no connection that min_idle would open again", "[pool][unit]") {
+    const pool_options options{.max_size = 10, .min_idle = 2, .idle_timeout = 5min, .health_check_after = 1h};
+    for (std::size_t idle = 0; idle <= 5; ++idle)
+        for (std::size_t in_use = 0; in_use <= 4; ++in_use) {
+            d::pool_counts left{.idle = idle, .in_use = in_use};
+            std::size_t closed = 0;
+            for (std::size_t i = 0; i < idle; ++i) {
+                const auto v = d::sweep_idle(member(), healthy, left, options, t0 + 10min);
+                if (v.action == d::sweep_action::retire) {
+                    CHECK(v.reason == close_reason::idle);
+                    --left.idle;
+                    ++closed;
+                }
+            }
+            INFO("idle " << idle << ", in use " << in_use);
+            CHECK(closed == (idle > options.min_idle ? idle - options.min_idle : 0));
+            if (idle >= options.min_idle) CHECK(d::plan_connects(left, pool, options, {}, t0 + 10min).start == 0);
+        }
 }
 
 TEST_CASE("connects start up to max_connecting and max_size, for waiters and min_idle", "[pool][unit]") {

@@ -139,19 +139,21 @@ inline asio::awaitable<void> pool_core::maintain(std::weak_ptr<pool_core> weak) 
 inline void pool_core::expire_idle(batch& b) {
     const auto now = pool_clock::now();
     std::vector<member_ptr> keep;
-    std::size_t open = idle_.size() + in_use_ + resetting_;
+    auto left = counts();  // as the sweep leaves them, for the next member's verdict
     // Oldest-used first, so the least recently used go first on idle timeout.
     for (auto& m : idle_) {
-        const auto verdict = sweep_idle(*m, connection_answers{m->conn}, open, options_, now);
+        const auto verdict = sweep_idle(*m, connection_answers{m->conn}, left, options_, now);
         switch (verdict.action) {
             case sweep_action::keep: keep.push_back(std::move(m)); break;
             case sweep_action::check:
                 ++resetting_;
+                --left.idle;
+                ++left.resetting;
                 spawn(reset(shared_from_this(), std::move(m), reset_kind::idle_check));
                 break;
             case sweep_action::retire:
                 retire(std::move(m), verdict.reason, b);
-                --open;
+                --left.idle;
                 break;
         }
     }

@@ -14,23 +14,9 @@
 #include "../pool_options.hpp"
 #include "backoff.hpp"
 #include "clock.hpp"
-#include "member_decisions.hpp"
+#include "state.hpp"
 
 namespace pgcoro::detail {
-
-// The pool's connections by where they are, and the acquires waiting.
-struct pool_counts {
-    std::size_t idle = 0;
-    std::size_t in_use = 0;
-    std::size_t connecting = 0;
-    std::size_t resetting = 0;  // being reset after a return, or checked while idle
-    std::size_t waiting = 0;    // acquires not yet served
-};
-
-// Everything max_size bounds: open or opening (closing ones no longer count).
-constexpr std::size_t open_or_opening(const pool_counts& c) noexcept {
-    return c.idle + c.in_use + c.connecting + c.resetting;
-}
 
 constexpr std::size_t room_below(std::size_t limit, std::size_t used) noexcept { return limit > used ? limit - used : 0; }
 
@@ -41,10 +27,9 @@ constexpr std::size_t connect_room(const pool_counts& c, const pool_options& o) 
     return std::min(room_below(o.max_connecting, c.connecting), room_below(o.max_size, open_or_opening(c)));
 }
 
-// Connections wanted: one per waiting acquire, plus enough to bring the
-// idle ones (and those on their way back from a reset) up to min_idle.
+// Connections wanted: one per waiting acquire, plus enough to keep min_idle warm.
 constexpr std::size_t connect_demand(const pool_counts& c, const pool_options& o) noexcept {
-    return c.waiting + room_below(o.min_idle, c.idle + c.resetting);
+    return c.waiting + room_below(o.min_idle, kept_warm(c));
 }
 
 // Failed connects in a row, and when the next may start.

@@ -30,6 +30,7 @@
 #include "member.hpp"
 #include "member_decisions.hpp"
 #include "mutex.hpp"
+#include "state.hpp"
 #include "watchers.hpp"
 
 namespace pgcoro::detail {

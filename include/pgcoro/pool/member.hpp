@@ -22,6 +22,7 @@
 #include "../net/handler_memory.hpp"
 #include "clock.hpp"
 #include "member_decisions.hpp"
+#include "state.hpp"
 
 namespace pgcoro::detail {
 

@@ -12,25 +12,9 @@
 
 #include "../pool_options.hpp"
 #include "clock.hpp"
+#include "state.hpp"
 
 namespace pgcoro::detail {
-
-// What the pool keeps of a connection, beside the connection itself
-// (pool_member derives from it, so a decision reads it in place).
-struct member_state {
-    std::uint64_t generation = 0;
-    std::uint64_t fork_epoch = 0;  // of the process that opened it (fork_epoch.hpp)
-    pool_clock::time_point opened, expires, last_used;
-    pool_clock::time_point last_checked;  // last proven alive: used, or passed a check
-    bool input_waiting = false;           // something arrived while it sat idle
-};
-
-// What every member is measured against.
-struct pool_state {
-    std::uint64_t generation = 1;
-    std::uint64_t fork_epoch = 0;  // of this process, as last noticed
-    bool closed = false;
-};
 
 // What a look at an idle session without reading or blocking found: it
 // should have nothing; end of stream means the server closed it.
@@ -206,15 +190,15 @@ struct sweep_verdict {
     close_reason reason = close_reason::broken;  // for retire
 };
 
-// `open`: the connections open now, idle, in use or being reset, less those
-// this sweep has already retired; idle_timeout closes none that would leave
-// fewer than min_idle. Generations and forks are not its business: a bump
-// or a fork retires idle members at once.
+// `counts`: the pool's, as this sweep has left them so far; idle_timeout
+// closes none that would leave fewer than min_idle warm (kept_warm), which
+// connects would only open again. Generations and forks are not its
+// business: a bump or a fork retires idle members at once.
 template <session_answers S>
-constexpr sweep_verdict sweep_idle(const member_state& m, const S& s, std::size_t open, const pool_options& o,
-                                   pool_clock::time_point now) {
+constexpr sweep_verdict sweep_idle(const member_state& m, const S& s, const pool_counts& counts,
+                                   const pool_options& o, pool_clock::time_point now) {
     if (now >= m.expires) return {sweep_action::retire, close_reason::lifetime};
-    if (o.idle_timeout.count() > 0 && now - m.last_used >= o.idle_timeout && open > o.min_idle)
+    if (o.idle_timeout.count() > 0 && now - m.last_used >= o.idle_timeout && kept_warm(counts) > o.min_idle)
         return {sweep_action::retire, close_reason::idle};
     const auto found = s.peek();
     if (found == idle_input::closed) return {sweep_action::retire, close_reason::health_check};
