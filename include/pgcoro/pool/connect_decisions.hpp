@@ -18,6 +18,7 @@
 
 namespace pgcoro::detail {
 
+// How far `used` is below `limit`; 0 at or above it.
 constexpr std::size_t room_below(std::size_t limit, std::size_t used) noexcept { return limit > used ? limit - used : 0; }
 
 // Connects the limits leave room for, whatever the demand: max_connecting in
@@ -65,7 +66,7 @@ inline connect_backoff after_connect_failure(connect_backoff b, const pool_optio
 
 // A connect worked, or this is a fork() child (whose parent's failures are
 // not its own): the next attempt may start at once, and a failure after it
-// waits backoff_initial again.
+// waits about backoff_initial again.
 constexpr connect_backoff fresh_backoff() noexcept { return {}; }
 
 // Connect failures reported as events: at most one a second during an

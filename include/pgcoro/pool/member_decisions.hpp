@@ -21,9 +21,9 @@ namespace pgcoro::detail {
 enum class idle_input : std::uint8_t { none, data, closed };
 
 // What a decision asks of a member's connection, which only the connection
-// knows. Each answer costs a few loads, a peek a system call: a decision asks
-// only the questions whose answer it needs, in its own order, so the
-// checkout costs what it did before the decisions moved here. pool_core
+// knows. Each answer costs a few loads, a peek a system call, so they are
+// questions rather than values: a decision asks only those whose answer it
+// needs, when it needs it, and a checkout pays for nothing more. pool_core
 // answers from the connection (connection_answers, member.hpp).
 template <class S>
 concept session_answers = requires(const S& s) {
