@@ -17,8 +17,10 @@
 #include <filesystem>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <vector>
+#include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -340,6 +342,76 @@ TEST_CASE("pool: a fork() child drops the parent's connections without a word an
         c.release();
         co_await pool.close();
     }());
+}
+
+// The child's first step retires every idle connection itself: before it
+// noticed the fork, it closed them with Terminate, ending the parent's sessions.
+TEST_CASE("pool: a fork() child whose first step is bump() or close() leaves the parent's sessions alone") {
+    for (const bool bump_first : {false, true}) {
+        run([bump_first]() -> asio::awaitable<void> {
+            auto ex = co_await asio::this_coro::executor;
+            pgcoro::pool pool(ex, config_of(test::tcp_conninfo("user=pgcoro_trust sslmode=disable")), {.max_size = 1});
+            std::int32_t parent_pid = 0;
+            {
+                auto conn = co_await pool.acquire();
+                parent_pid = co_await backend_pid(conn);
+            }
+            REQUIRE(pool.stats().idle == 1);
+
+            auto& context = asio::query(ex, asio::execution::context);
+            context.notify_fork(asio::execution_context::fork_prepare);
+            const pid_t child = ::fork();
+            if (child == 0) {
+                context.notify_fork(asio::execution_context::fork_child);
+                if (bump_first) pool.bump();
+                co_await pool.close(5s);
+                ::_exit(pool.stats().closed(pgcoro::close_reason::forked) == 1 ? 0 : 1);
+            }
+            context.notify_fork(asio::execution_context::fork_parent);
+            REQUIRE(child > 0);
+            int status = -1;
+            for (int i = 0; i < 1500 && ::waitpid(child, &status, WNOHANG) != child; ++i) co_await sleep_for(20ms);
+            REQUIRE(WIFEXITED(status));
+            INFO("bump first: " << bump_first);
+            CHECK(WEXITSTATUS(status) == 0);  // 1: the parent's connection not dropped as forked
+
+            co_await sleep_for(100ms);  // a Terminate from the child would have ended the session by now
+            auto conn = co_await pool.acquire();
+            CHECK(co_await backend_pid(conn) == parent_pid);
+            const auto s = pool.stats();
+            CHECK(s.connects == 1);
+            CHECK(s.closed(pgcoro::close_reason::health_check) == 0);
+            conn.release();
+            co_await pool.close();
+        }());
+    }
+}
+
+// A connection lent out keeps the core after the pool is gone, until it is
+// back; one taken by an acquire whose check then failed never came back.
+TEST_CASE("pool: destroyed while an acquire's check hangs, its insides are freed once the check fails") {
+    const auto token = std::make_shared<int>(0);  // held by the pool's options, so by its insides
+    std::int32_t pid = 0;
+    run([&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        std::optional<pgcoro::pool> pool;
+        pool.emplace(ex, config_of(test::tcp_conninfo("user=pgcoro_trust sslmode=disable")),
+                     pgcoro::pool_options{.max_size = 1, .acquire_timeout = 5s, .health_check_after = 0ms,
+                                          .health_check_timeout = 300ms,
+                                          .on_event = [token](const pgcoro::pool_event&) {}});
+        {
+            auto conn = co_await pool->acquire();
+            pid = co_await backend_pid(conn);
+        }
+        REQUIRE(::kill(pid, SIGSTOP) == 0);  // the next check gets no answer
+        asio::co_spawn(ex, [&]() -> asio::awaitable<void> {
+            co_await sleep_for(100ms);
+            pool.reset();  // while the acquire below waits for its check
+        }, asio::detached);
+        CHECK_THROWS_AS(co_await pool->acquire(), pgcoro::error);  // the check fails, then the pool is closed
+        ::kill(pid, SIGCONT);
+    }());
+    CHECK(token.use_count() == 1);
 }
 
 TEST_CASE("pool: idle connections are checked in the background; ones the server ended are replaced unseen") {

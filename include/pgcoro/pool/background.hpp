@@ -26,34 +26,27 @@ inline asio::awaitable<void> pool_core::connect_one(std::shared_ptr<pool_core> s
             self->connect_failed(failure, b);
             return;
         }
-        self->consecutive_failures_ = 0;
-        self->next_attempt_ = {};
+        self->backoff_ = fresh_backoff();
         auto m = self->new_member(std::move(*conn), generation, epoch);
         b.events.push_back({pool_event::kind::connected, generation, close_reason::broken, {}, {}});
-        if (auto reason = self->unfit(*m, b)) self->retire(std::move(m), *reason, b);  // a bump raced the connect
-        else self->return_member(std::move(m), b);
+        // Unfit when a bump, a close or a fork raced the connect.
+        if (auto reason = unfit_reason(*m, connection_answers{m->conn}, self->state_, b.now))
+            self->retire(std::move(m), *reason, b);
+        else
+            self->return_member(std::move(m), b);
         self->start_connects(b);
     });
 }
 
 inline void pool_core::connect_failed(const std::exception_ptr& failure, batch& b) {
     ++stats_.connect_failures;
-    ++consecutive_failures_;
     last_error_ = describe_exception(failure);
-    next_attempt_ = pool_clock::now() + backoff_delay(options_.backoff_initial, options_.backoff_max,
-                                                      consecutive_failures_, random_);
-    // At most one failure event a second; the next one says how many were held back.
-    const auto now = pool_clock::now();
-    if (now - last_failure_event_ >= std::chrono::seconds(1)) {
+    backoff_ = after_connect_failure(backoff_, options_, pool_clock::now(), random_);
+    if (const auto held_back = report_failure(failure_reports_, pool_clock::now())) {
         std::string message = last_error_;
-        if (suppressed_failures_ > 0)
-            message += " (" + std::to_string(suppressed_failures_) + " similar failures not reported)";
-        suppressed_failures_ = 0;
-        last_failure_event_ = now;
-        b.events.push_back({pool_event::kind::connect_failed, generation_, close_reason::broken, std::move(message),
+        if (*held_back > 0) message += " (" + std::to_string(*held_back) + " similar failures not reported)";
+        b.events.push_back({pool_event::kind::connect_failed, state_.generation, close_reason::broken, std::move(message),
                             detail::sqlstate_of(failure)});
-    } else {
-        ++suppressed_failures_;
     }
     start_connects(b);
 }
@@ -61,7 +54,7 @@ inline void pool_core::connect_failed(const std::exception_ptr& failure, batch& 
 inline void pool_core::schedule_retry() {
     if (retry_scheduled_) return;
     retry_scheduled_ = true;
-    spawn(retry_after(shared_from_this(), next_attempt_));
+    spawn(retry_after(shared_from_this(), backoff_.next_attempt));
 }
 
 inline asio::awaitable<void> pool_core::retry_after(std::shared_ptr<pool_core> self, pool_clock::time_point at) {
@@ -70,6 +63,11 @@ inline asio::awaitable<void> pool_core::retry_after(std::shared_ptr<pool_core> s
     co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     self->with_lock([&](batch& b) {
         self->retry_scheduled_ = false;
+        // The timer went off at `at` by steady_clock; the coarse clock can be
+        // a tick behind it, and by it the back-off would not be over yet: the
+        // retry would be put off again at once, over and over until the next
+        // tick (some 200 times a failure).
+        b.now = std::max(b.now, pool_clock::now());
         self->start_connects(b);
     });
 }
@@ -101,9 +99,10 @@ inline asio::awaitable<void> pool_core::reset(std::shared_ptr<pool_core> self, m
     }
     self->with_lock([&](batch& b) {
         --self->resetting_;
-        if (!ok) self->retire(std::move(m), kind == reset_kind::returned ? close_reason::reset_failed : close_reason::health_check, b);
-        else if (auto reason = self->unfit(*m, b)) self->retire(std::move(m), *reason, b);
-        else self->return_member(std::move(m), b, kind == reset_kind::returned);
+        if (auto reason = after_reset(kind, ok, *m, connection_answers{m->conn}, self->state_, b.now))
+            self->retire(std::move(m), *reason, b);
+        else
+            self->return_member(std::move(m), b, counts_as_use(kind));
         self->start_connects(b);
     });
 }
@@ -140,24 +139,22 @@ inline asio::awaitable<void> pool_core::maintain(std::weak_ptr<pool_core> weak) 
 inline void pool_core::expire_idle(batch& b) {
     const auto now = pool_clock::now();
     std::vector<member_ptr> keep;
-    std::size_t open = idle_.size() + in_use_ + resetting_;
+    auto left = counts();  // as the sweep leaves them, for the next member's verdict
     // Oldest-used first, so the least recently used go first on idle timeout.
     for (auto& m : idle_) {
-        if (now >= m->expires) {
-            retire(std::move(m), close_reason::lifetime, b);
-            --open;
-        } else if (options_.idle_timeout.count() > 0 && now - m->last_used >= options_.idle_timeout &&
-                   open > options_.min_idle) {
-            retire(std::move(m), close_reason::idle, b);
-            --open;
-        } else if (auto input = pool_access::pending_input(m->conn); input == transport::pending_input::closed) {
-            retire(std::move(m), close_reason::health_check, b);
-            --open;
-        } else if (input == transport::pending_input::data || now - m->last_checked >= options_.health_check_after) {
-            ++resetting_;
-            spawn(reset(shared_from_this(), std::move(m), reset_kind::idle_check));
-        } else {
-            keep.push_back(std::move(m));
+        const auto verdict = sweep_idle(*m, connection_answers{m->conn}, left, options_, now);
+        switch (verdict.action) {
+            case sweep_action::keep: keep.push_back(std::move(m)); break;
+            case sweep_action::check:
+                ++resetting_;
+                --left.idle;
+                ++left.resetting;
+                spawn(reset(shared_from_this(), std::move(m), reset_kind::idle_check));
+                break;
+            case sweep_action::retire:
+                retire(std::move(m), verdict.reason, b);
+                --left.idle;
+                break;
         }
     }
     idle_ = std::move(keep);

@@ -1,6 +1,9 @@
 // The pool's shared state and background work: connections by generation, FIFO
-// waiters, connects with back-off, returns and resets, maintenance. Its handles,
-// pool and pooled_connection, are in pool.hpp with the model and thread rules.
+// waiters, connects with back-off, returns and resets, maintenance. What to do
+// at each step is decided in member_decisions.hpp and connect_decisions.hpp;
+// pool_core gathers the state they read under its lock and carries out the
+// answer (spawns, closes, hand-overs). Its handles, pool and
+// pooled_connection, are in pool.hpp with the model and thread rules.
 #pragma once
 
 #include <algorithm>
@@ -19,11 +22,15 @@
 
 #include "../connection.hpp"
 #include "../pool_options.hpp"
-#include "backoff.hpp"
 #include "../net/deadline.hpp"
+#include "backoff.hpp"
+#include "clock.hpp"
+#include "connect_decisions.hpp"
 #include "fork_epoch.hpp"
 #include "member.hpp"
+#include "member_decisions.hpp"
 #include "mutex.hpp"
+#include "state.hpp"
 #include "watchers.hpp"
 
 namespace pgcoro::detail {
@@ -32,7 +39,8 @@ class pool_core : public std::enable_shared_from_this<pool_core> {
 public:
     pool_core(asio::any_io_executor ex, config cfg, pool_options options)
         : strand_(asio::make_strand(ex)), config_(std::move(cfg)), options_(std::move(options)),
-          maintenance_timer_(strand_), random_(std::random_device{}()), fork_epoch_(fork_epoch()) {
+          state_{.generation = 1, .fork_epoch = fork_epoch(), .closed = false}, maintenance_timer_(strand_),
+          random_(std::random_device{}()) {
         if (options_.max_size == 0) throw error(errc::invalid_config, "pool_options::max_size must be at least 1");
         if (options_.min_idle > options_.max_size) options_.min_idle = options_.max_size;
         if (options_.max_connecting == 0) options_.max_connecting = 1;
@@ -56,7 +64,7 @@ public:
             started = b.now;
             m = take_ready(b);
         });
-        if (m && !needs_check(*m, started)) [[likely]]
+        if (m && !needs_check(*m, started, options_.health_check_after)) [[likely]]
             co_return Handle(this, std::move(m));
         // No idle connection was ready (m is null), or the one taken needs a check.
         const auto self = shared_from_this();  // the pool may go while this waits
@@ -98,7 +106,7 @@ public:
                     taken = coarse_now();
                 }
             }
-            if (!needs_check(*m, taken)) co_return Handle(this, std::move(m));
+            if (!needs_check(*m, taken, options_.health_check_after)) co_return Handle(this, std::move(m));
             // Idle for a while, or the server sent something meanwhile: an
             // empty query proves it (and reads what came) before the caller sees it.
             const auto failure = co_await check_alive(*m, options_.health_check_timeout);
@@ -107,10 +115,13 @@ public:
             std::exception_ptr cancelled;
             auto state = co_await asio::this_coro::cancellation_state;
             if (state.cancelled() != asio::cancellation_type::none) cancelled = failure;
+            std::shared_ptr<pool_core> last;  // as in release(): the pool may have gone during the check
             with_lock([&](batch& b) {
-                --in_use_;
-                if (cancelled && !unfit(*m, b)) return_member(std::move(m), b);
-                else retire(std::move(m), close_reason::health_check, b);
+                if (--in_use_ == 0) last = std::move(lent_out_);
+                if (auto reason = after_failed_check(bool(cancelled), *m, connection_answers{m->conn}, state_, b.now))
+                    retire(std::move(m), *reason, b);
+                else
+                    return_member(std::move(m), b);
                 start_connects(b);
             });
             if (cancelled) std::rethrow_exception(cancelled);
@@ -124,14 +135,17 @@ public:
             with_lock([&](batch& b) {
                 if (--in_use_ == 0) last = std::move(lent_out_);
                 notice_fork(b);
-                if (auto reason = unfit(*m, b)) {
-                    retire(std::move(m), *reason, b);
-                    start_connects(b);  // the one branch that frees a slot
-                } else if (options_.reset == reset_policy::discard_all || pool_access::left_unfinished(m->conn)) {
-                    ++resetting_;
-                    spawn(reset(shared_from_this(), std::move(m), reset_kind::returned));
-                } else {
-                    return_member(std::move(m), b);
+                const auto verdict = after_return(*m, connection_answers{m->conn}, state_, b.now, options_.reset);
+                switch (verdict.action) {
+                    case return_action::keep: return_member(std::move(m), b); break;
+                    case return_action::reset:
+                        ++resetting_;
+                        spawn(reset(shared_from_this(), std::move(m), reset_kind::returned));
+                        break;
+                    case return_action::retire:
+                        retire(std::move(m), verdict.reason, b);
+                        start_connects(b);  // the one branch that frees a slot
+                        break;
                 }
             });
         } catch (...) {
@@ -158,10 +172,12 @@ public:
         with_lock([&](batch& b) {
             config_ = std::move(cfg);
             g = bump_locked(b);
-            if (closed_) return;
+            if (state_.closed) return;
             auto m = new_member(std::move(probe), g, epoch);
-            if (auto reason = unfit(*m, b)) retire(std::move(m), *reason, b);
-            else return_member(std::move(m), b);
+            if (auto reason = unfit_reason(*m, connection_answers{m->conn}, state_, b.now))
+                retire(std::move(m), *reason, b);
+            else
+                return_member(std::move(m), b);
         });
         co_return g;
     }
@@ -175,19 +191,19 @@ public:
 
     std::uint64_t generation() const {
         std::lock_guard lock(mutex_);
-        return generation_;
+        return state_.generation;
     }
 
     // The current settings with their generation, taken together.
     std::pair<config, std::uint64_t> settings() const {
         std::lock_guard lock(mutex_);
-        return {config_, generation_};
+        return {config_, state_.generation};
     }
     const pool_options& options() const noexcept { return options_; }  // fixed at construction
 
     // Completes once the generation is no longer `since`.
     asio::awaitable<void> generation_changed(std::uint64_t since) {
-        co_await watchers_.wait_until(mutex_, [this, since] { return generation_ != since; }, pool_clock::time_point::max(),
+        co_await watchers_.wait_until(mutex_, [this, since] { return state_.generation != since; }, pool_clock::time_point::max(),
                             std::chrono::seconds(1));
     }
 
@@ -197,9 +213,9 @@ public:
         s.idle = idle_.size();
         s.in_use = in_use_;
         s.connecting = connecting_;
-        s.waiting = static_cast<std::size_t>(std::count_if(waiters_.begin(), waiters_.end(), [](auto& w) { return !w->finished; }));
-        s.size = total();
-        s.generation = generation_;
+        s.waiting = waiting();
+        s.size = open_or_opening(counts());
+        s.generation = state_.generation;
         s.per_generation.clear();
         for (auto [g, n] : per_generation_)
             if (n) s.per_generation[g] = n;
@@ -218,8 +234,8 @@ public:
     // return. Completes when all are gone, or at `limit`.
     asio::awaitable<void> close(std::chrono::milliseconds limit) {
         with_lock([&](batch& b) { close_locked("the pool was closed while acquire() waited", b); });
-        co_await watchers_.wait_until(mutex_, [this] { return total() == 0 && closing_ == 0; }, pool_clock::now() + limit,
-                            std::chrono::milliseconds(50));
+        co_await watchers_.wait_until(mutex_, [this] { return open_or_opening(counts()) == 0 && closing_ == 0; },
+                                      pool_clock::now() + limit, std::chrono::milliseconds(50));
         stop_maintenance();
     }
 
@@ -269,8 +285,11 @@ private:
     // An idle connection, counted in use, unless acquires are already waiting (first come, first served).
     member_ptr take_ready(batch& b) {
         notice_fork(b);
-        if (closed_) throw error(errc::pool_closed, "acquire() on a pool that is closed");
-        if (!waiters_.empty()) return nullptr;
+        switch (checkout(state_, !waiters_.empty())) {
+            case checkout_path::refused: throw error(errc::pool_closed, "acquire() on a pool that is closed");
+            case checkout_path::queue: return nullptr;
+            case checkout_path::idle: break;
+        }
         auto m = take_idle(b);
         if (m) {
             ++in_use_;
@@ -279,48 +298,28 @@ private:
         return m;
     }
 
-    std::size_t total() const noexcept { return idle_.size() + in_use_ + connecting_ + resetting_; }
-
-    std::size_t demand() const noexcept {
-        std::size_t waiting = 0;
-        for (auto& w : waiters_) waiting += !w->finished;
-        const std::size_t warm = options_.min_idle > idle_.size() + resetting_ ? options_.min_idle - idle_.size() - resetting_ : 0;
-        return waiting + warm;
+    // Acquires not yet served; a walk of the queue.
+    std::size_t waiting() const noexcept {
+        std::size_t n = 0;
+        for (auto& w : waiters_) n += !w->finished;
+        return n;
     }
 
-    std::optional<close_reason> unfit(const pool_member& m, const batch& b) const {
-        if (m.fork_epoch != fork_epoch_) return close_reason::forked;
-        if (closed_) return close_reason::pool_closed;
-        if (m.generation != generation_) return close_reason::generation;
-        if (!m.conn.is_usable()) return close_reason::broken;
-        if (b.now >= m.expires) return close_reason::lifetime;
-        return std::nullopt;
+    // With the waiters counted only when asked: that walks their queue (see start_connects).
+    pool_counts counts(std::size_t waiting_acquires = 0) const noexcept {
+        return {idle_.size(), in_use_, connecting_, resetting_, waiting_acquires};
     }
 
-    bool needs_check(const pool_member& m, pool_clock::time_point now) const {
-        return m.input_waiting || now - m.last_checked >= options_.health_check_after;
-    }
-
-    // The most recently used idle connection that is still fit; retires the
-    // rest it meets. A non-blocking peek finds a session the server ended
-    // while it sat idle (pg_terminate_backend, a restart) before a query is
-    // spent on it; skipped for one back from its last use under a
-    // millisecond ago, so that a busy pool makes no system call per checkout.
+    // The most recently used idle connection that may go out (checkout_idle);
+    // retires the rest it meets.
     member_ptr take_idle(batch& b) {
         while (!idle_.empty()) {
             auto m = std::move(idle_.back());
             idle_.pop_back();
-            if (auto reason = unfit(*m, b)) {
+            if (auto reason = checkout_idle(*m, connection_answers{m->conn}, state_, b.now)) {
                 retire(std::move(m), *reason, b);
                 continue;
             }
-            if (b.now - m->last_checked < std::chrono::milliseconds(1)) return m;
-            const auto input = pool_access::pending_input(m->conn);
-            if (input == transport::pending_input::closed) {
-                retire(std::move(m), close_reason::health_check, b);
-                continue;
-            }
-            m->input_waiting = input == transport::pending_input::data;
             return m;
         }
         return nullptr;
@@ -346,8 +345,9 @@ private:
     void retire(member_ptr m, close_reason reason, batch& b) {
         ++stats_.closes[static_cast<std::size_t>(reason)];
         b.events.push_back({pool_event::kind::closed, m->generation, reason, {}, {}});
-        if (m->fork_epoch != fork_epoch_) {
-            // The parent's session: a Terminate or close_notify from here would end it.
+        // By the process's own count, not the one last noticed: a step that
+        // has not noticed a fork must not close the parent's session either.
+        if (closes_silently(*m, fork_epoch())) {
             pool_access::drop_silently(m->conn);
             --per_generation_[m->generation];
             return;
@@ -356,17 +356,19 @@ private:
         spawn(close_member(shared_from_this(), std::move(m)));
     }
 
-    // In a fork() child, the idle connections are the parent's: let go of
-    // them at once; checked-out ones go when returned.
     void notice_fork(batch& b) {
-        if (fork_epoch() != fork_epoch_) [[unlikely]]
+        if (fork_noticed(fork_epoch(), state_)) [[unlikely]]
             forked(b);
     }
 
+    // In a fork() child, the idle connections are the parent's: let go of
+    // them at once; checked-out ones go when returned. Noticed by checkout,
+    // return, maintenance, and by the steps that retire every idle
+    // connection (close, bump), which would otherwise count the parent's as
+    // theirs.
     void forked(batch& b) {
-        fork_epoch_ = fork_epoch();
-        consecutive_failures_ = 0;
-        next_attempt_ = {};
+        state_.fork_epoch = fork_epoch();
+        backoff_ = fresh_backoff();
         auto foreign = std::move(idle_);
         idle_.clear();
         for (auto& m : foreign) retire(std::move(m), close_reason::forked, b);
@@ -374,8 +376,9 @@ private:
     }
 
     void close_locked(const char* waiter_message, batch& b) {
-        if (closed_) return;
-        closed_ = true;
+        if (state_.closed) return;
+        state_.closed = true;
+        notice_fork(b);  // closed first: a fork child closing its pool opens nothing
         for (auto& w : waiters_) {
             if (w->finished) continue;
             w->finished = true;
@@ -391,40 +394,38 @@ private:
     }
 
     std::uint64_t bump_locked(batch& b) {
-        ++generation_;
+        ++state_.generation;
+        notice_fork(b);  // bumped first: what a fork child connects is of the new generation
         watchers_.wake_all();
-        // Idle connections of older generations close at once.
         std::vector<member_ptr> keep;
         for (auto& m : idle_) {
-            if (m->generation != generation_) retire(std::move(m), close_reason::generation, b);
+            if (auto reason = idle_after_bump(*m, state_)) retire(std::move(m), *reason, b);
             else keep.push_back(std::move(m));
         }
         idle_ = std::move(keep);
         start_connects(b);
-        return generation_;
+        return state_.generation;
     }
 
     member_ptr new_member(connection conn, std::uint64_t generation, std::uint64_t epoch) {
         member_ptr m(new pool_member());
         m->conn = std::move(conn);
-        m->generation = generation;
-        m->fork_epoch = epoch;
-        m->opened = m->last_used = m->last_checked = pool_clock::now();
-        m->expires = m->opened + jittered_lifetime(options_.max_lifetime, options_.lifetime_jitter, random_);
+        const auto lifetime = jittered_lifetime(options_.max_lifetime, options_.lifetime_jitter, random_);
+        static_cast<member_state&>(*m) = fresh_member(generation, epoch, pool_clock::now(), lifetime);
         ++per_generation_[generation];
         ++stats_.connects;
         return m;
     }
 
     void start_connects(batch& b) {
-        if (closed_) return;
-        while (connecting_ < options_.max_connecting && total() < options_.max_size && demand() > connecting_) {
-            if (b.now < next_attempt_) {
-                schedule_retry();
-                return;
-            }
+        // Most calls find no room (a busy pool at max_size): they end here,
+        // before counting the waiters.
+        if (state_.closed || connect_room(counts(), options_) == 0) return;
+        const auto plan = plan_connects(counts(waiting()), state_, options_, backoff_, b.now);
+        if (plan.retry_later) schedule_retry();
+        for (std::size_t i = 0; i < plan.start; ++i) {
             ++connecting_;
-            spawn(connect_one(shared_from_this(), config_, generation_, fork_epoch_));
+            spawn(connect_one(shared_from_this(), config_, state_.generation, state_.fork_epoch));
         }
     }
 
@@ -439,8 +440,6 @@ private:
     static asio::awaitable<void> retry_after(std::shared_ptr<pool_core> self, pool_clock::time_point at);
 
     static asio::awaitable<void> close_member(std::shared_ptr<pool_core> self, member_ptr m);
-
-    enum class reset_kind { returned, idle_check };
 
     // A returned connection: rolls back what the last user left open, or
     // resets the session. An idle one: proves it with an empty query. Then
@@ -462,7 +461,7 @@ private:
         std::string m = "acquire() timed out after " + std::to_string(options_.acquire_timeout.count()) +
                         " ms: " + std::to_string(in_use_) + " of max_size " + std::to_string(options_.max_size) +
                         " connections in use, " + std::to_string(connecting_) + " connecting";
-        if (!last_error_.empty() && consecutive_failures_ > 0) m += "; last connect error: " + last_error_;
+        if (!last_error_.empty() && backoff_.failures > 0) m += "; last connect error: " + last_error_;
         return m;
     }
 
@@ -470,7 +469,7 @@ private:
     asio::strand<asio::any_io_executor> strand_;
     config config_;
     pool_options options_;
-    std::uint64_t generation_ = 1;
+    pool_state state_;
     std::vector<member_ptr> idle_;  // most recently used last
     std::vector<pool_event> events_;  // of the step under way (batch)
     waiter_queue waiters_;
@@ -478,19 +477,15 @@ private:
     pool_watchers watchers_;
     std::map<std::uint64_t, std::size_t> per_generation_;
     std::size_t in_use_ = 0, connecting_ = 0, resetting_ = 0, closing_ = 0;
-    bool closed_ = false;
     bool retry_scheduled_ = false;
     bool maintenance_stopped_ = false;
-    std::uint64_t consecutive_failures_ = 0;
-    std::uint64_t suppressed_failures_ = 0;
-    pool_clock::time_point next_attempt_{};
-    pool_clock::time_point last_failure_event_{};
+    connect_backoff backoff_;
+    failure_reports failure_reports_;
     std::string last_error_;
     pool_stats stats_;
     asio::steady_timer maintenance_timer_;
     std::mt19937_64 random_;
     std::shared_ptr<pool_core> lent_out_;  // this core, after shut_down() while connections were out
-    std::uint64_t fork_epoch_;  // of this process, as last noticed
 };
 
 }  // namespace pgcoro::detail

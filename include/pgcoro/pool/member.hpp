@@ -10,8 +10,6 @@
 #include <optional>
 #include <vector>
 
-#include <time.h>
-
 #include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -22,21 +20,11 @@
 #include "../pool_options.hpp"
 #include "../net/deadline.hpp"
 #include "../net/handler_memory.hpp"
+#include "clock.hpp"
+#include "member_decisions.hpp"
+#include "state.hpp"
 
 namespace pgcoro::detail {
-
-using pool_clock = std::chrono::steady_clock;
-
-// The time from the kernel's last tick (a few ms old) for a memory load
-// instead of a timer read (~50 ns on a VM): the pool's bookkeeping
-// (lifetimes, idle times, back-off) needs milliseconds, and a checkout reads
-// the time twice. Same epoch as steady_clock (CLOCK_MONOTONIC).
-inline pool_clock::time_point coarse_now() noexcept {
-    timespec ts{};
-    ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return pool_clock::time_point(std::chrono::duration_cast<pool_clock::duration>(
-        std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec)));
-}
 
 struct pool_member;
 
@@ -48,13 +36,9 @@ struct pool_member_delete {
 };
 using member_ptr = std::unique_ptr<pool_member, pool_member_delete>;
 
-struct pool_member {
+// The state the pool's decisions read (member_decisions.hpp), and the connection.
+struct pool_member : member_state {
     connection conn;
-    std::uint64_t generation = 0;
-    std::uint64_t fork_epoch = 0;  // of the process that opened it (fork_epoch.hpp)
-    pool_clock::time_point opened, expires, last_used;
-    pool_clock::time_point last_checked;  // last proven alive: used, or passed a check
-    bool input_waiting = false;           // something arrived while it sat idle
 };
 
 [[gnu::noinline]] inline void pool_member_delete::operator()(pool_member* m) const noexcept { delete m; }
@@ -155,8 +139,14 @@ struct pool_access {
         return s.exchange() != open_exchange::none || s.has_deferred() || s.transaction() != transaction_status::idle;
     }
     static void forget_statements(connection& c) { c.session_->statements.clear(); }
-    static transport::pending_input pending_input(const connection& c) {
-        return c.session_ ? c.session_->pending_input() : transport::pending_input::closed;
+    static idle_input peek(const connection& c) {
+        if (!c.session_) return idle_input::closed;
+        switch (c.session_->pending_input()) {
+            case transport::pending_input::none: return idle_input::none;
+            case transport::pending_input::data: return idle_input::data;
+            case transport::pending_input::closed: break;
+        }
+        return idle_input::closed;
     }
     // Closes our file descriptor and nothing more: no Terminate, no TLS
     // close_notify. For sockets inherited across fork(), which the parent
@@ -167,6 +157,15 @@ struct pool_access {
         c.session_->mark_broken();
         c.session_.reset();
     }
+};
+
+// A connection's answers to the pool's decisions (session_answers).
+struct connection_answers {
+    const connection& conn;
+
+    bool usable() const noexcept { return conn.is_usable(); }
+    bool left_unfinished() const { return pool_access::left_unfinished(conn); }
+    idle_input peek() const { return pool_access::peek(conn); }
 };
 
 // An empty query, bounded by `limit`, proves an idle connection (and reads
