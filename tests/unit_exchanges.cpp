@@ -89,23 +89,6 @@ scenario query_with_a_parameter() {
         },
         "1|one, 2|two (SELECT 2)",
         {
-            // What today's code does instead; these run only under [.runner].
-            {mutation::ready_for_query_instead, 3, "ParseComplete",
-             "throws invalid_value (the statement has 0 parameters but 1 argument was given), stays usable"},
-            {mutation::ready_for_query_instead, 4, "ParameterDescription",
-             "throws invalid_value (the statement has 0 parameters but 1 argument was given), stays usable"},
-            {mutation::ready_for_query_instead, 5, "RowDescription", "returns \"()\", stays usable"},
-            {mutation::ready_for_query_instead, 10, "BindComplete", "returns \"()\", stays usable"},
-            {mutation::ready_for_query_instead, 11, "DataRow", "returns \"()\", stays usable"},
-            {mutation::ready_for_query_instead, 12, "DataRow", "returns \"1|one ()\", stays usable"},
-            {mutation::ready_for_query_instead, 13, "CommandComplete", "returns \"1|one, 2|two ()\", stays usable"},
-            {mutation::data_row_instead, 10, "BindComplete",
-             "returns \"1|one, 1|one, 2|two (SELECT 2)\", stays usable"},
-            {mutation::data_row_instead, 13, "CommandComplete", "returns \"1|one, 2|two, 1|one ()\", stays usable"},
-            {mutation::data_row_instead, 14, "ReadyForQuery", "hangs"},
-            {mutation::ready_for_query_twice, 6, "ReadyForQuery", "returns \"()\", stays usable"},
-            {mutation::ready_for_query_twice, 14, "ReadyForQuery",
-             "the next query takes it for its answer: \"no results\""},
         },
     };
 }
@@ -128,20 +111,6 @@ scenario execute_counts_rows() {
         },
         "1",
         {
-            // What today's code does instead; these run only under [.runner].
-            {mutation::ready_for_query_instead, 3, "ParseComplete",
-             "throws invalid_value (the statement has 0 parameters but 2 arguments were given), stays usable"},
-            {mutation::ready_for_query_instead, 4, "ParameterDescription",
-             "throws invalid_value (the statement has 0 parameters but 2 arguments were given), stays usable"},
-            {mutation::ready_for_query_instead, 5, "NoData", "returns \"0\", stays usable"},
-            {mutation::ready_for_query_instead, 10, "BindComplete", "returns \"0\", stays usable"},
-            {mutation::ready_for_query_instead, 11, "CommandComplete", "returns \"0\", stays usable"},
-            {mutation::data_row_instead, 10, "BindComplete", "returns the scripted answer, stays usable"},
-            {mutation::data_row_instead, 11, "CommandComplete", "returns \"0\", stays usable"},
-            {mutation::data_row_instead, 12, "ReadyForQuery", "hangs"},
-            {mutation::ready_for_query_twice, 6, "ReadyForQuery", "returns \"0\", stays usable"},
-            {mutation::ready_for_query_twice, 12, "ReadyForQuery",
-             "the next query takes it for its answer: \"no results\""},
         },
     };
 }
@@ -173,37 +142,6 @@ scenario query_into_twice() {
         },
         "1|one, 2|two (SELECT 2) / 3|three (SELECT 1)",
         {
-            // What today's code does instead; these run only under [.runner].
-            {mutation::ready_for_query_instead, 5, "RowDescription",
-             "goes off script (a different Bind at step 7), then connection_closed"},
-            {mutation::ready_for_query_instead, 10, "BindComplete",
-             "returns \"() / 1|one, 2|two (SELECT 2)\", stays usable"},
-            {mutation::ready_for_query_instead, 11, "DataRow", "returns \"() / 2|two (SELECT 2)\", stays usable"},
-            {mutation::ready_for_query_instead, 12, "DataRow", "returns \"1|one () / (SELECT 2)\", stays usable"},
-            {mutation::ready_for_query_instead, 13, "CommandComplete",
-             "returns \"1|one, 2|two () / ()\", stays usable"},
-            {mutation::ready_for_query_instead, 18, "BindComplete",
-             "returns \"1|one, 2|two (SELECT 2) / ()\", stays usable"},
-            {mutation::ready_for_query_instead, 19, "DataRow",
-             "returns \"1|one, 2|two (SELECT 2) / ()\", stays usable"},
-            {mutation::ready_for_query_instead, 20, "CommandComplete",
-             "returns \"1|one, 2|two (SELECT 2) / 3|three ()\", stays usable"},
-            {mutation::data_row_instead, 10, "BindComplete",
-             "returns \"1|one, 1|one, 2|two (SELECT 2) / 3|three (SELECT 1)\", stays usable"},
-            {mutation::data_row_instead, 13, "CommandComplete",
-             "returns \"1|one, 2|two, 1|one () / 3|three (SELECT 1)\", stays usable"},
-            {mutation::data_row_instead, 14, "ReadyForQuery", "hangs"},
-            {mutation::data_row_instead, 18, "BindComplete",
-             "returns \"1|one, 2|two (SELECT 2) / 1|one, 3|three (SELECT 1)\", stays usable"},
-            {mutation::data_row_instead, 20, "CommandComplete",
-             "returns \"1|one, 2|two (SELECT 2) / 3|three, 1|one ()\", stays usable"},
-            {mutation::data_row_instead, 21, "ReadyForQuery", "hangs"},
-            {mutation::ready_for_query_twice, 6, "ReadyForQuery",
-             "returns \"() / 1|one, 2|two (SELECT 2)\", stays usable"},
-            {mutation::ready_for_query_twice, 14, "ReadyForQuery",
-             "returns \"1|one, 2|two (SELECT 2) / ()\", stays usable"},
-            {mutation::ready_for_query_twice, 21, "ReadyForQuery",
-             "the next query takes it for its answer: \"no results\""},
         },
     };
 }
@@ -231,20 +169,6 @@ scenario query_fails_on_the_server() {
         },
         "22012 division by zero",
         {
-            // What today's code does instead; these run only under [.runner].
-            {mutation::ready_for_query_instead, 3, "ParseComplete",
-             "throws invalid_value (the statement has 0 parameters but 1 argument was given), stays usable"},
-            {mutation::ready_for_query_instead, 4, "ParameterDescription",
-             "throws invalid_value (the statement has 0 parameters but 1 argument was given), stays usable"},
-            {mutation::ready_for_query_instead, 5, "RowDescription", "returns \"no error\", stays usable"},
-            {mutation::ready_for_query_instead, 10, "BindComplete", "returns \"no error\", stays usable"},
-            {mutation::ready_for_query_instead, 11, "ErrorResponse", "returns \"no error\", stays usable"},
-            {mutation::data_row_instead, 10, "BindComplete", "returns the scripted answer, stays usable"},
-            {mutation::data_row_instead, 11, "ErrorResponse", "returns \"no error\", stays usable"},
-            {mutation::data_row_instead, 12, "ReadyForQuery", "hangs"},
-            {mutation::ready_for_query_twice, 6, "ReadyForQuery", "returns \"no error\", stays usable"},
-            {mutation::ready_for_query_twice, 12, "ReadyForQuery",
-             "the next query takes it for its answer: \"no results\""},
         },
     };
 }
@@ -284,30 +208,6 @@ scenario asynchronous_messages_mid_query() {
         },
         "1|one, 2|two (SELECT 2); notice WARNING: careful; notification jobs:job 8; application_name renamed",
         {
-            // What today's code does instead; these run only under [.runner].
-            {mutation::ready_for_query_instead, 6, "RowDescription",
-             "returns \"(); notice ; notification none; application_name renamed\", stays usable"},
-            {mutation::ready_for_query_instead, 11, "BindComplete",
-             "returns \"(); notice ; notification none; application_name renamed\", stays usable"},
-            {mutation::ready_for_query_instead, 12, "DataRow",
-             "returns \"(); notice ; notification none; application_name renamed\", stays usable"},
-            {mutation::ready_for_query_instead, 13, "NoticeResponse",
-             "returns \"1|one (); notice ; notification none; application_name renamed\", stays usable"},
-            {mutation::ready_for_query_instead, 14, "DataRow",
-             "returns \"1|one (); notice WARNING: careful; notification none; application_name renamed\", stays usable"},
-            {mutation::ready_for_query_instead, 15, "NotificationResponse",
-             "returns \"1|one, 2|two (); notice WARNING: careful; notification none; application_name renamed\", stays usable"},
-            {mutation::ready_for_query_instead, 16, "CommandComplete",
-             "returns \"1|one, 2|two (); notice WARNING: careful; notification jobs:job 8; application_name renamed\", stays usable"},
-            {mutation::data_row_instead, 11, "BindComplete",
-             "returns \"1|one, 1|one, 2|two (SELECT 2); notice WARNING: careful; notification jobs:job 8; application_name renamed\", stays usable"},
-            {mutation::data_row_instead, 16, "CommandComplete",
-             "returns \"1|one, 2|two, 1|one (); notice WARNING: careful; notification jobs:job 8; application_name renamed\", stays usable"},
-            {mutation::data_row_instead, 17, "ReadyForQuery", "hangs"},
-            {mutation::ready_for_query_twice, 7, "ReadyForQuery",
-             "returns \"(); notice ; notification none; application_name renamed\", stays usable"},
-            {mutation::ready_for_query_twice, 17, "ReadyForQuery",
-             "the next query takes it for its answer: \"no results\""},
         },
     };
 }
@@ -332,17 +232,11 @@ scenario simple_query_with_two_statements() {
         },
         "1|one, 2|two (SELECT 2) / (UPDATE 2)",
         {
-            // What today's code does instead; these run only under [.runner].
-            {mutation::ready_for_query_instead, 1, "RowDescription", "returns \"no results\", stays usable"},
-            {mutation::ready_for_query_instead, 2, "DataRow", "returns \"()\", stays usable"},
-            {mutation::ready_for_query_instead, 3, "DataRow", "returns \"1|one ()\", stays usable"},
-            {mutation::ready_for_query_instead, 4, "CommandComplete", "returns \"1|one, 2|two ()\", stays usable"},
             {mutation::ready_for_query_instead, 5, "CommandComplete",
-             "returns \"1|one, 2|two (SELECT 2)\", stays usable"},
+             "a first statement whose answer ends the query: no client can tell it from a one-statement query"},
             {mutation::data_row_instead, 4, "CommandComplete",
-             "returns \"1|one, 2|two, 1|one (UPDATE 2)\", stays usable"},
-            {mutation::ready_for_query_twice, 6, "ReadyForQuery",
-             "the next query takes it for its answer: \"no results\""},
+             "one more row in the first result, then the second statement's CommandComplete: "
+             "indistinguishable from one statement returning three rows"},
         },
     };
 }
@@ -354,10 +248,6 @@ scenario empty_simple_query() {
         [](pgcoro::connection& conn) -> asio::awaitable<std::string> { co_return describe(co_await conn.simple_query("")); },
         "()",
         {
-            // What today's code does instead; these run only under [.runner].
-            {mutation::ready_for_query_instead, 1, "EmptyQueryResponse", "returns \"no results\", stays usable"},
-            {mutation::ready_for_query_twice, 2, "ReadyForQuery",
-             "the next query takes it for its answer: \"no results\""},
         },
     };
 }
@@ -394,24 +284,6 @@ scenario prepare_run_deallocate() {
         },
         "pgcoro_prepared_1 $1:23, 2 columns / 1|one (SELECT 1) / deallocated",
         {
-            // What today's code does instead; these run only under [.runner].
-            {mutation::ready_for_query_instead, 3, "ParseComplete",
-             "throws invalid_value (the statement has 0 parameters but 1 argument was given), stays usable"},
-            {mutation::ready_for_query_instead, 4, "ParameterDescription",
-             "throws invalid_value (the statement has 0 parameters but 1 argument was given), stays usable"},
-            {mutation::ready_for_query_instead, 5, "RowDescription",
-             "goes off script (a different Bind at step 7), then connection_closed"},
-            {mutation::ready_for_query_instead, 12, "CommandComplete",
-             "returns \"pgcoro_prepared_1 $1:23, 2 columns / 1|one () / deallocated\", stays usable"},
-            {mutation::ready_for_query_instead, 16, "CloseComplete", "returns the scripted answer, stays usable"},
-            {mutation::data_row_instead, 10, "BindComplete",
-             "returns \"pgcoro_prepared_1 $1:23, 2 columns / 1|one, 1|one (SELECT 1) / deallocated\", stays usable"},
-            {mutation::data_row_instead, 12, "CommandComplete",
-             "returns \"pgcoro_prepared_1 $1:23, 2 columns / 1|one, 1|one () / deallocated\", stays usable"},
-            {mutation::data_row_instead, 13, "ReadyForQuery", "hangs"},
-            {mutation::ready_for_query_twice, 13, "ReadyForQuery", "returns the scripted answer, stays usable"},
-            {mutation::ready_for_query_twice, 17, "ReadyForQuery",
-             "the next query takes it for its answer: \"no results\""},
         },
     };
 }
@@ -465,48 +337,6 @@ scenario pipeline_with_a_failure() {
         },
         "(INSERT 0 1) / failed 23505 / aborted / 1 (SELECT 1)",
         {
-            // What today's code does instead; these run only under [.runner].
-            {mutation::ready_for_query_instead, 3, "ParseComplete",
-             "throws protocol_violation, but first goes off script (sends 'S' where step 14 has Bind)"},
-            {mutation::ready_for_query_instead, 4, "ParameterDescription",
-             "throws protocol_violation, but first goes off script (sends 'S' where step 14 has Bind)"},
-            {mutation::ready_for_query_instead, 12, "RowDescription",
-             "goes off script (a different Bind at step 21), then connection_closed"},
-            {mutation::ready_for_query_instead, 24, "BindComplete", "throws protocol_violation but stays usable"},
-            {mutation::ready_for_query_instead, 25, "CommandComplete",
-             "returns \"aborted / aborted / aborted / failed 23505\", stays usable"},
-            {mutation::ready_for_query_instead, 26, "BindComplete",
-             "returns \"(INSERT 0 1) / aborted / aborted / failed 23505\", stays usable"},
-            {mutation::ready_for_query_instead, 27, "ErrorResponse",
-             "returns \"(INSERT 0 1) / aborted / aborted / aborted\", stays usable"},
-            {mutation::ready_for_query_instead, 29, "BindComplete",
-             "returns \"(INSERT 0 1) / failed 23505 / aborted / aborted\", stays usable"},
-            {mutation::ready_for_query_instead, 30, "DataRow",
-             "returns \"(INSERT 0 1) / failed 23505 / aborted / aborted\", stays usable"},
-            {mutation::ready_for_query_instead, 31, "CommandComplete",
-             "returns \"(INSERT 0 1) / failed 23505 / aborted / aborted\", stays usable"},
-            {mutation::data_row_instead, 10, "ParseComplete", "throws protocol_violation but stays usable"},
-            {mutation::data_row_instead, 11, "ParameterDescription", "throws protocol_violation but stays usable"},
-            {mutation::data_row_instead, 12, "RowDescription", "throws protocol_violation but stays usable"},
-            {mutation::data_row_instead, 13, "ReadyForQuery", "throws protocol_violation but stays usable"},
-            {mutation::data_row_instead, 29, "BindComplete", "throws protocol_violation but stays usable"},
-            {mutation::data_row_instead, 31, "CommandComplete",
-             "returns \"(INSERT 0 1) / failed 23505 / aborted / aborted\", stays usable"},
-            {mutation::data_row_instead, 32, "ReadyForQuery", "throws protocol_violation but stays usable"},
-            {mutation::unknown_message_instead, 10, "ParseComplete", "throws protocol_violation but stays usable"},
-            {mutation::unknown_message_instead, 11, "ParameterDescription",
-             "throws protocol_violation but stays usable"},
-            {mutation::unknown_message_instead, 12, "RowDescription", "throws protocol_violation but stays usable"},
-            {mutation::unknown_message_instead, 13, "ReadyForQuery", "throws protocol_violation but stays usable"},
-            {mutation::unknown_message_instead, 29, "BindComplete", "throws protocol_violation but stays usable"},
-            {mutation::unknown_message_instead, 30, "DataRow", "throws protocol_violation but stays usable"},
-            {mutation::unknown_message_instead, 31, "CommandComplete", "throws protocol_violation but stays usable"},
-            {mutation::unknown_message_instead, 32, "ReadyForQuery", "throws protocol_violation but stays usable"},
-            {mutation::ready_for_query_twice, 13, "ReadyForQuery", "throws protocol_violation but stays usable"},
-            {mutation::ready_for_query_twice, 28, "ReadyForQuery",
-             "returns \"(INSERT 0 1) / failed 23505 / aborted / aborted\", stays usable"},
-            {mutation::ready_for_query_twice, 32, "ReadyForQuery",
-             "the next query takes it for its answer: \"no results\""},
         },
     };
 }
@@ -543,13 +373,9 @@ scenario stream_in_chunks() {
         },
         "1|one, 2|two, 3|three, SELECT 1, 3 read, done",
         {
-            // What today's code does instead; these run only under [.runner].
-            {mutation::data_row_instead, 10, "BindComplete",
-             "returns \"1|one, 1|one, 2|two, 3|three, SELECT 1, 4 read, done\", stays usable"},
-            {mutation::data_row_instead, 13, "PortalSuspended", "hangs"},
-            {mutation::data_row_instead, 17, "CommandComplete", "hangs"},
-            {mutation::ready_for_query_twice, 19, "ReadyForQuery",
-             "the next query takes it for its answer: \"no results\""},
+            {mutation::data_row_instead, 17, "CommandComplete",
+             "a second row in a chunk of two is what Execute allows; the client then rightly waits for "
+             "PortalSuspended or CommandComplete (query_timeout bounds it)"},
         },
     };
 }
@@ -583,16 +409,6 @@ scenario stream_closed_early() {
         },
         "1|one, closed, usable",
         {
-            // What today's code does instead; these run only under [.runner].
-            {mutation::ready_for_query_instead, 15, "CloseComplete", "returns the scripted answer, stays usable"},
-            {mutation::data_row_instead, 10, "BindComplete", "returns the scripted answer, stays usable"},
-            {mutation::data_row_instead, 12, "PortalSuspended", "hangs"},
-            {mutation::data_row_instead, 15, "CloseComplete", "returns the scripted answer, stays usable"},
-            {mutation::data_row_instead, 16, "ReadyForQuery", "hangs"},
-            {mutation::unknown_message_instead, 15, "CloseComplete", "returns the scripted answer, stays usable"},
-            {mutation::unknown_message_instead, 16, "ReadyForQuery", "hangs"},
-            {mutation::ready_for_query_twice, 16, "ReadyForQuery",
-             "the next query takes it for its answer: \"no results\""},
         },
     };
 }
@@ -628,20 +444,6 @@ scenario stream_dropped_early() {
         },
         "1|one / after (SELECT 1)",
         {
-            // What today's code does instead; these run only under [.runner].
-            {mutation::ready_for_query_instead, 15, "CloseComplete", "returns \"1|one / no results\", stays usable"},
-            {mutation::ready_for_query_instead, 18, "RowDescription", "returns \"1|one / no results\", stays usable"},
-            {mutation::ready_for_query_instead, 19, "DataRow", "returns \"1|one / ()\", stays usable"},
-            {mutation::ready_for_query_instead, 20, "CommandComplete", "returns \"1|one / after ()\", stays usable"},
-            {mutation::data_row_instead, 10, "BindComplete", "returns the scripted answer, stays usable"},
-            {mutation::data_row_instead, 12, "PortalSuspended", "hangs"},
-            {mutation::data_row_instead, 15, "CloseComplete", "returns the scripted answer, stays usable"},
-            {mutation::data_row_instead, 16, "ReadyForQuery", "hangs"},
-            {mutation::unknown_message_instead, 15, "CloseComplete", "returns the scripted answer, stays usable"},
-            {mutation::unknown_message_instead, 16, "ReadyForQuery", "hangs"},
-            {mutation::ready_for_query_twice, 16, "ReadyForQuery", "returns \"1|one / no results\", stays usable"},
-            {mutation::ready_for_query_twice, 21, "ReadyForQuery",
-             "the next query takes it for its answer: \"no results\""},
         },
     };
 }
@@ -672,15 +474,6 @@ scenario copy_in_finished() {
         },
         "text, 2 columns, 2 copied",
         {
-            // What today's code does instead; these run only under [.runner].
-            {mutation::ready_for_query_instead, 1, "CopyInResponse",
-             "throws invalid_value (copy_in() needs a single COPY ... FROM STDIN statement), stays usable"},
-            {mutation::ready_for_query_instead, 5, "CommandComplete",
-             "returns \"text, 2 columns, 0 copied\", stays usable"},
-            {mutation::data_row_instead, 1, "CopyInResponse", "hangs"},
-            {mutation::unknown_message_instead, 1, "CopyInResponse", "hangs"},
-            {mutation::ready_for_query_twice, 6, "ReadyForQuery",
-             "the next query takes it for its answer: \"no results\""},
         },
     };
 }
@@ -704,18 +497,6 @@ scenario copy_in_aborted() {
         },
         "aborted",
         {
-            // What today's code does instead; these run only under [.runner].
-            {mutation::ready_for_query_instead, 1, "CopyInResponse",
-             "throws invalid_value (copy_in() needs a single COPY ... FROM STDIN statement), stays usable"},
-            {mutation::ready_for_query_instead, 4, "ErrorResponse", "returns the scripted answer, stays usable"},
-            {mutation::data_row_instead, 1, "CopyInResponse", "hangs"},
-            {mutation::data_row_instead, 4, "ErrorResponse", "returns the scripted answer, stays usable"},
-            {mutation::data_row_instead, 5, "ReadyForQuery", "hangs"},
-            {mutation::unknown_message_instead, 1, "CopyInResponse", "hangs"},
-            {mutation::unknown_message_instead, 4, "ErrorResponse", "returns the scripted answer, stays usable"},
-            {mutation::unknown_message_instead, 5, "ReadyForQuery", "hangs"},
-            {mutation::ready_for_query_twice, 5, "ReadyForQuery",
-             "the next query takes it for its answer: \"no results\""},
         },
     };
 }
@@ -741,23 +522,6 @@ scenario copy_in_dropped() {
         },
         "after (SELECT 1)",
         {
-            // What today's code does instead; these run only under [.runner].
-            {mutation::ready_for_query_instead, 1, "CopyInResponse",
-             "throws invalid_value (copy_in() needs a single COPY ... FROM STDIN statement), stays usable"},
-            {mutation::ready_for_query_instead, 4, "ErrorResponse", "returns \"no results\", stays usable"},
-            {mutation::ready_for_query_instead, 7, "RowDescription", "returns \"no results\", stays usable"},
-            {mutation::ready_for_query_instead, 8, "DataRow", "returns \"()\", stays usable"},
-            {mutation::ready_for_query_instead, 9, "CommandComplete", "returns \"after ()\", stays usable"},
-            {mutation::data_row_instead, 1, "CopyInResponse", "hangs"},
-            {mutation::data_row_instead, 4, "ErrorResponse", "returns the scripted answer, stays usable"},
-            {mutation::data_row_instead, 5, "ReadyForQuery", "hangs"},
-            {mutation::data_row_instead, 9, "CommandComplete", "returns \"after, after ()\", stays usable"},
-            {mutation::unknown_message_instead, 1, "CopyInResponse", "hangs"},
-            {mutation::unknown_message_instead, 4, "ErrorResponse", "returns the scripted answer, stays usable"},
-            {mutation::unknown_message_instead, 5, "ReadyForQuery", "hangs"},
-            {mutation::ready_for_query_twice, 5, "ReadyForQuery", "returns \"no results\", stays usable"},
-            {mutation::ready_for_query_twice, 10, "ReadyForQuery",
-             "the next query takes it for its answer: \"no results\""},
         },
     };
 }
@@ -782,21 +546,6 @@ scenario copy_out_read_to_the_end() {
         },
         "1\\x09one\\x0a2\\x09two\\x0a (COPY 2, 2 rows)",
         {
-            // What today's code does instead; these run only under [.runner].
-            {mutation::ready_for_query_instead, 1, "CopyOutResponse",
-             "throws invalid_value (copy_out() needs a single COPY ... TO STDOUT statement), stays usable"},
-            {mutation::ready_for_query_instead, 2, "CopyData", "returns \" (, 0 rows)\", stays usable"},
-            {mutation::ready_for_query_instead, 3, "CopyData", "returns \"1\\x09one\\x0a (, 0 rows)\", stays usable"},
-            {mutation::ready_for_query_instead, 4, "CopyDone",
-             "returns \"1\\x09one\\x0a2\\x09two\\x0a (, 0 rows)\", stays usable"},
-            {mutation::ready_for_query_instead, 5, "CommandComplete",
-             "returns \"1\\x09one\\x0a2\\x09two\\x0a (, 0 rows)\", stays usable"},
-            {mutation::data_row_instead, 1, "CopyOutResponse",
-             "throws invalid_value (copy_out() needs a single COPY ... TO STDOUT statement), stays usable"},
-            {mutation::unknown_message_instead, 1, "CopyOutResponse",
-             "throws invalid_value (copy_out() needs a single COPY ... TO STDOUT statement), stays usable"},
-            {mutation::ready_for_query_twice, 6, "ReadyForQuery",
-             "the next query takes it for its answer: \"no results\""},
         },
     };
 }
@@ -831,22 +580,6 @@ scenario bulk_load_binary() {
         },
         "2 loaded",
         {
-            // What today's code does instead; these run only under [.runner].
-            {mutation::ready_for_query_instead, 3, "ParseComplete",
-             "throws invalid_value (bulk_load into person: the target has 0 columns but each row has 2 values), stays usable"},
-            {mutation::ready_for_query_instead, 4, "ParameterDescription",
-             "throws invalid_value (bulk_load into person: the target has 0 columns but each row has 2 values), stays usable"},
-            {mutation::ready_for_query_instead, 5, "RowDescription",
-             "throws invalid_value (bulk_load into person: the target has 0 columns but each row has 2 values), stays usable"},
-            {mutation::ready_for_query_instead, 8, "CopyInResponse",
-             "throws invalid_value (copy_in() needs a single COPY ... FROM STDIN statement), stays usable"},
-            {mutation::ready_for_query_instead, 11, "CommandComplete", "returns \"0 loaded\", stays usable"},
-            {mutation::data_row_instead, 8, "CopyInResponse", "hangs"},
-            {mutation::unknown_message_instead, 8, "CopyInResponse", "hangs"},
-            {mutation::ready_for_query_twice, 6, "ReadyForQuery",
-             "throws invalid_value (copy_in() needs a single COPY ... FROM STDIN statement), stays usable"},
-            {mutation::ready_for_query_twice, 12, "ReadyForQuery",
-             "the next query takes it for its answer: \"no results\""},
         },
     };
 }
@@ -869,14 +602,6 @@ scenario transaction_committed() {
         },
         "in a transaction / idle",
         {
-            // What today's code does instead; these run only under [.runner].
-            {mutation::ready_for_query_instead, 1, "CommandComplete",
-             "returns \"idle / in a transaction\", stays usable"},
-            {mutation::ready_for_query_instead, 4, "CommandComplete", "returns the scripted answer, stays usable"},
-            {mutation::ready_for_query_twice, 2, "ReadyForQuery",
-             "returns \"in a transaction / in a transaction\", stays usable"},
-            {mutation::ready_for_query_twice, 5, "ReadyForQuery",
-             "the next query takes it for its answer: \"no results\""},
         },
     };
 }
@@ -904,24 +629,6 @@ scenario savepoint_rolled_back() {
         },
         "in a transaction / idle",
         {
-            // What today's code does instead; these run only under [.runner].
-            {mutation::ready_for_query_instead, 1, "CommandComplete",
-             "returns \"in a transaction / in a transaction\", stays usable"},
-            {mutation::ready_for_query_instead, 4, "CommandComplete",
-             "returns \"in a transaction / in a transaction\", stays usable"},
-            {mutation::ready_for_query_instead, 7, "CommandComplete",
-             "returns \"idle / in a transaction\", stays usable"},
-            {mutation::ready_for_query_instead, 8, "CommandComplete",
-             "returns \"idle / in a transaction\", stays usable"},
-            {mutation::ready_for_query_instead, 11, "CommandComplete", "returns the scripted answer, stays usable"},
-            {mutation::ready_for_query_twice, 2, "ReadyForQuery",
-             "returns \"in a transaction / in a transaction\", stays usable"},
-            {mutation::ready_for_query_twice, 5, "ReadyForQuery",
-             "returns \"in a transaction / in a transaction\", stays usable"},
-            {mutation::ready_for_query_twice, 9, "ReadyForQuery",
-             "returns \"in a transaction / in a transaction\", stays usable"},
-            {mutation::ready_for_query_twice, 12, "ReadyForQuery",
-             "the next query takes it for its answer: \"no results\""},
         },
     };
 }
@@ -956,19 +663,6 @@ scenario commit_of_a_failed_transaction() {
         },
         "23505, in a failed transaction / rolled back by the server, idle",
         {
-            // What today's code does instead; these run only under [.runner].
-            {mutation::ready_for_query_instead, 1, "CommandComplete",
-             "throws the server error 23505 of another statement, stays usable"},
-            {mutation::ready_for_query_instead, 4, "ErrorResponse",
-             "returns \"inserted / committed, in a failed transaction\", stays usable"},
-            {mutation::ready_for_query_instead, 7, "CommandComplete",
-             "returns \"23505, in a failed transaction / committed, idle\", stays usable"},
-            {mutation::ready_for_query_twice, 2, "ReadyForQuery",
-             "throws the server error 23505 of another statement, stays usable"},
-            {mutation::ready_for_query_twice, 5, "ReadyForQuery",
-             "returns \"23505, in a failed transaction / committed, in a failed transaction\", stays usable"},
-            {mutation::ready_for_query_twice, 8, "ReadyForQuery",
-             "the next query takes it for its answer: \"no results\""},
         },
     };
 }
@@ -988,17 +682,6 @@ scenario transaction_dropped() {
         },
         "after (SELECT 1), idle",
         {
-            // What today's code does instead; these run only under [.runner].
-            {mutation::ready_for_query_instead, 1, "CommandComplete", "returns \"(ROLLBACK), idle\", stays usable"},
-            {mutation::ready_for_query_instead, 4, "CommandComplete", "returns \"no results, idle\", stays usable"},
-            {mutation::ready_for_query_instead, 7, "RowDescription", "returns \"no results, idle\", stays usable"},
-            {mutation::ready_for_query_instead, 8, "DataRow", "returns \"(), idle\", stays usable"},
-            {mutation::ready_for_query_instead, 9, "CommandComplete", "returns \"after (), idle\", stays usable"},
-            {mutation::data_row_instead, 9, "CommandComplete", "returns \"after, after (), idle\", stays usable"},
-            {mutation::ready_for_query_twice, 2, "ReadyForQuery", "returns \"(ROLLBACK), idle\", stays usable"},
-            {mutation::ready_for_query_twice, 5, "ReadyForQuery", "returns \"no results, idle\", stays usable"},
-            {mutation::ready_for_query_twice, 10, "ReadyForQuery",
-             "the next query takes it for its answer: \"no results\""},
         },
     };
 }
@@ -1019,13 +702,6 @@ scenario listen_and_wait_for_notification() {
         },
         "4243 jobs job 7",
         {
-            // What today's code does instead; these run only under [.runner].
-            {mutation::ready_for_query_instead, 1, "CommandComplete", "throws protocol_violation but stays usable"},
-            {mutation::ready_for_query_instead, 3, "NotificationResponse",
-             "throws protocol_violation but stays usable"},
-            {mutation::unknown_message_instead, 3, "NotificationResponse",
-             "throws protocol_violation but stays usable"},
-            {mutation::ready_for_query_twice, 2, "ReadyForQuery", "throws protocol_violation but stays usable"},
         },
     };
 }
@@ -1056,21 +732,6 @@ TEST_CASE("exchange: a savepoint and a transaction rolled back", "[exchange]") {
 TEST_CASE("exchange: commit() of a failed transaction", "[exchange]") { test::script::check_exchange(commit_of_a_failed_transaction()); }
 TEST_CASE("exchange: a transaction dropped without commit", "[exchange]") { test::script::check_exchange(transaction_dropped()); }
 TEST_CASE("exchange: LISTEN and wait_for_notification()", "[exchange]") { test::script::check_exchange(listen_and_wait_for_notification()); }
-
-// The unexpected messages today's per-operation loops get wrong (each
-// scenario's lax_today, with what happens today): hidden until the runner.
-TEST_CASE("exchange: unexpected messages today's loops get wrong", "[.runner]") {
-    const scenario all[] = {
-        query_with_a_parameter(), execute_counts_rows(), query_into_twice(), query_fails_on_the_server(),
-        asynchronous_messages_mid_query(), simple_query_with_two_statements(), empty_simple_query(),
-        prepare_run_deallocate(), pipeline_with_a_failure(), stream_in_chunks(), stream_closed_early(),
-        stream_dropped_early(), copy_in_finished(), copy_in_aborted(), copy_in_dropped(), copy_out_read_to_the_end(),
-        bulk_load_binary(), transaction_committed(), savepoint_rolled_back(), commit_of_a_failed_transaction(),
-        transaction_dropped(), listen_and_wait_for_notification(),
-    };
-    for (const auto& sc : all)
-        if (!sc.lax_today.empty()) DYNAMIC_SECTION(sc.name) { test::run(test::script::check_lax_sites(sc)); }
-}
 
 // --- close() -----------------------------------------------------------------------------------------
 

@@ -499,10 +499,26 @@ TEST_CASE("runner: starting a COPY suspends at the response it asked for", "[run
         scripted t;
         t.s.expect_ready();
         detail::copy_start_exchange start(message_type::copy_out_response);
-        CHECK(feed(t.s, start, {error_response("42601", "syntax error"), ready()}).back() == next_step::done);
+        feed(t.s, start, {error_response("42601", "syntax error")});
+        t.s.feed(ready());
+        CHECK_THROWS_AS(detail::consume(t.s, start), pgcoro::server_error);
         CHECK(t.s.exchange() == detail::open_exchange::none);
-        CHECK_THROWS_AS(start.errors.finish(), pgcoro::server_error);
         CHECK(t.s.in_sync());
+    }
+    SECTION("not a COPY, and no error") {
+        scripted t;
+        t.s.expect_ready();
+        detail::copy_start_exchange start(message_type::copy_out_response);
+        CHECK(feed(t.s, start, {command_complete("SELECT 0"), ready()}).back() == next_step::done);
+        CHECK(t.s.in_sync());
+    }
+    SECTION("a ReadyForQuery that answers nothing, or a DataRow out of place") {
+        for (const auto& m : {ready(), data_row_text("1")}) {
+            scripted u;
+            u.s.expect_ready();
+            detail::copy_start_exchange start(message_type::copy_in_response);
+            CHECK(throws_protocol_violation([&] { feed(u.s, start, {m}); }));
+        }
     }
     SECTION("out of place") {
         scripted t;

@@ -84,7 +84,7 @@ public:
         open_ = false;
         co_await step([&reason](detail::session& s) -> asio::awaitable<void> {
             std::optional<diagnostics> expected;  // 57014: COPY from stdin failed: <reason>
-            co_await detail::end_exchange_and_drain(s, expected, reason);
+            co_await detail::end_exchange_and_drain(s, expected, reason, detail::exchange_stop::at_rest);
         });
     }
 

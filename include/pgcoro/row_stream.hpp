@@ -91,7 +91,7 @@ public:
         clear_chunk();
         co_await detail::run_operation(session_, [](detail::session& s) -> asio::awaitable<void> {
             std::optional<diagnostics> ignored;
-            co_await detail::end_exchange_and_drain(s, ignored, "");
+            co_await detail::end_exchange_and_drain(s, ignored, "", detail::exchange_stop::at_rest);
         }, detail::operation_start::continues_exchange);
     }
 

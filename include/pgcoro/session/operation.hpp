@@ -47,8 +47,13 @@ public:
         case authentication:
         case backend_key_data:
         case negotiate_protocol_version:
-            return next_step::unexpected;  // startup messages
-        default: return next_step::read;
+        case copy_both_response:
+        case function_call_response:
+            return next_step::unexpected;  // nothing an operation asks for
+        default:
+            // What a cut-short request may still bring is read and dropped; a
+            // byte that names no message is not that.
+            return protocol::message_name(m.type).empty() ? next_step::unexpected : next_step::read;
         }
     }
     const char* during() const noexcept { return "while draining a session"; }
@@ -57,11 +62,45 @@ private:
     std::string_view reason_;
 };
 
+// The end of an exchange its owner stopped where it waits on us, nothing in
+// flight: a suspended portal's Close and Sync bring CloseComplete and
+// ReadyForQuery; COPY FROM STDIN's CopyFail brings its ErrorResponse and
+// ReadyForQuery. Anything else is a protocol violation.
+class exchange_end : public keeps_first_error {
+public:
+    explicit exchange_end(open_exchange ending) noexcept : ending_(ending) {}
+
+    next_step on_message(session&, const protocol::backend_message& m) {
+        using enum protocol::message_type;
+        switch (m.type) {
+        case close_complete:
+            if (ending_ != open_exchange::suspended_portal || closed_) return next_step::unexpected;
+            closed_ = true;
+            return next_step::read;
+        case ready_for_query:
+            return (ending_ == open_exchange::suspended_portal ? closed_ : errors.failure.has_value()) ? next_step::done
+                                                                                                      : next_step::unexpected;
+        default: return next_step::unexpected;
+        }
+    }
+    const char* during() const noexcept { return "while ending a stream or COPY"; }
+
+private:
+    open_exchange ending_;
+    bool closed_ = false;
+};
+
+// Which answers ending the open exchange may bring: only the known ones when
+// its owner stopped at a known point; anything up to ReadyForQuery when an
+// operation was cut short mid-flight.
+enum class exchange_stop { at_rest, in_flight };
+
 // Ends the open exchange (CopyFail for COPY FROM STDIN, Close and Sync for a
 // suspended portal) and reads up to the last ReadyForQuery owed, discarding
 // results and keeping the first error.
 inline asio::awaitable<void> end_exchange_and_drain(session& s, std::optional<diagnostics>& first_error,
-                                                    std::string_view copy_fail_reason) {
+                                                    std::string_view copy_fail_reason,
+                                                    exchange_stop stop = exchange_stop::in_flight) {
     // A write a cancellation cut short is completed first: only whole
     // messages keep the stream in sync.
     co_await s.flush();
@@ -75,7 +114,15 @@ inline asio::awaitable<void> end_exchange_and_drain(session& s, std::optional<di
     case open_exchange::copy_out:
     case open_exchange::none: break;
     }
+    const auto ending = s.exchange();
     s.exchange_ended();
+    if (stop == exchange_stop::at_rest && ending != open_exchange::copy_out && ending != open_exchange::none &&
+        s.readies_owed() == 1) {
+        exchange_end end(ending);
+        co_await run_exchange(s, end);
+        first_error = std::move(end.errors.failure);
+        co_return;
+    }
     drain_exchange drain(copy_fail_reason);
     if (s.readies_owed() > 0) co_await run_exchange(s, drain);
     else co_await s.flush();
@@ -88,7 +135,7 @@ inline asio::awaitable<void> finish_abandoned_exchange(session& s) {
     // Only COPY TO STDOUT keeps the server working until we stop it.
     if (s.exchange() == open_exchange::copy_out) co_await send_cancel_request(cancel_target_of(s));
     std::optional<diagnostics> ignored;  // the abandoned statement's own failure (57014)
-    co_await end_exchange_and_drain(s, ignored, "COPY abandoned by the client");
+    co_await end_exchange_and_drain(s, ignored, "COPY abandoned by the client", exchange_stop::at_rest);
 }
 
 // Statements queued by objects that could not await them (a transaction
@@ -199,6 +246,8 @@ inline owed_recovery settle_failure(session& s, const std::exception_ptr& failur
     } catch (const boost::system::system_error& e) {
         cancelled = e.code() == asio::error::operation_aborted;
     } catch (const error& e) {
+        // What the server sent made no sense: nothing it says next can be trusted.
+        if (e.code() == errc::protocol_violation || e.code() == errc::message_too_large) throw;
         timed_out = s.query_timeout.count() > 0 && e.code() == errc::timeout && !s.in_sync();
         // Otherwise raised on the client side before anything was sent (a
         // parameter that cannot be encoded, a wrong argument count): still in sync.

@@ -19,6 +19,7 @@ public:
 
     // Execute and Flush: no Sync, so the portal outlives the chunk.
     void start(session& s, std::int32_t max_rows) {
+        max_rows_ = static_cast<std::uint64_t>(max_rows);
         protocol::encode_execute(s.out(), "", max_rows);
         protocol::encode_flush(s.out());
     }
@@ -32,7 +33,9 @@ public:
             at_ = stage::rows;
             return next_step::read;
         case data_row:
-            if (at_ != stage::rows) return next_step::unexpected;
+            // More rows than Execute asked for would leave us waiting for a
+            // PortalSuspended that is not coming.
+            if (at_ != stage::rows || rows_ == max_rows_) return next_step::unexpected;
             chunk_.append_row(m.body);
             ++rows_;
             return next_step::read;
@@ -83,6 +86,7 @@ private:
     stage at_;
     first_error errors_;
     std::uint64_t rows_ = 0;
+    std::uint64_t max_rows_ = 0;
     bool suspended_ = false;
 };
 

@@ -36,28 +36,35 @@ public:
         case command_complete:
             if (!in_result_) results_.emplace_back();
             results_.back().set_command_tag(protocol::decode_command_complete(m.body));
-            in_result_ = false;
+            in_result_ = copying_out_ = false;
+            answered_ = true;
             return next_step::read;
         case empty_query_response:
             if (in_result_) return next_step::unexpected;
             protocol::expect_empty_body(m.body, "EmptyQueryResponse");
             results_.emplace_back();
+            answered_ = true;
             return next_step::read;
         case copy_in_response:
             // COPY FROM STDIN through a query: refused, the server then reports an error.
             protocol::encode_copy_fail(s.out(), "COPY FROM STDIN is not supported by query(); use the COPY API");
             return next_step::write;
         case copy_out_response:
+            copying_out_ = true;
+            return next_step::read;  // COPY TO STDOUT data through a query is discarded
         case copy_data:
         case copy_done:
-            return next_step::read;  // COPY TO STDOUT data through a query is discarded
-        case ready_for_query: return errors_.finish();
+            return copying_out_ ? next_step::read : next_step::unexpected;
+        // Every Query is answered (CommandComplete, EmptyQueryResponse or an
+        // error) before its ReadyForQuery.
+        case ready_for_query: return answered_ && !in_result_ ? errors_.finish() : next_step::unexpected;
         default: return next_step::unexpected;
         }
     }
     next_step on_error(session&, diagnostics&& d) {
         errors_.keep(std::move(d));
         in_result_ = false;
+        answered_ = true;
         return next_step::read;
     }
     const char* during() const noexcept { return "in a simple query"; }
@@ -67,6 +74,8 @@ private:
     std::vector<protocol::field_description> fields_;
     first_error errors_;
     bool in_result_ = false;
+    bool answered_ = false;
+    bool copying_out_ = false;
 };
 
 inline asio::awaitable<void> run_simple_query(session& s, std::string_view sql, std::vector<result>& results) {
