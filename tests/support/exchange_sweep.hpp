@@ -229,16 +229,32 @@ inline asio::awaitable<void> check_as_scripted(const scenario& sc) {
     CHECK(server->steps_played() == sc.exchange.size() + follow_up_exchange().size() + 1);
 }
 
+// A server playing `steps`, a connection to it, and the scenario's calls on it.
+struct played {
+    std::shared_ptr<scripted_server> server;
+    std::optional<pgcoro::connection> conn;
+    std::string connect_failure;
+    attempt outcome;
+};
+
+inline asio::awaitable<played> play(const scenario& sc, script steps) {
+    played run;
+    run.server = co_await scripted_server::start(std::move(steps));
+    run.conn = co_await connect_to(*run.server, run.connect_failure);
+    if (run.conn) run.outcome = co_await within(operation_limit, sc.calls(*run.conn));
+    co_return run;
+}
+
 // The server plays the first `cut` steps, then `failure` (a hang-up, a reset
 // or a torn message); "" when the calls and the connection end as they must.
 inline asio::awaitable<std::string> lost_connection_verdict(const scenario& sc, std::size_t cut, step failure) {
     script steps(sc.exchange.begin(), sc.exchange.begin() + static_cast<std::ptrdiff_t>(cut));
     steps.push_back(failure);
-    auto server = co_await scripted_server::start(std::move(steps));
-    std::string connect_failure;
-    auto conn = co_await connect_to(*server, connect_failure);
-    if (!conn) co_return "could not connect: " + connect_failure;
-    const auto outcome = co_await within(operation_limit, sc.calls(*conn));
+    auto run = co_await play(sc, std::move(steps));
+    if (!run.conn) co_return "could not connect: " + run.connect_failure;
+    auto& server = run.server;
+    auto& conn = run.conn;
+    const auto& outcome = run.outcome;
     std::string verdict;
     if (cut < sc.exchange.size()) {
         if (!outcome.threw(pgcoro::errc::connection_closed))
@@ -351,11 +367,11 @@ inline asio::awaitable<std::string> unexpected_message_verdict(const scenario& s
     const bool after_the_end = m == mutation::ready_for_query_twice && k + 1 == sc.exchange.size();
     auto steps = mutated(sc.exchange, m, k);
     if (after_the_end) steps = concatenated({steps, follow_up_exchange()});
-    auto server = co_await scripted_server::start(std::move(steps));
-    std::string connect_failure;
-    auto conn = co_await connect_to(*server, connect_failure);
-    if (!conn) co_return "could not connect: " + connect_failure;
-    const auto outcome = co_await within(operation_limit, sc.calls(*conn));
+    auto run = co_await play(sc, std::move(steps));
+    if (!run.conn) co_return "could not connect: " + run.connect_failure;
+    auto& server = run.server;
+    auto& conn = run.conn;
+    const auto& outcome = run.outcome;
     std::string verdict;
     if (!after_the_end)
         verdict = co_await rejection_verdict(outcome, sc, *conn);
