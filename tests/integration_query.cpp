@@ -16,10 +16,22 @@ asio::awaitable<pgcoro::connection> connect(const std::string& extra = "") {
 }
 
 // The names of this session's prepared statements, as the server lists them.
-asio::awaitable<std::vector<std::string>> server_statements(pgcoro::connection& conn) {
+// The names of the session's prepared statements as the server lists them.
+asio::awaitable<std::vector<std::string>> server_statement_names(pgcoro::connection& conn) {
     auto results = co_await conn.simple_query("SELECT name FROM pg_prepared_statements ORDER BY name");
     std::vector<std::string> names;
     for (auto row : results.at(0)) names.emplace_back(row.text(0));
+    co_return names;
+}
+
+// The same without the connection's tag: "pgcoro_<16 hex digits>_1" is "pgcoro_1".
+asio::awaitable<std::vector<std::string>> server_statements(pgcoro::connection& conn) {
+    auto names = co_await server_statement_names(conn);
+    for (auto& name : names) {
+        const bool tagged = name.starts_with("pgcoro_") && name.size() > 24 && name[23] == '_' &&
+                            name.find_first_not_of("0123456789abcdef", 7) == 23;
+        if (tagged) name.erase(7, 17);
+    }
     co_return names;
 }
 
@@ -83,6 +95,24 @@ TEST_CASE("statements are prepared once per connection and reused") {
     }());
 }
 
+TEST_CASE("statement names carry a tag of their connection, so no two connections mean different statements by one name") {
+    run([]() -> asio::awaitable<void> {
+        auto a = co_await connect();
+        auto b = co_await connect();
+        co_await a.query("SELECT 1");
+        co_await b.query("SELECT 2");
+        const auto in_a = co_await server_statement_names(a);
+        const auto in_b = co_await server_statement_names(b);
+        REQUIRE(in_a.size() == 1);
+        REQUIRE(in_b.size() == 1);
+        CHECK(in_a[0] != in_b[0]);
+        CHECK(in_a[0].starts_with("pgcoro_"));
+        CHECK(in_a[0].ends_with("_1"));
+        co_await a.close();
+        co_await b.close();
+    }());
+}
+
 TEST_CASE("the statement cache is bounded and closes what it evicts") {
     run([]() -> asio::awaitable<void> {
         auto cfg = config_of(test::tcp_conninfo("user=pgcoro_scram password=scram_pw sslmode=disable"));
@@ -110,6 +140,33 @@ TEST_CASE("with the cache disabled, nothing stays prepared (PgBouncer transactio
         CHECK(names.empty());
         co_await conn.close();
     }());
+}
+
+TEST_CASE("statement_mode=describe and unnamed keep no statement on the server and read a changed table right") {
+    for (const auto* mode : {"describe", "unnamed"}) {
+        DYNAMIC_SECTION(mode) {
+            run([mode]() -> asio::awaitable<void> {
+                auto cfg = config_of(test::tcp_conninfo("user=pgcoro_scram password=scram_pw sslmode=disable statement_mode=" +
+                                                        std::string(mode)));
+                auto conn = co_await pgcoro::connection::connect(cfg);
+                CHECK(cfg.to_string().find(std::string("statement_mode=") + mode) != std::string::npos);
+                co_await conn.simple_query("CREATE TEMP TABLE reshaped(a int4, b text)");
+                co_await conn.execute("INSERT INTO reshaped VALUES ($1, $2)", 1, "one");
+                auto before = co_await conn.query("SELECT * FROM reshaped WHERE a = $1", 1);
+                CHECK(before[0].get<std::int32_t>(0) == 1);
+                // Same size in binary, another type: only the portal's own
+                // description tells int8 from the int4 described before.
+                co_await conn.simple_query("ALTER TABLE reshaped ALTER COLUMN a TYPE int8, ALTER COLUMN b TYPE int4 USING 7");
+                auto after = co_await conn.query("SELECT * FROM reshaped WHERE a = $1", 1);
+                REQUIRE(after.size() == 1);
+                CHECK(after.columns()[0].type_oid == pgcoro::oids::int8);
+                CHECK(after[0].get<std::int64_t>(0) == 1);
+                CHECK(after[0].get<std::int32_t>(1) == 7);
+                CHECK((co_await server_statements(conn)).empty());
+                co_await conn.close();
+            }());
+        }
+    }
 }
 
 TEST_CASE("a statement whose result type changed is re-prepared transparently") {

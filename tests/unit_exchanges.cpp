@@ -259,22 +259,22 @@ scenario prepare_run_deallocate() {
     return {
         "prepare(), query(prepared) and deallocate()",
         test::script::concatenated({
-            prepared("pgcoro_prepared_1", by_id, {}, {int4_oid}, person_columns()),
-            {expect(fe::bind("", "pgcoro_prepared_1", {binary}, {int4_binary(1)}, {binary, binary})),
+            prepared("pgcoro_p1", by_id, {}, {int4_oid}, person_columns()),
+            {expect(fe::bind("", "pgcoro_p1", {binary}, {int4_binary(1)}, {binary, binary})),
              expect(fe::execute("", 0)),
              expect(fe::sync()),
              send(be::bind_complete()),
              send(person_row(1, "one")),
              send(be::command_complete("SELECT 1")),
              send(be::ready_for_query()),
-             expect(fe::close_statement("pgcoro_prepared_1")),
+             expect(fe::close_statement("pgcoro_p1")),
              expect(fe::sync()),
              send(be::close_complete()),
              send(be::ready_for_query())},
         }),
         [](pgcoro::connection& conn) -> asio::awaitable<std::string> {
             auto statement = co_await conn.prepare("SELECT id, name FROM person WHERE id = $1");
-            std::string out = statement.name();
+            std::string out = test::script::without_name_tags(statement.name());
             for (std::size_t i = 0; i < statement.parameter_types().size(); ++i)
                 out += " $" + std::to_string(i + 1) + ":" + std::to_string(statement.parameter_types()[i]);
             out += ", " + std::to_string(statement.columns().size()) + " columns";
@@ -282,7 +282,7 @@ scenario prepare_run_deallocate() {
             co_await conn.deallocate(statement);
             co_return out + (statement.valid() ? " / still valid" : " / deallocated");
         },
-        "pgcoro_prepared_1 $1:23, 2 columns / 1|one (SELECT 1) / deallocated",
+        "pgcoro_p1 $1:23, 2 columns / 1|one (SELECT 1) / deallocated",
         {
         },
     };
@@ -710,6 +710,241 @@ scenario listen_and_wait_for_notification() {
 
 // --- one test case per exchange: as scripted, the network failing, unexpected messages ---
 
+namespace {
+// --- statement modes -------------------------------------------------------------------------
+
+// The person columns as a portal reports them: both asked for in binary.
+test::script::wire_message portal_person_columns() {
+    return be::row_description({be::sent_in_binary(id_column()), be::sent_in_binary(name_column())});
+}
+
+// An unnamed statement's execution: Parse again, Bind, Describe of the
+// portal, Execute, Sync; the server's answers up to the portal's columns.
+test::script::script parsed_execution(std::string_view sql, std::vector<std::uint32_t> types, test::script::wire_message bind,
+                                      test::script::wire_message columns) {
+    return {expect(fe::parse("", sql, std::move(types))),
+            expect(std::move(bind)),
+            expect(fe::describe_portal("")),
+            expect(fe::execute("", 0)),
+            expect(fe::sync()),
+            send(be::parse_complete()),
+            send(be::bind_complete()),
+            send(std::move(columns))};
+}
+
+scenario describe_mode_parses_with_each_execution() {
+    auto bind = [](std::int32_t v) { return fe::bind("", "", {binary}, {int4_binary(v)}, {binary, binary}); };
+    return {
+        "statement_mode=describe: described once, parsed with every execution",
+        test::script::concatenated({
+            prepared("", people_up_to, {int4_oid}, {int4_oid}, person_columns()),
+            parsed_execution(people_up_to, {int4_oid}, bind(1), portal_person_columns()),
+            {send(person_row(1, "one")), send(be::command_complete("SELECT 1")), send(be::ready_for_query())},
+            parsed_execution(people_up_to, {int4_oid}, bind(2), portal_person_columns()),
+            {send(person_row(1, "one")), send(person_row(2, "two")), send(be::command_complete("SELECT 2")),
+             send(be::ready_for_query())},
+        }),
+        [](pgcoro::connection& conn) -> asio::awaitable<std::string> {
+            auto first = describe(co_await conn.query(people_up_to, 1));
+            co_return first + " / " + describe(co_await conn.query(people_up_to, 2));
+        },
+        "1|one (SELECT 1) / 1|one, 2|two (SELECT 2)",
+        {},
+        "statement_mode=describe",
+    };
+}
+
+scenario describe_mode_reads_the_columns_reported() {
+    // The table changed since the description: the portal reports id as int8,
+    // which Bind asked for in binary by position, and name as text.
+    auto changed = be::row_description({be::sent_in_binary(be::int8_column("id")), be::sent_in_binary(be::text_column("name"))});
+    return {
+        "statement_mode=describe: rows are read by the columns the portal reports, not the cached ones",
+        test::script::concatenated({
+            prepared("", people, {}, {}, person_columns()),
+            parsed_execution(people, {}, fe::bind("", "", {}, {}, {binary, binary}), std::move(changed)),
+            {send(be::data_row({int8_binary(7), std::string("seven")})), send(be::command_complete("SELECT 1")),
+             send(be::ready_for_query())},
+        }),
+        [](pgcoro::connection& conn) -> asio::awaitable<std::string> {
+            auto r = co_await conn.query(people);
+            co_return std::to_string(r[0].get<std::int64_t>(0)) + "|" + r[0].get<std::string>(1) + " " +
+                std::to_string(r.columns()[0].type_oid);
+        },
+        "7|seven 20",
+        {},
+        "statement_mode=describe",
+    };
+}
+
+scenario unnamed_mode_describes_every_time() {
+    auto execution = [](std::int32_t v) {
+        return test::script::concatenated({
+            prepared("", people_up_to, {int4_oid}, {int4_oid}, person_columns()),
+            parsed_execution(people_up_to, {int4_oid}, fe::bind("", "", {binary}, {int4_binary(v)}, {binary, binary}),
+                             portal_person_columns()),
+            {send(be::command_complete("SELECT 0")), send(be::ready_for_query())},
+        });
+    };
+    return {
+        "statement_mode=unnamed: a Describe round trip before each execution, which parses again",
+        test::script::concatenated({execution(0), execution(-1)}),
+        [](pgcoro::connection& conn) -> asio::awaitable<std::string> {
+            auto first = describe(co_await conn.query(people_up_to, 0));
+            co_return first + " / " + describe(co_await conn.query(people_up_to, -1));
+        },
+        "(SELECT 0) / (SELECT 0)",
+        {},
+        "statement_mode=unnamed",
+    };
+}
+
+// What pg_backend_pid() answers, over the simple protocol.
+test::script::script backend_pid_query(std::int32_t pid) {
+    return {expect(fe::query("SELECT pg_catalog.pg_backend_pid()")),
+            send(be::row_description({be::int4_column("pg_backend_pid")})),
+            send(be::data_row({std::to_string(pid)})),
+            send(be::command_complete("SELECT 1")),
+            send(be::ready_for_query())};
+}
+
+// Automatic mode asks whether it talks to the server itself with its first
+// preparation, sent together. Here it does; the second execution then finds
+// the named statement gone (26000, nothing of it run), and the mode asks
+// again, then goes on as `then` says.
+test::script::script lost_statement(test::script::script then) {
+    auto bind = [](std::int32_t v) { return expect(fe::bind("", "pgcoro_1", {binary}, {int4_binary(v)}, {binary, binary})); };
+    return test::script::concatenated({
+        prepared("pgcoro_1", people_up_to, {int4_oid}, {int4_oid}, person_columns()),
+        backend_pid_query(test::script::fake_process_id),
+        {bind(1), expect(fe::execute("", 0)), expect(fe::sync()), send(be::bind_complete()), send(person_row(1, "one")),
+         send(be::command_complete("SELECT 1")), send(be::ready_for_query())},
+        {bind(2), expect(fe::execute("", 0)), expect(fe::sync()),
+         send(be::error_response("26000", "prepared statement \"pgcoro_1\" does not exist")), send(be::ready_for_query())},
+        std::move(then),
+    });
+}
+
+asio::awaitable<std::string> query_twice_and_say_the_mode(pgcoro::connection& conn) {
+    auto first = describe(co_await conn.query(people_up_to, 1));
+    auto second = describe(co_await conn.query(people_up_to, 2));
+    co_return first + " / " + second + " / " + (conn.server_session_shared() ? "shared" : "own") + " " +
+        std::to_string(static_cast<int>(conn.current_statement_mode()));
+}
+
+scenario automatic_mode_finds_a_proxy() {
+    // Another backend than BackendKeyData named answers: a proxy. The
+    // description stands; executions parse the statement themselves.
+    auto execution = [](std::int32_t v) {
+        return parsed_execution(people_up_to, {int4_oid}, fe::bind("", "", {binary}, {int4_binary(v)}, {binary, binary}),
+                                portal_person_columns());
+    };
+    return {
+        "statement_mode=auto: a proxy found with the first preparation turns the connection to describe",
+        test::script::concatenated({
+            prepared("pgcoro_1", people_up_to, {int4_oid}, {int4_oid}, person_columns()),
+            backend_pid_query(test::script::fake_process_id + 1),
+            execution(1),
+            {send(person_row(1, "one")), send(be::command_complete("SELECT 1")), send(be::ready_for_query())},
+            execution(2),
+            {send(person_row(2, "two")), send(be::command_complete("SELECT 1")), send(be::ready_for_query())},
+        }),
+        query_twice_and_say_the_mode,
+        "1|one (SELECT 1) / 2|two (SELECT 1) / shared 2",
+        {},
+        "statement_mode=auto",
+    };
+}
+
+scenario automatic_mode_re_prepares_on_its_own_session() {
+    return {
+        "statement_mode=auto: a statement lost on the connection's own backend (DISCARD) is prepared again, named",
+        lost_statement(test::script::concatenated({
+            backend_pid_query(test::script::fake_process_id),
+            // The lost name is closed too, harmless when the server has none.
+            {expect(fe::close_statement("pgcoro_1")), expect(fe::parse("pgcoro_2", people_up_to, {int4_oid})),
+             expect(fe::describe_statement("pgcoro_2")), expect(fe::sync()), send(be::close_complete()),
+             send(be::parse_complete()), send(be::parameter_description({int4_oid})), send(person_columns()),
+             send(be::ready_for_query())},
+            {expect(fe::bind("", "pgcoro_2", {binary}, {int4_binary(2)}, {binary, binary})), expect(fe::execute("", 0)),
+             expect(fe::sync()), send(be::bind_complete()), send(person_row(2, "two")),
+             send(be::command_complete("SELECT 1")), send(be::ready_for_query())},
+        })),
+        query_twice_and_say_the_mode,
+        "1|one (SELECT 1) / 2|two (SELECT 1) / own 1",
+        {},
+        "statement_mode=auto",
+    };
+}
+
+scenario describe_mode_pipeline() {
+    constexpr std::string_view insert = "INSERT INTO t VALUES ($1)";
+    constexpr std::string_view count = "SELECT count(*) FROM t";
+    auto insert_execution = [&](std::int32_t v) -> test::script::script {
+        return {expect(fe::parse("", insert, {int4_oid})), expect(fe::bind("", "", {binary}, {int4_binary(v)}, {})),
+                expect(fe::describe_portal("")), expect(fe::execute("", 0))};
+    };
+    return {
+        "statement_mode=describe: a pipeline parses each statement with its Bind",
+        test::script::concatenated({
+            prepared("", insert, {int4_oid}, {int4_oid}, be::no_data()),
+            prepared("", count, {}, {}, be::row_description({be::int8_column("count")})),
+            insert_execution(1),
+            insert_execution(2),
+            {expect(fe::sync()),
+             expect(fe::parse("", count, {})), expect(fe::bind("", "", {}, {}, {binary})),
+             expect(fe::describe_portal("")), expect(fe::execute("", 0)), expect(fe::sync()),
+             send(be::parse_complete()), send(be::bind_complete()), send(be::no_data()), send(be::command_complete("INSERT 0 1")),
+             send(be::parse_complete()), send(be::bind_complete()), send(be::no_data()),
+             send(be::error_response("23505", "duplicate key value violates unique constraint \"t_pkey\"")),
+             send(be::ready_for_query()),
+             send(be::parse_complete()), send(be::bind_complete()),
+             send(be::row_description({be::sent_in_binary(be::int8_column("count"))})),
+             send(be::data_row({int8_binary(1)})), send(be::command_complete("SELECT 1")), send(be::ready_for_query())},
+        }),
+        [](pgcoro::connection& conn) -> asio::awaitable<std::string> {
+            pgcoro::pipeline p;
+            p.query("INSERT INTO t VALUES ($1)", 1).query("INSERT INTO t VALUES ($1)", 2).sync();
+            p.query("SELECT count(*) FROM t");
+            co_return describe_outcomes(co_await conn.run(p));
+        },
+        "(INSERT 0 1) / failed 23505 / 1 (SELECT 1)",
+        {},
+        "statement_mode=describe",
+    };
+}
+
+scenario describe_mode_stream() {
+    return {
+        "statement_mode=describe: stream()'s first chunk parses, binds and describes its portal",
+        test::script::concatenated({
+            prepared("", people, {}, {}, person_columns()),
+            {expect(fe::parse("", people, {})), expect(fe::bind("", "", {}, {}, {binary, binary})),
+             expect(fe::describe_portal("")), expect(fe::execute("", 2)), expect(fe::flush()),
+             send(be::parse_complete()), send(be::bind_complete()), send(portal_person_columns()),
+             send(person_row(1, "one")), send(person_row(2, "two")), send(be::portal_suspended()),
+             expect(fe::execute("", 2)), expect(fe::flush()),
+             send(person_row(3, "three")), send(be::command_complete("SELECT 3")),
+             expect(fe::sync()), send(be::ready_for_query())},
+        }),
+        [](pgcoro::connection& conn) -> asio::awaitable<std::string> {
+            auto rows = co_await conn.stream(pgcoro::stream_options{.chunk_rows = 2}, people);
+            std::string out;
+            while (auto row = co_await rows.next()) out += id_and_name(*row) + ", ";
+            co_return out + rows.command_tag();
+        },
+        "1|one, 2|two, 3|three, SELECT 3",
+        {
+            {mutation::data_row_instead, 21, "CommandComplete",
+             "a second row in a chunk of two is what Execute allows; the client then rightly waits for "
+             "PortalSuspended or CommandComplete (query_timeout bounds it)"},
+        },
+        "statement_mode=describe",
+    };
+}
+
+}  // namespace
+
 TEST_CASE("exchange: query() with a parameter", "[exchange]") { test::script::check_exchange(query_with_a_parameter()); }
 TEST_CASE("exchange: execute()", "[exchange]") { test::script::check_exchange(execute_counts_rows()); }
 TEST_CASE("exchange: query_into() twice", "[exchange]") { test::script::check_exchange(query_into_twice()); }
@@ -732,6 +967,13 @@ TEST_CASE("exchange: a savepoint and a transaction rolled back", "[exchange]") {
 TEST_CASE("exchange: commit() of a failed transaction", "[exchange]") { test::script::check_exchange(commit_of_a_failed_transaction()); }
 TEST_CASE("exchange: a transaction dropped without commit", "[exchange]") { test::script::check_exchange(transaction_dropped()); }
 TEST_CASE("exchange: LISTEN and wait_for_notification()", "[exchange]") { test::script::check_exchange(listen_and_wait_for_notification()); }
+TEST_CASE("exchange: describe mode parses with each execution", "[exchange][statement_mode]") { test::script::check_exchange(describe_mode_parses_with_each_execution()); }
+TEST_CASE("exchange: describe mode reads the columns the portal reports", "[exchange][statement_mode]") { test::script::check_exchange(describe_mode_reads_the_columns_reported()); }
+TEST_CASE("exchange: unnamed mode describes every time", "[exchange][statement_mode]") { test::script::check_exchange(unnamed_mode_describes_every_time()); }
+TEST_CASE("exchange: automatic mode finds a proxy", "[exchange][statement_mode]") { test::script::check_exchange(automatic_mode_finds_a_proxy()); }
+TEST_CASE("exchange: automatic mode re-prepares on its own session", "[exchange][statement_mode]") { test::script::check_exchange(automatic_mode_re_prepares_on_its_own_session()); }
+TEST_CASE("exchange: describe mode pipeline", "[exchange][statement_mode]") { test::script::check_exchange(describe_mode_pipeline()); }
+TEST_CASE("exchange: describe mode stream", "[exchange][statement_mode]") { test::script::check_exchange(describe_mode_stream()); }
 
 // --- close() -----------------------------------------------------------------------------------------
 

@@ -103,7 +103,8 @@ public:
     asio::awaitable<prepared_statement> prepare(std::string_view sql, std::vector<std::uint32_t> parameter_types = {}) {
         detail::statement_ptr statement;
         co_await run_exclusive([&](detail::session& s) -> asio::awaitable<void> {
-            auto name = "pgcoro_prepared_" + std::to_string(s.next_prepared_number());
+            refuse_named_statement_on_shared_session(s);
+            auto name = detail::tagged_name("pgcoro_p", s.name_tag, s.next_prepared_number());
             statement = co_await detail::describe_new_statement(s, std::move(name), sql, parameter_types);
         });
         co_return prepared_statement(std::move(statement), session_->id);
@@ -251,6 +252,13 @@ public:
         return it == session_->parameters().end() ? std::string_view{} : std::string_view(it->second);
     }
     const config& settings() const { require_open(); return session_->settings(); }
+    // How SQL text reaches the server now: prepare, describe or unnamed
+    // (config::statements; automatic starts as prepare).
+    pgcoro::statement_mode current_statement_mode() const { require_open(); return session_->statements.mode(); }
+    // The connection found that a proxy (a transaction-pooling PgBouncer)
+    // may give it another server session between transactions: session
+    // state (SET, LISTEN, advisory locks, prepare()) does not last here.
+    bool server_session_shared() const { require_open(); return session_->statements.server_session_shared(); }
     // Where the session is, e.g. `server at "localhost" (127.0.0.1), port 5432`.
     std::string server() const { require_open(); return session_->address().describe(); }
 
@@ -280,6 +288,14 @@ public:
     }
 
 private:
+    static void refuse_named_statement_on_shared_session(const detail::session& s) {
+        if (s.statements.server_session_shared())
+            throw error(errc::shared_server_session,
+                        "prepare() makes a named statement, which this connection cannot keep: it goes through a proxy "
+                        "that gives it another server session between transactions (PgBouncer's transaction pooling); "
+                        "run the SQL text with query() or execute() instead");
+    }
+
     const detail::statement_ptr& statement_on_this_session(const prepared_statement& statement) const {
         require_open();
         const auto& d = statement.description();

@@ -35,6 +35,7 @@ enum class errc {
     transaction_rolled_back,  // COMMIT of a failed transaction: the server rolled it back
     invalid_state,            // the call does not fit the object's state (e.g. commit twice)
     pool_closed,              // acquire() on a pool that is closing or closed
+    shared_server_session,    // the call needs a server session of its own, and a proxy shares it
 };
 
 }  // namespace pgcoro
@@ -71,6 +72,7 @@ public:
         case errc::transaction_rolled_back: return "transaction rolled back";
         case errc::invalid_state: return "invalid state for this operation";
         case errc::pool_closed: return "the pool is closed";
+        case errc::shared_server_session: return "the server session is shared through a proxy";
         }
         return "unknown pgcoro error";
     }

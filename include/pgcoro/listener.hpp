@@ -54,9 +54,21 @@ struct listener_event {
     std::string cause;                  // for kind::reconnected: why the old session ended
 };
 
+struct listener_options {
+    // A LISTEN lasts as long as the server session that ran it, so the
+    // listener refuses a connection whose server session is not the one
+    // its BackendKeyData named: a proxy in between, which with transaction
+    // pooling (PgBouncer's default advice) hands the session to other clients
+    // after the LISTEN and the notifications to no one. Set this when the
+    // proxy gives each client a session of its own (PgBouncer's
+    // pool_mode=session).
+    bool proxy_keeps_session = false;
+};
+
 class listener {
 public:
-    explicit listener(pool& p) : core_(p.core_), random_(std::random_device{}()) {}
+    explicit listener(pool& p, listener_options options = {})
+        : core_(p.core_), options_(options), random_(std::random_device{}()) {}
     listener(const listener&) = delete;
     listener& operator=(const listener&) = delete;
 
@@ -170,6 +182,7 @@ private:
         const auto& options = core_->options();
         if (options.before_connect) co_await options.before_connect(cfg);
         auto c = co_await connection::connect(cfg);
+        if (!options_.proxy_keeps_session) co_await refuse_proxy(c);
         for (const auto& channel : channels_) {
             const auto sql = "LISTEN " + quoted(channel);
             co_await c.simple_query(sql);
@@ -186,7 +199,30 @@ private:
         failures_ = 0;
     }
 
-    // Until it works, waiting the pool's back-off between attempts.
+    static asio::awaitable<void> refuse_proxy(connection& c) {
+        auto r = co_await c.simple_query("SELECT pg_catalog.pg_backend_pid()");
+        const auto backend = r.at(0).at(0).get<std::int32_t>(0);
+        if (backend == c.backend_pid()) co_return;
+        co_await c.close();
+        throw error(errc::shared_server_session,
+                    "the listener's connection goes through a proxy (its server backend " + std::to_string(backend) +
+                        " is not the one BackendKeyData named), and a transaction-pooling proxy gives its server "
+                        "session to other clients after LISTEN: connect the listener to the server itself, or set "
+                        "listener_options::proxy_keeps_session for a proxy with session pooling");
+    }
+
+    static bool is_refusal(const std::exception_ptr& e) {
+        try {
+            std::rethrow_exception(e);
+        } catch (const error& x) {
+            return x.code() == errc::shared_server_session;
+        } catch (...) {
+            return false;
+        }
+    }
+
+    // Until it works, waiting the pool's back-off between attempts. A proxy
+    // the listener refuses is not retried.
     asio::awaitable<void> reconnect() {
         for (;;) {
             std::exception_ptr failure;
@@ -196,6 +232,7 @@ private:
             } catch (...) {
                 failure = std::current_exception();
             }
+            if (is_refusal(failure)) std::rethrow_exception(failure);
             auto state = co_await asio::this_coro::cancellation_state;
             if (state.cancelled() != asio::cancellation_type::none) std::rethrow_exception(failure);
             last_error_ = detail::describe_exception(failure);
@@ -216,7 +253,7 @@ private:
         }
         if (failure) {
             auto state = co_await asio::this_coro::cancellation_state;
-            if (state.cancelled() != asio::cancellation_type::none) std::rethrow_exception(failure);
+            if (state.cancelled() != asio::cancellation_type::none || is_refusal(failure)) std::rethrow_exception(failure);
             last_error_ = detail::describe_exception(failure);
             next_switch_ = std::chrono::steady_clock::now() + next_delay();
             co_return;
@@ -242,6 +279,7 @@ private:
     }
 
     std::shared_ptr<detail::pool_core> core_;
+    listener_options options_;
     std::optional<connection> conn_;
     std::uint64_t generation_ = 0;
     std::uint64_t opened_generation_ = 0;

@@ -105,10 +105,12 @@ public:
             stream.statement_ = co_await detail::prepare_statement(s, s.statements, sql, params.types);
             bool stale = false;
             try {
-                co_await stream.execute_first(s, params);
+                co_await stream.execute_first(s, sql, params);
                 co_return;
             } catch (const server_error& e) {
-                if (!s.statements.enabled() || !detail::statement_went_stale(e) ||
+                if (e.sqlstate() == "26000" && !detail::parsed_with_each_execution(*stream.statement_))
+                    s.statements.suspect_shared_session();
+                if (!s.statements.names_statements() || !detail::statement_went_stale(e) ||
                     s.transaction() != protocol::transaction_status::idle)
                     throw;
                 stale = true;
@@ -116,7 +118,7 @@ public:
             if (stale) {  // same rule as query(): re-prepare once, outside a transaction
                 s.statements.erase(sql, params.types);
                 stream.statement_ = co_await detail::prepare_statement(s, s.statements, sql, params.types);
-                co_await stream.execute_first(s, params);
+                co_await stream.execute_first(s, sql, params);
             }
         });
         co_return stream;
@@ -131,10 +133,10 @@ private:
         chunk_.set_columns(std::shared_ptr<const std::vector<column>>(statement_, &statement_->columns));
     }
 
-    asio::awaitable<void> execute_first(detail::session& s, const detail::parameter_writer& params) {
-        detail::bind_statement(s, *statement_, params);
+    asio::awaitable<void> execute_first(detail::session& s, std::string_view sql, const detail::parameter_writer& params) {
+        detail::bind_statement(s, *statement_, sql, params);
         s.enter_exchange(detail::open_exchange::suspended_portal);
-        co_await read_chunk(s, true);
+        co_await read_chunk(s, true, sql, params.types);
         unseen_ = true;
     }
 
@@ -143,10 +145,12 @@ private:
                                        detail::operation_start::continues_exchange);
     }
 
-    asio::awaitable<void> read_chunk(detail::session& s, bool after_bind) {
+    asio::awaitable<void> read_chunk(detail::session& s, bool after_bind, std::string_view sql = {},
+                                     std::span<const std::uint32_t> types = {}) {
         clear_chunk();
         more_ = false;
         detail::portal_chunk_exchange exchange(chunk_, tag_, after_bind);
+        if (after_bind && detail::parsed_with_each_execution(*statement_)) exchange.after_parse(statement_, sql, types);
         exchange.start(s, options_.chunk_rows);
         try {
             co_await detail::run_exchange(s, exchange);

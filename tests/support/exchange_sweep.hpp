@@ -98,9 +98,10 @@ inline asio::awaitable<std::optional<pgcoro::connection>> connect_or_explain(pgc
     co_return std::nullopt;
 }
 
-inline asio::awaitable<std::optional<pgcoro::connection>> connect_to(const scripted_server& server, std::string& failure) {
+inline asio::awaitable<std::optional<pgcoro::connection>> connect_to(const scripted_server& server, std::string& failure,
+                                                                     std::string_view conninfo_extra = {}) {
     using namespace asio::experimental::awaitable_operators;
-    auto cfg = test::config_of(server.conninfo());
+    auto cfg = test::config_of(server.conninfo() + " " + std::string(conninfo_extra));
     auto outcome = co_await (connect_or_explain(std::move(cfg), failure) || test::sleep_for(operation_limit));
     if (outcome.index() == 1) {
         failure = "the startup hung";
@@ -187,6 +188,9 @@ struct scenario {
     client_calls calls;     // public API calls; what they returned, as text
     std::string expected;   // what `calls` returns against the script as written
     std::vector<indistinguishable_site> indistinguishable = {};
+    // Settings for the connection. Scripts name statements as prepare mode
+    // does; automatic mode's question about a proxy has scenarios of its own.
+    std::string conninfo_extra = "statement_mode=prepare";
 };
 
 // --- the checks ----------------------------------------------------------------------
@@ -214,7 +218,7 @@ inline asio::awaitable<void> check_as_scripted(const scenario& sc) {
     auto steps = concatenated({sc.exchange, follow_up_exchange(), {expect(frontend::terminate())}});
     auto server = co_await scripted_server::start(std::move(steps));
     std::string failure;
-    auto conn = co_await connect_to(*server, failure);
+    auto conn = co_await connect_to(*server, failure, sc.conninfo_extra);
     INFO(failure);
     REQUIRE(conn);
     const auto outcome = co_await within(operation_limit, sc.calls(*conn));
@@ -240,7 +244,7 @@ struct played {
 inline asio::awaitable<played> play(const scenario& sc, script steps) {
     played run;
     run.server = co_await scripted_server::start(std::move(steps));
-    run.conn = co_await connect_to(*run.server, run.connect_failure);
+    run.conn = co_await connect_to(*run.server, run.connect_failure, sc.conninfo_extra);
     if (run.conn) run.outcome = co_await within(operation_limit, sc.calls(*run.conn));
     co_return run;
 }

@@ -1,6 +1,8 @@
 // One execution of a statement as a message exchange: Bind/Execute/Sync,
 // then BindComplete, the rows, CommandComplete (or EmptyQueryResponse) and
-// ReadyForQuery, in that order. run_operation() drives it in its own frame,
+// ReadyForQuery, in that order. An unnamed statement (statement_mode describe
+// or unnamed) is parsed with it and its portal described: ParseComplete comes
+// first and the portal's RowDescription or NoData after BindComplete. run_operation() drives it in its own frame,
 // so a query costs one coroutine frame and one frame per socket read, few
 // enough for Asio's per-thread frame cache to serve them all.
 #pragma once
@@ -18,16 +20,21 @@ namespace pgcoro::detail {
 // thrown at ReadyForQuery, where the session is back in sync.
 template <class Parameters, class Sink>
 struct execution_base {
+    execution_base(Parameters p, Sink k, std::string_view text) : params(std::move(p)), sink(std::move(k)), sql(text) {}
+
     Parameters params;
     Sink sink;
     first_error errors;
-    enum class stage { bind, rows, ready } at = stage::bind;
+    std::string_view sql;      // for an unnamed statement's Parse
+    statement_ptr statement;   // what the rows are read by
+    enum class stage { parse, bind, columns, rows, ready } at = stage::bind;
 
-    next_step send_execution(session& s, const statement_ptr& statement) {
+    next_step send_execution(session& s, const statement_ptr& executed) {
         errors.failure.reset();
-        bind_statement(s, *statement, params.writer(), protocol::execute_all_and_sync);
+        statement = executed;
+        bind_statement(s, *statement, sql, params.writer(), protocol::execute_all_and_sync);
         s.expect_ready();
-        at = stage::bind;
+        at = parsed_with_each_execution(*statement) ? stage::parse : stage::bind;
         sink.begin(statement);
         return next_step::write;
     }
@@ -38,12 +45,26 @@ struct execution_base {
         return sink.value();
     }
 
-    next_step on_message(session&, const protocol::backend_message& m) {
+    next_step on_message(session& s, const protocol::backend_message& m) {
         using enum protocol::message_type;
         switch (m.type) {
+        case parse_complete:
+            if (at != stage::parse) return next_step::unexpected;
+            protocol::expect_empty_body(m.body, "ParseComplete");
+            at = stage::bind;
+            return next_step::read;
         case bind_complete:
             if (at != stage::bind) return next_step::unexpected;
             protocol::expect_empty_body(m.body, "BindComplete");
+            at = parsed_with_each_execution(*statement) ? stage::columns : stage::rows;
+            return next_step::read;
+        case row_description:
+        case no_data:
+            if (at != stage::columns) return next_step::unexpected;
+            if (auto reported = statement_as_reported(s, statement, m, sql, params.writer().types); reported != statement) {
+                statement = std::move(reported);
+                sink.begin(statement);
+            }
             at = stage::rows;
             return next_step::read;
         case data_row:
@@ -67,7 +88,8 @@ struct execution_base {
         default: return next_step::unexpected;
         }
     }
-    next_step on_error(session&, diagnostics&& d) {
+    next_step on_error(session& s, diagnostics&& d) {
+        if (!parsed_with_each_execution(*statement)) note_lost_statement(s, d);
         errors.keep(std::move(d));
         at = stage::ready;
         return next_step::read;
@@ -81,30 +103,28 @@ struct execution_base {
 // already aborted).
 template <class Parameters, class Sink>
 struct extended_execution : execution_base<Parameters, Sink> {
-    std::string_view sql;
-    statement_ptr statement;
     bool re_prepared = false;
     bool stale = false;
 
     extended_execution(std::string_view text, Parameters p, Sink s)
-        : execution_base<Parameters, Sink>{std::move(p), std::move(s), {}}, sql(text) {}
+        : execution_base<Parameters, Sink>(std::move(p), std::move(s), text) {}
 
     bool ready(session& s) {
-        statement = s.statements.find(sql, this->params.writer().types);
-        return statement != nullptr;
+        this->statement = s.statements.find(this->sql, this->params.writer().types);
+        return this->statement != nullptr && !s.statements.shared_session_suspected();
     }
     asio::awaitable<void> prepare(session& s) {
-        statement = co_await prepare_statement(s, s.statements, sql, this->params.writer().types);
+        this->statement = co_await prepare_statement(s, s.statements, this->sql, this->params.writer().types);
     }
-    next_step start(session& s) { return this->send_execution(s, statement); }
+    next_step start(session& s) { return this->send_execution(s, this->statement); }
     next_step on_message(session& s, const protocol::backend_message& m) {
         try {
             return execution_base<Parameters, Sink>::on_message(s, m);
         } catch (const server_error& e) {
-            if (re_prepared || !s.statements.enabled() || !statement_went_stale(e) ||
+            if (re_prepared || !s.statements.names_statements() || !statement_went_stale(e) ||
                 s.transaction() != protocol::transaction_status::idle)
                 throw;
-            s.statements.erase(sql, this->params.writer().types);
+            s.statements.erase(this->sql, this->params.writer().types);
             stale = true;
             return next_step::done;
         }
@@ -113,7 +133,7 @@ struct extended_execution : execution_base<Parameters, Sink> {
         if (!stale) return false;
         stale = false;
         re_prepared = true;
-        statement.reset();
+        this->statement.reset();
         return true;
     }
 };
@@ -121,14 +141,14 @@ struct extended_execution : execution_base<Parameters, Sink> {
 // A statement prepared explicitly; the caller's prepared_statement outlives the call.
 template <class Parameters, class Sink>
 struct prepared_execution : execution_base<Parameters, Sink> {
-    const statement_ptr* statement;
+    const statement_ptr* prepared;
 
     prepared_execution(const statement_ptr* s, Parameters p, Sink k)
-        : execution_base<Parameters, Sink>{std::move(p), std::move(k), {}}, statement(s) {}
+        : execution_base<Parameters, Sink>(std::move(p), std::move(k), {}), prepared(s) {}
 
     bool ready(session&) { return true; }
     asio::awaitable<void> prepare(session&) { co_return; }
-    next_step start(session& s) { return this->send_execution(s, *statement); }
+    next_step start(session& s) { return this->send_execution(s, *prepared); }
     bool retry() { return false; }
 };
 

@@ -14,6 +14,7 @@
 #include "../types/type_table.hpp"
 #include "runner.hpp"
 #include "session.hpp"
+#include "simple_query.hpp"
 #include "statement_cache.hpp"
 
 namespace pgcoro::detail {
@@ -143,21 +144,111 @@ inline asio::awaitable<statement_ptr> describe_new_statement(session& s, std::st
     co_return statement;
 }
 
+// Whether the connection's server session is the one its BackendKeyData
+// named: a proxy in between (PgBouncer) answers the startup with a key of its
+// own, while pg_backend_pid() is the backend's. Automatic mode asks with its
+// first preparation, in the same round trip, and again after the server lost
+// a statement (someone ran DEALLOCATE or DISCARD on the connection's own
+// session, or a proxy gave it another one).
+class proxy_probe {
+public:
+    static constexpr std::string_view sql = "SELECT pg_catalog.pg_backend_pid()";
+
+    // Appends the question when automatic mode has not asked yet.
+    explicit proxy_probe(session& s) {
+        if (!s.statements.needs_probe()) return;
+        exchange_.emplace(results_);
+        exchange_->start(s, sql);
+    }
+    // Sends the question if no exchange took it along, reads the answer (after
+    // that exchange's), and settles the mode. A no-op when nothing was asked.
+    asio::awaitable<void> finish(session& s) {
+        if (!exchange_) co_return;
+        const auto step = s.out().empty() ? consume(s, *exchange_) : next_step::write;
+        if (step != next_step::done) co_await run_exchange(s, *exchange_, step);
+        if (results_.size() != 1 || results_[0].size() != 1) protocol::throw_protocol_violation("unexpected answer to " + std::string(sql));
+        s.statements.settle(results_[0][0].get<std::int32_t>(0) != s.key.process_id);
+    }
+
+private:
+    std::vector<result> results_;
+    std::optional<simple_query_exchange> exchange_;
+};
+
+inline asio::awaitable<void> settle_shared_session(session& s) {
+    proxy_probe probe(s);
+    co_await probe.finish(s);
+}
+
+// A statement from the cache, else described now (and in prepare mode
+// prepared under a name) and cached.
 inline asio::awaitable<statement_ptr> prepare_statement(session& s, statement_cache& cache, std::string_view sql,
                                                         std::span<const std::uint32_t> types) {
+    if (cache.shared_session_suspected()) co_await settle_shared_session(s);
     if (auto hit = cache.find(sql, types)) co_return hit;
-    const auto closes = close_evicted_statements(s, cache);
-    // Named first: GCC 12 miscompiles a conditional's temporary passed to a coroutine.
-    std::string name = cache.enabled() ? cache.next_name() : std::string();
-    auto statement = co_await describe_new_statement(s, std::move(name), sql, types, closes);
+    auto statement = std::make_shared<statement_description>();
+    statement->name = cache.next_name();
+    describe_exchange exchange;
+    exchange.expect_closes(close_evicted_statements(s, cache));
+    exchange.add(s, statement, sql, types);
+    proxy_probe probe(s);
+    co_await run_exchange(s, exchange);
+    co_await probe.finish(s);
+    if (auto& failure = exchange.error_of(0)) throw server_error(std::move(*failure));
+    // Found a proxy: the name stays behind on whichever server session
+    // parsed it, and executions parse their own.
+    if (!cache.names_statements()) statement->name.clear();
     cache.insert(sql, types, statement);
     co_return statement;
 }
 
-// Appends Bind of `statement` with the parameters to the unnamed portal.
+// Statements without a name (statement_mode describe and unnamed) are parsed
+// again with every execution: the unnamed statement lives only until the
+// next Sync, after which a transaction-pooling proxy may hand the connection
+// another server session. Their portal is described in the same round trip,
+// so rows are read by the columns the server reports now.
+inline bool parsed_with_each_execution(const statement_description& statement) noexcept { return statement.name.empty(); }
+
+// Describe of the unnamed portal.
+inline constexpr std::string_view describe_portal{"D\0\0\0\x06P\0", 7};
+
+// The statement to read an unnamed portal's rows by, from the portal's
+// RowDescription or NoData: `described` while the server reports its
+// columns, else a description of the reported ones (a table altered since it
+// was described), which replaces the cached one.
+inline statement_ptr statement_as_reported(session& s, const statement_ptr& described, const protocol::backend_message& m,
+                                           std::string_view sql, std::span<const std::uint32_t> types) {
+    auto& fields = s.reported_fields;
+    if (m.type == protocol::message_type::no_data) {
+        protocol::expect_empty_body(m.body, "NoData");
+        fields.clear();
+    } else {
+        protocol::decode_row_description(m.body, fields);
+    }
+    const auto& columns = described->columns;
+    bool same = fields.size() == columns.size();
+    for (std::size_t i = 0; same && i < fields.size(); ++i)
+        same = fields[i].type_oid == columns[i].type_oid && fields[i].format == columns[i].format &&
+               fields[i].name == columns[i].name;
+    if (same) return described;
+    auto fresh = std::make_shared<statement_description>();
+    fresh->param_types = described->param_types;
+    for (const auto& f : fields) {
+        // Read as sent: the formats are those Bind asked for by position.
+        fresh->columns.push_back({std::string(f.name), f.table_oid, f.column_attribute, f.type_oid, f.type_size,
+                                  f.type_modifier, f.format});
+        fresh->result_formats.push_back(f.format);
+    }
+    s.statements.insert(sql, types, fresh);
+    return fresh;
+}
+
+// Appends Bind of `statement` with the parameters to the unnamed portal,
+// after its Parse and followed by the portal's Describe for a statement
+// parsed with each execution (`sql` is its text), then `then`.
 // Nothing is appended when a parameter fails to encode: the session stays in sync.
-inline void bind_statement(session& s, const statement_description& statement, const parameter_writer& params,
-                           std::string_view then = {}) {
+inline void bind_statement(session& s, const statement_description& statement, std::string_view sql,
+                           const parameter_writer& params, std::string_view then = {}) {
     if (params.types.size() != statement.param_types.size()) {
         throw error(errc::invalid_value, "the statement has " + std::to_string(statement.param_types.size()) +
                                              " parameters but " + std::to_string(params.types.size()) +
@@ -176,10 +267,16 @@ inline void bind_statement(session& s, const statement_description& statement, c
         }
     }
     const auto unsent = s.out().size();
+    const bool parsed_here = parsed_with_each_execution(statement);
     try {
+        if (parsed_here) protocol::encode_parse(s.out(), "", sql, statement.param_types);
         protocol::encode_bind(s.out(), "", statement.name, params.formats, params.types.size(),
                               [&](std::size_t i, std::string& out) { return params.write(params.context, i, out); },
-                              statement.result_formats, then);
+                              statement.result_formats, parsed_here ? std::string_view{} : then);
+        if (parsed_here) {
+            s.out().append(describe_portal);
+            s.out().append(then);
+        }
     } catch (...) {
         s.out().resize(unsent);
         throw;
@@ -192,5 +289,17 @@ inline bool statement_went_stale(const diagnostics& d) {
            d.sqlstate == "26000";  // invalid_sql_statement_name: e.g. after DISCARD ALL
 }
 inline bool statement_went_stale(const server_error& e) { return statement_went_stale(e.diag()); }
+
+// The server does not know a statement this connection prepared (26000):
+// automatic mode checks for a proxy before its next preparation, and the
+// error says what can cause it.
+inline void note_lost_statement(session& s, diagnostics& d) {
+    if (d.sqlstate != "26000") return;
+    s.statements.suspect_shared_session();
+    if (d.hint.empty())
+        d.hint = "pgcoro prepared this statement on this connection; the server no longer has it after DEALLOCATE or "
+                 "DISCARD, or because a transaction-pooling proxy (PgBouncer) gave the connection another server "
+                 "session: statement_mode=describe uses no named statements";
+}
 
 }  // namespace pgcoro::detail

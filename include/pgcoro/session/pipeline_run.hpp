@@ -2,7 +2,8 @@
 // when the cache lacks statements, first one batched round trip preparing
 // them (each with its own Sync, so every bad statement reports its own
 // error); then every Bind/Execute with a Sync at each sync point, and the
-// answers in order. The bookkeeping lives in the session and the outcomes
+// answers in order. Unnamed statements (statement_mode describe and
+// unnamed) are parsed again with their Bind, as in execution.hpp. The bookkeeping lives in the session and the outcomes
 // are refilled in place, so a warm pipeline allocates nothing.
 #pragma once
 
@@ -48,7 +49,7 @@ public:
         }
         auto& scratch = s.pipeline;
         scratch.statements.assign(items.size(), nullptr);
-        scratch.temporary_names.clear();
+        if (s.statements.shared_session_suspected()) return false;
         bool all_cached = true;
         for (std::size_t i = 0; i < items.size(); ++i) {
             scratch.statements[i] = s.statements.find(items[i].sql, items[i].types);
@@ -57,11 +58,14 @@ public:
         return all_cached;
     }
 
-    // Prepares what the cache lacks. With the cache disabled the statements
-    // get names anyway (a pipeline holds several at once) and are closed at
-    // the end. A statement that fails to prepare gets its error now.
+    // Prepares what the cache lacks (in unnamed mode: describes every
+    // statement). A statement that fails to prepare gets its error now.
     asio::awaitable<void> prepare(session& s) {
         auto& cache = s.statements;
+        if (cache.shared_session_suspected()) {
+            co_await settle_shared_session(s);
+            if (ready(s)) co_return;
+        }
         auto& scratch = s.pipeline;
         auto& statements = scratch.statements;
         auto& out = *out_;
@@ -80,18 +84,20 @@ public:
         for (auto i : to_prepare) {
             auto d = std::make_shared<statement_description>();
             d->name = cache.next_name();
-            if (!cache.enabled()) scratch.temporary_names.push_back(d->name);
             exchange.add(s, std::move(d), items[i].sql, items[i].types);
         }
+        proxy_probe probe(s);
         co_await run_exchange(s, exchange);
+        co_await probe.finish(s);
         for (std::size_t k = 0; k < to_prepare.size(); ++k) {
             if (auto& failure = exchange.error_of(k)) {
                 out[to_prepare[k]].error = std::move(*failure);
                 continue;
             }
             const auto& fresh = exchange.statements()[k];
+            if (!cache.names_statements()) fresh->name.clear();  // the probe found a proxy
             const auto& item = items[to_prepare[k]];
-            if (cache.enabled()) cache.insert(item.sql, item.types, fresh);
+            cache.insert(item.sql, item.types, fresh);
             statements[to_prepare[k]] = fresh;
         }
         // Later uses of the same statement share its preparation.
@@ -129,8 +135,11 @@ public:
                 o.error = parameter_count_mismatch(statement->param_types.size(), item.types.size());
                 segment_failed = true;
             } else {
+                const bool parsed_here = parsed_with_each_execution(*statement);
+                if (parsed_here) protocol::encode_parse(s.out(), "", item.sql, statement->param_types);
                 protocol::encode_bind_encoded(s.out(), "", statement->name, item.formats, item.types.size(),
                                               params.substr(item.param_offset, item.param_length), statement->result_formats);
+                if (parsed_here) s.out().append(describe_portal);
                 protocol::encode_execute(s.out(), "", 0);
                 scratch.sent.push_back(i);
             }
@@ -141,16 +150,10 @@ public:
                 segment_failed = false;
             }
         }
-        if (!scratch.temporary_names.empty()) {
-            for (const auto& name : scratch.temporary_names)
-                protocol::encode_close(s.out(), protocol::object_kind::statement, name);
-            protocol::encode_sync(s.out());
-            s.expect_ready();
-        }
         next_ = segment_start_ = segments_done_ = 0;
-        segment_failed_ = bound_ = false;
-        close_errors_.failure.reset();
-        segments_ = scratch.segment_ends.size() + (scratch.temporary_names.empty() ? 0 : 1);
+        segment_failed_ = false;
+        segments_ = scratch.segment_ends.size();
+        await_statement(s);
         return segments_ == 0 ? next_step::done : next_step::write;  // an empty pipeline asks nothing
     }
 
@@ -168,31 +171,47 @@ public:
             if (next_ != end && !segment_failed_) return next_step::unexpected;
             next_ = segment_start_ = end;
             segment_failed_ = false;
-            if (++segments_done_ < segments_) return next_step::read;
-            return close_errors_.finish();
-        case close_complete:
-            if (segments_done_ < scratch.segment_ends.size()) return next_step::unexpected;
-            return next_step::read;  // the Close segment's
+            ++segments_done_;
+            await_statement(s);
+            return segments_done_ < segments_ ? next_step::read : next_step::done;
+        case parse_complete:
+            if (next_ >= end || at_ != stage::parse) return next_step::unexpected;
+            protocol::expect_empty_body(m.body, "ParseComplete");
+            at_ = stage::bind;
+            return next_step::read;
         case bind_complete: {
-            if (next_ >= end || bound_) return next_step::unexpected;
+            if (next_ >= end || at_ != stage::bind) return next_step::unexpected;
+            protocol::expect_empty_body(m.body, "BindComplete");
             const auto& statement = scratch.statements[scratch.sent[next_]];
-            (*out_)[scratch.sent[next_]].rows.set_columns(
-                std::shared_ptr<const std::vector<column>>(statement, &statement->columns));
-            bound_ = true;
+            set_columns(scratch.sent[next_], statement);
+            at_ = parsed_with_each_execution(*statement) ? stage::columns : stage::rows;
+            return next_step::read;
+        }
+        case row_description:
+        case no_data: {
+            if (next_ >= end || at_ != stage::columns) return next_step::unexpected;
+            const auto i = scratch.sent[next_];
+            const auto& item = pipeline_access::statements(*pipeline_)[i];
+            auto& statement = scratch.statements[i];
+            if (auto reported = statement_as_reported(s, statement, m, item.sql, item.types); reported != statement) {
+                statement = std::move(reported);
+                set_columns(i, statement);
+            }
+            at_ = stage::rows;
             return next_step::read;
         }
         case data_row:
-            if (next_ >= end || !bound_) return next_step::unexpected;
+            if (next_ >= end || at_ != stage::rows) return next_step::unexpected;
             (*out_)[scratch.sent[next_]].rows.append_row(m.body);
             return next_step::read;
         case command_complete:
         case empty_query_response: {
-            if (next_ >= end || !bound_) return next_step::unexpected;
+            if (next_ >= end || at_ != stage::rows) return next_step::unexpected;
             auto& o = (*out_)[scratch.sent[next_]];
             if (m.type == command_complete) o.rows.set_command_tag(protocol::decode_command_complete(m.body));
             o.state = pipeline_outcome::status::ok;
             ++next_;
-            bound_ = false;
+            await_statement(s);
             return next_step::read;
         }
         default: return next_step::unexpected;
@@ -202,10 +221,6 @@ public:
     next_step on_error(session& s, diagnostics&& d) {
         auto& scratch = s.pipeline;
         if (segments_done_ == segments_) return next_step::unexpected;
-        if (segments_done_ >= scratch.segment_ends.size()) {
-            close_errors_.keep(std::move(d));
-            return next_step::read;
-        }
         // The server skips the rest of a failed segment, so a segment fails
         // once. An error after its last statement's answer comes from its
         // implicit COMMIT (a deferred constraint), which undid the segment:
@@ -216,15 +231,17 @@ public:
         // A cached statement the server lost (DEALLOCATE ALL) or can no
         // longer run as prepared fails here, and is prepared afresh next
         // time. Not retried: later segments have already run.
-        if (statement_went_stale(d) && s.statements.enabled()) {
-            const auto& item = pipeline_access::statements(*pipeline_)[i];
-            s.statements.erase(item.sql, item.types);
+        if (!parsed_with_each_execution(*scratch.statements[i])) {
+            note_lost_statement(s, d);
+            if (statement_went_stale(d)) {
+                const auto& item = pipeline_access::statements(*pipeline_)[i];
+                s.statements.erase(item.sql, item.types);
+            }
         }
         auto& o = (*out_)[i];
         o.state = pipeline_outcome::status::failed;
         o.error = std::move(d);
         segment_failed_ = true;
-        bound_ = false;
         next_ = end;
         return next_step::read;
     }
@@ -240,12 +257,20 @@ private:
     std::size_t segments_done_ = 0;  // ReadyForQuery messages read
     std::size_t segment_start_ = 0;  // in `sent`: the current segment's first statement
     bool segment_failed_ = false;
-    bool bound_ = false;             // BindComplete of statement next_ came
-    first_error close_errors_;       // of the Close segment (statement cache off)
+    // The answer statement next_ is at: before its ParseComplete (an unnamed
+    // statement's), its BindComplete, its portal's columns, or among its rows.
+    enum class stage { parse, bind, columns, rows } at_ = stage::bind;
 
-    // Where the current segment's answers end in `sent`; the Close segment has none.
-    std::size_t segment_end(const session& s) const noexcept {
-        return segments_done_ < s.pipeline.segment_ends.size() ? s.pipeline.segment_ends[segments_done_] : next_;
+    std::size_t segment_end(const session& s) const noexcept { return s.pipeline.segment_ends[segments_done_]; }
+
+    void await_statement(const session& s) noexcept {
+        const auto& scratch = s.pipeline;
+        at_ = next_ < scratch.sent.size() && parsed_with_each_execution(*scratch.statements[scratch.sent[next_]])
+                  ? stage::parse
+                  : stage::bind;
+    }
+    void set_columns(std::size_t i, const statement_ptr& statement) {
+        (*out_)[i].rows.set_columns(std::shared_ptr<const std::vector<column>>(statement, &statement->columns));
     }
 };
 

@@ -9,10 +9,13 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <random>
 #include <string>
 #include <tuple>
 #include <variant>
 #include <vector>
+
+#include <unistd.h>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/buffer.hpp>
@@ -77,13 +80,18 @@ inline asio::any_io_executor io_object_executor(const asio::any_io_executor& ex)
 class session : public session_state {
 public:
     session(const asio::any_io_executor& ex, config cfg)
-        : statements(cfg.statement_cache_size), query_timeout(cfg.query_timeout), executor_(io_object_executor(ex)),
-          config_(std::move(cfg)) {
+        : statements(cfg.statement_cache_size, cfg.statements), query_timeout(cfg.query_timeout),
+          executor_(io_object_executor(ex)), config_(std::move(cfg)) {
         read_buffer_.resize(initial_read_buffer);
+        statements.set_name_tag(name_tag);
     }
 
     // Unique per process: tells whether a prepared_statement belongs here.
     const std::uint64_t id = next_id();
+    // Unique across processes (and forks) with near certainty: in the names
+    // of server-side statements, which a transaction-pooling proxy lets
+    // other clients' sessions see.
+    const std::uint64_t name_tag = make_name_tag(id);
 
     const asio::any_io_executor& executor() const noexcept { return executor_; }
     const config& settings() const noexcept { return config_; }
@@ -229,8 +237,9 @@ public:
         std::vector<statement_ptr> statements;     // one per queued statement
         std::vector<std::size_t> sent;             // the statements sent, in order
         std::vector<std::size_t> segment_ends;     // where each sync segment ends in `sent`
-        std::vector<std::string> temporary_names;  // prepared for one run (statement cache off)
     } pipeline;
+    // The columns an unnamed portal reports (statement_as_reported).
+    std::vector<protocol::field_description> reported_fields;
     std::chrono::milliseconds query_timeout{0};
     // Called with each NoticeResponse; notifications wait here to be taken.
     notice_handler on_notice;
@@ -271,6 +280,19 @@ private:
     static std::uint64_t next_id() noexcept {
         static std::atomic<std::uint64_t> last{0};
         return ++last;
+    }
+    static std::uint64_t make_name_tag(std::uint64_t id) {
+        static const std::uint64_t process_seed = [] {
+            std::random_device r;
+            return (std::uint64_t{r()} << 32) ^ r();
+        }();
+        // splitmix64 of the seed, this process's id (a fork's child has
+        // another) and the session's number.
+        std::uint64_t z = process_seed ^ (std::uint64_t(::getpid()) << 40) ^ id;
+        z += 0x9e3779b97f4a7c15ULL;
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+        return z ^ (z >> 31);
     }
 
     asio::any_io_executor executor_;

@@ -16,6 +16,29 @@ enum class ssl_mode { disable, allow, prefer, require, verify_ca, verify_full };
 enum class channel_binding_mode { disable, prefer, require };
 enum class session_target { any, read_write, read_only, primary, standby, prefer_standby };
 
+// How queries given as SQL text reach the server (pgcoro's statement_mode
+// keyword; libpq has none). Each mode keeps one round trip per cached query.
+enum class statement_mode : std::uint8_t {
+    // prepare, until the server shows that it lost a statement this
+    // connection prepared and the connection turns out to go through a proxy
+    // (its backend is not the one BackendKeyData named): a transaction-pooling
+    // PgBouncer hands each transaction another server session. The connection
+    // then switches to describe, and the query that found out is run again
+    // when nothing of it ran (outside a transaction).
+    automatic,
+    // Named statements, prepared once per connection and cached: the least
+    // work for the server. For a direct connection, session pooling, or
+    // PgBouncer 1.21+ with max_prepared_statements.
+    prepare,
+    // Descriptions cached, statements not: each execution sends Parse of the
+    // unnamed statement with its Bind, so any server session can run it. For
+    // transaction pooling (PgBouncer before 1.21, other poolers).
+    describe,
+    // Nothing cached: a Describe round trip before every execution, which
+    // again sends its own Parse. Sees schema changes at once.
+    unnamed,
+};
+
 // Authentication methods, as named by libpq's require_auth.
 enum class auth_method : std::uint8_t {
     none = 1,           // the server asked for no authentication (trust)
@@ -78,9 +101,10 @@ struct config {
     // pgcoro's own limits (not conninfo keywords).
     std::size_t max_message_size = 1u << 30;           // largest backend message accepted
     std::uint32_t max_scram_iterations = 100'000;      // refuse a server asking for more
-    // Prepared statements kept per connection (LRU). 0 disables the cache,
-    // for PgBouncer's transaction pooling: every query then uses the unnamed
-    // statement.
+    // See statement_mode; conninfo keyword statement_mode=auto|prepare|describe|unnamed.
+    statement_mode statements = statement_mode::automatic;
+    // Statements (or, in describe mode, descriptions) kept per connection,
+    // LRU. 0 caches nothing, which makes prepare and describe act as unnamed.
     std::size_t statement_cache_size = 256;
     // Client-side limit for each query, 0 for none. When it expires the query
     // is cancelled on the server and the connection drained back to

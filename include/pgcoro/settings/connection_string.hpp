@@ -164,6 +164,7 @@ inline config build_config(const resolved_settings& s) {
     resolve_tls(s, cfg);
     if (const auto* v = find_setting(s, "target_session_attrs")) cfg.target_session_attrs = to_enum(*v, session_target_names);
     resolve_keepalives(s, cfg);
+    if (const auto* v = find_setting(s, "statement_mode")) cfg.statements = to_enum(*v, statement_mode_names);
     return cfg;
 }
 
@@ -232,6 +233,7 @@ inline std::string config::to_string() const {
     add_if_nonzero("keepalives_idle", keepalives_idle);
     add_if_nonzero("keepalives_interval", keepalives_interval);
     add_if_nonzero("keepalives_count", keepalives_count);
+    if (statements != defaults.statements) add("statement_mode", name_of(statements, statement_mode_names));
     return out;
 }
 

@@ -55,6 +55,8 @@ inline constexpr conninfo_keyword supported_keywords[] = {
     {"keepalives_idle", ""},
     {"keepalives_interval", ""},
     {"keepalives_count", ""},
+    // pgcoro's own.
+    {"statement_mode", ""},
 };
 
 // A libpq keyword whose feature pgcoro lacks. A conninfo written for libpq

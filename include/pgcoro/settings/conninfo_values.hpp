@@ -66,6 +66,13 @@ inline constexpr std::array<enum_names<session_target>, 6> session_target_names{
     {"prefer-standby", session_target::prefer_standby},
 }};
 
+inline constexpr std::array<enum_names<statement_mode>, 4> statement_mode_names{{
+    {"auto", statement_mode::automatic},
+    {"prepare", statement_mode::prepare},
+    {"describe", statement_mode::describe},
+    {"unnamed", statement_mode::unnamed},
+}};
+
 // In the order libpq's documentation lists them; to_string() writes them so.
 inline constexpr std::array<enum_names<auth_method>, 6> auth_method_names{{
     {"password", auth_method::password},
