@@ -147,7 +147,7 @@ TEST_CASE("behind either pooling mode, in every statement mode: queries, pipelin
                             std::string copied;
                             auto reader = co_await conn.copy_out(
                                 "COPY (SELECT n FROM bouncer_items WHERE client = " + std::to_string(client) + " ORDER BY n) TO STDOUT");
-                            while (auto chunk = co_await reader.next()) copied += *chunk;
+                            while (auto chunk = co_await reader.read()) copied += *chunk;
                             check(copied == "0\n1\n2\n3\n4\n5\n", "COPY out gave " + copied);
                             co_await conn.close();
                         } catch (const std::exception& e) {
@@ -190,29 +190,32 @@ TEST_CASE("statement_mode=prepare behind transaction pooling fails clearly but n
     }());
 }
 
-TEST_CASE("a connection that finds its server session shared switches to describe and refuses prepare()", "[bouncer]") {
-    run([]() -> asio::awaitable<void> {
-        auto conn = co_await pgcoro::connection::connect(bouncer("pgcoro_transaction"));
-        CHECK((co_await conn.query("SELECT $1::int4", 1))[0].get<std::int32_t>(0) == 1);
-        CHECK(conn.current_statement_mode() == pgcoro::statement_mode::prepare);
-        CHECK_FALSE(conn.server_session_shared());
-        // PgBouncer closes its server connections as they come free: the
-        // statement is gone with them.
-        co_await bouncer_admin("RECONNECT pgcoro_transaction");
-        CHECK((co_await conn.query("SELECT $1::int4", 2))[0].get<std::int32_t>(0) == 2);
-        CHECK(conn.server_session_shared());
-        CHECK(conn.current_statement_mode() == pgcoro::statement_mode::describe);
-        CHECK((co_await conn.query("SELECT $1::int4", 3))[0].get<std::int32_t>(0) == 3);
-        try {
-            co_await conn.prepare("SELECT 1");
-            FAIL("prepare() succeeded");
-        } catch (const pgcoro::error& e) {
-            CHECK(e.code() == pgcoro::errc::shared_server_session);
-            CHECK(std::string(e.what()).find("transaction pooling") != std::string::npos);
+TEST_CASE("statement_mode=auto finds the proxy with its first preparation, then refuses prepare()", "[bouncer]") {
+    for (const auto& database : pooling_modes) {
+        DYNAMIC_SECTION(database) {
+            run([&]() -> asio::awaitable<void> {
+                auto conn = co_await pgcoro::connection::connect(bouncer(database));
+                CHECK(conn.current_statement_mode() == pgcoro::statement_mode::prepare);
+                CHECK((co_await conn.query("SELECT $1::int4", 1))[0].get<std::int32_t>(0) == 1);
+                CHECK(conn.server_session_shared());
+                CHECK(conn.current_statement_mode() == pgcoro::statement_mode::describe);
+                // PgBouncer closes its server connections as they come free
+                // (in session pooling, when the client leaves): the next
+                // query parses its statement wherever it lands.
+                co_await bouncer_admin("RECONNECT " + database);
+                CHECK((co_await conn.query("SELECT $1::int4", 2))[0].get<std::int32_t>(0) == 2);
+                try {
+                    co_await conn.prepare("SELECT 1");
+                    FAIL("prepare() succeeded");
+                } catch (const pgcoro::error& e) {
+                    CHECK(e.code() == pgcoro::errc::shared_server_session);
+                    CHECK(std::string(e.what()).find("transaction pooling") != std::string::npos);
+                }
+                CHECK(conn.is_usable());
+                co_await conn.close();
+            }());
         }
-        CHECK(conn.is_usable());
-        co_await conn.close();
-    }());
+    }
 }
 
 TEST_CASE("a pool behind transaction pooling, with DISCARD ALL on return and health checks", "[bouncer]") {
