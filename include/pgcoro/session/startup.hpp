@@ -71,11 +71,14 @@ inline void encode_startup(session& s) {
     const auto& app = cfg.application_name.empty() ? cfg.fallback_application_name : cfg.application_name;
     if (!app.empty()) params.emplace_back("application_name", app);
     if (!cfg.options.empty()) params.emplace_back("options", cfg.options);
-    // Strings cross the API as UTF-8, and the text-format decoders read
-    // dates and intervals in these styles.
+    // Strings cross the API as UTF-8, and the text-format decoders of dates
+    // and timestamps read DateStyle=ISO only. PgBouncer tracks DateStyle and
+    // re-applies it to every server connection it hands this client, so it
+    // may stay here. IntervalStyle may not: PgBouncer before 1.20 refuses a
+    // startup parameter it does not track (08P01 "unsupported startup
+    // parameter"), so intervals are read in whatever style the server prints.
     params.emplace_back("client_encoding", "UTF8");
     params.emplace_back("DateStyle", "ISO");
-    params.emplace_back("IntervalStyle", "postgres");
     protocol::encode_startup_message(s.out(), params);
 }
 
