@@ -647,6 +647,119 @@ TEST_CASE("types: interval keeps months, days and microseconds apart, negative p
           local_at(2024, 2, 29, 0us));
 }
 
+// Values whose text differs most between the IntervalStyles: zero, each field
+// alone with either sign, the signs of months, days and time in every
+// combination, fractions down to 1 µs, many hours, and the ends of each
+// field's range. Built in C++ and sent in binary, so no style parses them.
+std::vector<pgcoro::interval> intervals_for_styles() {
+    using pgcoro::interval;
+    constexpr std::int32_t min32 = std::numeric_limits<std::int32_t>::min(), max32 = std::numeric_limits<std::int32_t>::max();
+    constexpr std::int64_t min64 = std::numeric_limits<std::int64_t>::min(), max64 = std::numeric_limits<std::int64_t>::max();
+    constexpr std::int64_t hour = 3'600'000'000, minute = 60'000'000, second = 1'000'000;
+    std::vector<interval> v = {
+        {},
+        {12, 0, 0}, {-12, 0, 0}, {1, 0, 0}, {-1, 0, 0}, {14, 0, 0}, {-14, 0, 0},
+        {0, 1, 0}, {0, -1, 0},
+        {0, 0, hour}, {0, 0, -hour}, {0, 0, minute}, {0, 0, -minute}, {0, 0, second}, {0, 0, -second},
+        {0, 0, 1}, {0, 0, -1}, {0, 0, 500'000}, {0, 0, -500'000}, {0, 0, minute - 1}, {0, 0, -(hour + 1)},
+        {0, 0, 1000 * hour + 1}, {0, 0, -(100'000 * hour + 59 * minute)},
+        {-2'136'000'000, 0, 0}, {2'136'000'000, 0, 0},  // -178000000 years, 178000000 years
+        {max32, 0, 0}, {min32, 0, 0}, {0, max32, 0}, {0, min32, 0}, {0, 0, max64}, {0, 0, -max64}, {0, 0, min64},
+        {max32, max32, max64}, {min32, min32, min64}, {0, min32, 1}, {min32, 0, max64},
+    };
+    // Every combination of the signs of months, days and time, zero included.
+    for (int m : {-1, 0, 1})
+        for (int d : {-1, 0, 1})
+            for (int t : {-1, 0, 1}) v.push_back({m * 14, d * 3, t * (4 * hour + 5 * minute + 6 * second + 500'000)});
+    return v;
+}
+
+constexpr std::string_view interval_styles[] = {"postgres", "postgres_verbose", "sql_standard", "iso_8601"};
+
+TEST_CASE("types: intervals read in text as in binary under every IntervalStyle", "[types][interval]") {
+    using pgcoro::interval;
+    session s;
+    const auto values = intervals_for_styles();
+    REQUIRE(values.size() >= 40);
+    s.simple("CREATE TEMP TABLE styled (i int8, v interval)");
+    s.query("INSERT INTO styled SELECT i, v FROM unnest($1::interval[]) WITH ORDINALITY AS t(v, i)", values);
+    // What each style prints for one year (values[1]): the SET took.
+    const std::string_view one_year[] = {"1 year", "@ 1 year", "1-0", "P1Y"};
+    for (std::size_t k = 0; k < std::size(interval_styles); ++k) {
+        const std::string style(interval_styles[k]);
+        INFO("IntervalStyle " << style);
+        s.simple("SET IntervalStyle = " + style);
+        const auto text = s.simple("SELECT v, v::text FROM styled ORDER BY i").at(0);
+        const auto binary = s.query("SELECT v FROM styled ORDER BY i");
+        REQUIRE(text.size() == values.size());
+        REQUIRE(binary.size() == values.size());
+        CHECK(text.columns().at(0).format == 0);
+        CHECK(binary.columns().at(0).format == 1);
+        CHECK(text[1].text(1) == one_year[k]);
+        for (std::size_t i = 0; i < values.size(); ++i) {
+            INFO("printed " << text[i].text(1));
+            const auto from_binary = binary[i].get<interval>(0);
+            check_same(from_binary, values[i], "read in binary");
+            check_same(text[i].get<interval>(0), from_binary, "read in text");
+        }
+    }
+}
+
+// The session settings a role has in a database (ALTER ROLE ... IN DATABASE
+// ... SET) apply when it logs in. The test makes a database of its own for
+// them, so that they reach no other test and go with it; a role of its own
+// could not log in, pg_hba.conf naming the test server's roles one by one.
+TEST_CASE("types: a role's IntervalStyle and DateStyle change nothing pgcoro reads", "[types][interval]") {
+    using pgcoro::interval;
+    constexpr std::int64_t hour = 3'600'000'000, minute = 60'000'000, second = 1'000'000;
+    session admin("user=pgcoro_admin");
+    admin.simple("DROP DATABASE IF EXISTS pgcoro_role_styles WITH (FORCE)");
+    admin.simple("CREATE DATABASE pgcoro_role_styles");
+    const std::string login = "user=pgcoro_trust dbname=pgcoro_role_styles";
+
+    // pgcoro no longer sends IntervalStyle, so the role's is in force.
+    admin.simple("ALTER ROLE pgcoro_trust IN DATABASE pgcoro_role_styles SET IntervalStyle = 'iso_8601'");
+    {
+        session s(login);
+        const auto who = s.simple("SELECT current_user, current_database(), current_setting('IntervalStyle')").at(0);
+        CHECK(who[0].text(0) == "pgcoro_trust");
+        CHECK(who[0].text(1) == "pgcoro_role_styles");
+        CHECK(who[0].text(2) == "iso_8601");
+        const std::pair<std::string, interval> cases[] = {
+            {"make_interval(1, 2, 0, 3, 4, 5, 6.5)", {14, 3, 4 * hour + 5 * minute + 6 * second + 500'000}},
+            {"make_interval(-1, -2, 0, 3, -4, -5, -6)", {-14, 3, -(4 * hour + 5 * minute + 6 * second)}},
+            {"make_interval(secs => -0.000001)", {0, 0, -1}},
+            {"make_interval()", {}},
+        };
+        for (const auto& [expr, value] : cases) {
+            INFO(expr);
+            const auto r = read_both<interval>(s, expr);
+            check_same(r.binary, value, "read in binary");
+            check_same(r.text, value, "read in text");
+        }
+        CHECK(s.simple("SELECT make_interval(1, 2, 0, 3, 4, 5, 6.5)").at(0)[0].text(0) == "P1Y2M3DT4H5M6.5S");
+    }
+
+    // DateStyle is still sent, and a client's setting outranks the role's.
+    admin.simple("ALTER ROLE pgcoro_trust IN DATABASE pgcoro_role_styles SET DateStyle = 'SQL, DMY'");
+    {
+        session s(login + " options='-c TimeZone=UTC'");
+        CHECK(s.simple("SHOW DateStyle").at(0)[0].text(0).starts_with("ISO"));
+        const auto date = read_both<chr::sys_days>(s, "'2024-02-29'::date");
+        CHECK(date.binary == days(2024, 2, 29));
+        CHECK(date.text == days(2024, 2, 29));
+        const auto stamp = read_both<local_us>(s, "'2024-02-29 13:45:00.5'::timestamp");
+        CHECK(stamp.binary == local_at(2024, 2, 29, 13h + 45min + 500ms));
+        CHECK(stamp.text == local_at(2024, 2, 29, 13h + 45min + 500ms));
+        const auto instant = read_both<sys_us>(s, "'2024-02-29 13:45:00.5+00'::timestamptz");
+        CHECK(instant.binary == utc_at(2024, 2, 29, 13h + 45min + 500ms));
+        CHECK(instant.text == utc_at(2024, 2, 29, 13h + 45min + 500ms));
+        CHECK(s.simple("SELECT '2024-02-29'::date, '2024-02-29 13:45:00.5+00'::timestamptz").at(0)[0].text(1) ==
+              "2024-02-29 13:45:00.5+00");
+    }
+    admin.simple("DROP DATABASE pgcoro_role_styles WITH (FORCE)");
+}
+
 // --- json, network ------------------------------------------------------------------------------
 
 TEST_CASE("types: json kept verbatim, jsonb as the server normalises it", "[types]") {

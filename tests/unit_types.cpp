@@ -612,13 +612,14 @@ TEST_CASE("time of day") {
     CHECK(error_of([] { from_binary<pgcoro::time_of_day>("000000141dd76001", oids::time); }).code == errc::invalid_value);
 }
 
-TEST_CASE("interval: months, days and microseconds kept apart") {
+TEST_CASE("interval: months, days and microseconds kept apart", "[interval]") {
     const pgcoro::interval v{14, 3, 14'706'789'000};
     CHECK(encoded_hex(v, oids::interval) == "000000036c97ca88000000030000000e");  // interval_send('1 year 2 months 3 days 04:05:06.789')
     CHECK(from_binary<pgcoro::interval>("000000036c97ca88000000030000000e", oids::interval) == v);
     CHECK(from_binary<pgcoro::interval>("7fffffffffffffff0000000000000000", oids::interval) ==
           pgcoro::interval{0, 0, std::numeric_limits<std::int64_t>::max()});  // interval_send('2562047788:00:54.775807')
-    // The text IntervalStyle=postgres prints for each (SELECT '...'::interval).
+    // The text IntervalStyle=postgres prints for each (SELECT '...'::interval);
+    // the other styles are in the next test.
     const std::pair<const char*, pgcoro::interval> cases[] = {
         {"1 year 2 mons 3 days 04:05:06.789", v},
         {"-1 years -2 mons +3 days -04:05:06", {-14, 3, -14'706'000'000}},
@@ -644,9 +645,120 @@ TEST_CASE("interval: months, days and microseconds kept apart") {
         INFO(text);
         CHECK(from_text<pgcoro::interval>(text, oids::interval) == expected);
     }
-    for (const char* bad : {"", "1 week", "P1Y", "1", "2562047788:00:54.775808", "1:2:3", "00:00:00 1 day", "-178956970 years -9 mons"}) {
+    for (const char* bad : {"", "1 week", "1", "2562047788:00:54.775808", "1:2:3", "00:00:00 1 day", "-178956970 years -9 mons"}) {
         INFO(bad);
         CHECK(error_of([&] { from_text<pgcoro::interval>(bad, oids::interval); }).code == errc::invalid_value);
+    }
+}
+
+// The text each IntervalStyle prints for one value, observed with
+// SET IntervalStyle = ...; SELECT v (PostgreSQL 15).
+struct interval_in_styles {
+    pgcoro::interval value;
+    const char* postgres;
+    const char* postgres_verbose;
+    const char* sql_standard;
+    const char* iso_8601;
+};
+
+TEST_CASE("interval: the text of every IntervalStyle", "[interval]") {
+    using pgcoro::interval;
+    constexpr std::int32_t min32 = std::numeric_limits<std::int32_t>::min(), max32 = std::numeric_limits<std::int32_t>::max();
+    constexpr std::int64_t min64 = std::numeric_limits<std::int64_t>::min(), max64 = std::numeric_limits<std::int64_t>::max();
+    constexpr std::int64_t hour = 3'600'000'000, minute = 60'000'000, second = 1'000'000;
+    const interval_in_styles cases[] = {
+        {{}, "00:00:00", "@ 0", "0", "PT0S"},
+        {{14, 3, 4 * hour + 5 * minute + 6 * second + 500'000}, "1 year 2 mons 3 days 04:05:06.5",
+         "@ 1 year 2 mons 3 days 4 hours 5 mins 6.5 secs", "+1-2 +3 +4:05:06.5", "P1Y2M3DT4H5M6.5S"},
+        {{-14, 3, -(4 * hour + 5 * minute + 6 * second)}, "-1 years -2 mons +3 days -04:05:06",
+         "@ 1 year 2 mons -3 days 4 hours 5 mins 6 secs ago", "-1-2 +3 -4:05:06", "P-1Y-2M3DT-4H-5M-6S"},
+        {{0, 0, -1}, "-00:00:00.000001", "@ 0.000001 secs ago", "-0:00:00.000001", "PT-0.000001S"},
+        {{0, 0, 1}, "00:00:00.000001", "@ 0.000001 secs", "0:00:00.000001", "PT0.000001S"},
+        {{0, 0, 500'000}, "00:00:00.5", "@ 0.5 secs", "0:00:00.5", "PT0.5S"},
+        {{0, 0, minute - 1}, "00:00:59.999999", "@ 59.999999 secs", "0:00:59.999999", "PT59.999999S"},
+        {{0, 0, second}, "00:00:01", "@ 1 sec", "0:00:01", "PT1S"},
+        {{0, 0, -second}, "-00:00:01", "@ 1 sec ago", "-0:00:01", "PT-1S"},
+        {{0, 0, -minute}, "-00:01:00", "@ 1 min ago", "-0:01:00", "PT-1M"},
+        {{0, 0, -(minute + second)}, "-00:01:01", "@ 1 min 1 sec ago", "-0:01:01", "PT-1M-1S"},
+        {{0, 0, hour}, "01:00:00", "@ 1 hour", "1:00:00", "PT1H"},
+        {{0, 0, -(hour + 500'000)}, "-01:00:00.5", "@ 1 hour 0.5 secs ago", "-1:00:00.5", "PT-1H-0.5S"},
+        {{0, 0, 100 * hour}, "100:00:00", "@ 100 hours", "100:00:00", "PT100H"},
+        {{0, 0, max64}, "2562047788:00:54.775807", "@ 2562047788 hours 54.775807 secs", "2562047788:00:54.775807",
+         "PT2562047788H54.775807S"},
+        {{0, 0, -max64}, "-2562047788:00:54.775807", "@ 2562047788 hours 54.775807 secs ago", "-2562047788:00:54.775807",
+         "PT-2562047788H-54.775807S"},
+        {{0, 0, min64}, "-2562047788:00:54.775808", "@ 2562047788 hours 54.775808 secs ago", "-2562047788:00:54.775808",
+         "PT-2562047788H-54.775808S"},
+        {{0, 1, 0}, "1 day", "@ 1 day", "1 0:00:00", "P1D"},
+        {{0, 3, 4 * hour}, "3 days 04:00:00", "@ 3 days 4 hours", "3 4:00:00", "P3DT4H"},
+        {{0, -1, -second}, "-1 days -00:00:01", "@ 1 day 1 sec ago", "-1 0:00:01", "P-1DT-1S"},
+        {{0, -1, 2 * hour + 3 * minute}, "-1 days +02:03:00", "@ 1 day -2 hours -3 mins ago", "+0-0 -1 +2:03:00", "P-1DT2H3M"},
+        {{0, 1, -hour}, "1 day -01:00:00", "@ 1 day -1 hours", "+0-0 +1 -1:00:00", "P1DT-1H"},
+        {{0, max32, 0}, "2147483647 days", "@ 2147483647 days", "2147483647 0:00:00", "P2147483647D"},
+        {{0, min32, 0}, "-2147483648 days", "@ 2147483648 days ago", "-2147483648 0:00:00", "P-2147483648D"},
+        {{0, min32, second}, "-2147483648 days +00:00:01", "@ 2147483648 days -1 sec ago", "+0-0 -2147483648 +0:00:01",
+         "P-2147483648DT1S"},
+        {{0, min32, -second}, "-2147483648 days -00:00:01", "@ 2147483648 days 1 sec ago", "-2147483648 0:00:01",
+         "P-2147483648DT-1S"},
+        {{0, min32, -1}, "-2147483648 days -00:00:00.000001", "@ 2147483648 days 0.000001 secs ago",
+         "-2147483648 0:00:00.000001", "P-2147483648DT-0.000001S"},
+        {{-1, 0, 0}, "-1 mons", "@ 1 mon ago", "-0-1", "P-1M"},
+        {{-12, 0, 0}, "-1 years", "@ 1 year ago", "-1-0", "P-1Y"},
+        {{24, 0, 0}, "2 years", "@ 2 years", "2-0", "P2Y"},
+        {{14, 0, 0}, "1 year 2 mons", "@ 1 year 2 mons", "1-2", "P1Y2M"},
+        {{-14, 0, 0}, "-1 years -2 mons", "@ 1 year 2 mons ago", "-1-2", "P-1Y-2M"},
+        {{-2'136'000'000, 0, 0}, "-178000000 years", "@ 178000000 years ago", "-178000000-0", "P-178000000Y"},
+        {{max32, 0, 0}, "178956970 years 7 mons", "@ 178956970 years 7 mons", "178956970-7", "P178956970Y7M"},
+        {{min32, 0, 0}, "-178956970 years -8 mons", "@ 178956970 years 8 mons ago", "-178956970-8", "P-178956970Y-8M"},
+        {{1, 1, 0}, "1 mon 1 day", "@ 1 mon 1 day", "+0-1 +1 +0:00:00", "P1M1D"},
+        {{1, 0, -second}, "1 mon -00:00:01", "@ 1 mon -1 sec", "+0-1 +0 -0:00:01", "P1MT-1S"},
+        {{12, 0, second}, "1 year 00:00:01", "@ 1 year 1 sec", "+1-0 +0 +0:00:01", "P1YT1S"},
+        {{12, -1, 0}, "1 year -1 days", "@ 1 year -1 days", "+1-0 -1 +0:00:00", "P1Y-1D"},
+        {{-1, -1, -second}, "-1 mons -1 days -00:00:01", "@ 1 mon 1 day 1 sec ago", "-0-1 -1 -0:00:01", "P-1M-1DT-1S"},
+        {{0, 0, 4 * hour + 5 * minute + 6 * second}, "04:05:06", "@ 4 hours 5 mins 6 secs", "4:05:06", "PT4H5M6S"},
+        {{max32, max32, max64}, "178956970 years 7 mons 2147483647 days 2562047788:00:54.775807",
+         "@ 178956970 years 7 mons 2147483647 days 2562047788 hours 54.775807 secs",
+         "+178956970-7 +2147483647 +2562047788:00:54.775807", "P178956970Y7M2147483647DT2562047788H54.775807S"},
+        {{min32, min32, min64}, "-178956970 years -8 mons -2147483648 days -2562047788:00:54.775808",
+         "@ 178956970 years 8 mons 2147483648 days 2562047788 hours 54.775808 secs ago",
+         "-178956970-8 -2147483648 -2562047788:00:54.775808", "P-178956970Y-8M-2147483648DT-2562047788H-54.775808S"},
+    };
+    for (const auto& c : cases) {
+        for (const char* text : {c.postgres, c.postgres_verbose, c.sql_standard, c.iso_8601}) {
+            INFO(text);
+            CHECK(from_text<interval>(text, oids::interval) == c.value);
+        }
+    }
+    // sql_standard's day-time form, which it prints only with days.
+    CHECK(from_text<interval>("3 4:05:06", oids::interval) == interval{0, 3, 4 * hour + 5 * minute + 6 * second});
+    CHECK(from_text<interval>("-3 4:05:06", oids::interval) == interval{0, -3, -(4 * hour + 5 * minute + 6 * second)});
+}
+
+TEST_CASE("interval: malformed and out-of-range text is an error naming it", "[interval]") {
+    for (const char* bad : {
+             // nothing, or a style's frame without fields
+             "", " ", "@", "@ ", "P", "PT", "P1YT", "-", "+",
+             // sql_standard's forms half written, doubly signed, or with signs on some parts only
+             "1-", "-1-", "1 2", "--1", "-+1-2", "--1-2", "1-12", "-0", "+1-2", "+4:05:06", "+1-2 3 +4:05:06",
+             "+1-2 +3", "+1-2 +3 +4:05:06 +5", "1 -2:00:00", "-1 +0:00:01", "1-2 3 4:00:00", "0:60:00", "0:00:60", "1:2:3",
+             // units unknown, repeated, out of order, fractional, or a count without one
+             "1 week", "1 months", "1 day 1 day", "1 mon 1 year", "1 day 1 hour", "1.5 days", "1", "1 day 1",
+             "00:00:00 1 day", "1 day 00:00:00 00:00:01", "@ 1 sec 1 min", "@ 1 min 1 min", "@ 1.5 mins", "@ 1", "@1 day",
+             "@ 0 ago", "P1D1M", "P1M1M", "PT1S1S", "PT1.5H", "P1.5D", "PTT1S", "PT1", "P1", "P-Y", "p1y", "pt0s",
+             // trailing garbage or stray spaces
+             "1 day x", "1 day ", " 1 day", "1  day", "00:00:00x", "00:00:00 ", "1-2 ", " 1-2", "0 ", "P1Yx", "PT1S ",
+             "@ 1 day ago ago", "@ 1 day  ago", "@ 0 0",
+             // past the fields' ranges: months int32, days int32, microseconds int64
+             "999999999999 years", "@ 999999999999 years", "P999999999999Y", "999999999999-0", "9223372036854775807 years",
+             "178956970 years 8 mons", "@ 178956970 years 8 mons", "-178956970 years -9 mons", "-178956971-0",
+             "178956971-0", "2147483648 days", "-2147483649 days", "P2147483648D", "@ 2147483649 days ago",
+             "+0-0 +2147483648 +0:00:00", "2562047788:00:54.775808", "-2562047788:00:54.775809",
+             "@ 2562047788 hours 54.775808 secs", "PT2562047788H54.775808S", "PT2562047789H", "+0-0 +0 +2562047788:00:54.775808",
+             "2562047789:00:00", "@ 9999999999999 secs", "PT9999999999999S", "@ 1000000000000000000 hours"}) {
+        INFO('"' << bad << '"');
+        const auto e = error_of([&] { from_text<pgcoro::interval>(bad, oids::interval); });
+        CHECK(e.code == errc::invalid_value);
+        CHECK_THAT(e.message, Catch::Contains("invalid interval text \"" + std::string(bad) + "\""));
     }
 }
 
