@@ -2,6 +2,7 @@
 // This is the one header users include.
 #pragma once
 
+#include "pgcoro/cluster.hpp"
 #include "pgcoro/config.hpp"
 #include "pgcoro/connection.hpp"
 #include "pgcoro/copy.hpp"

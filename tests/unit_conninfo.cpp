@@ -456,7 +456,8 @@ TEST_CASE("malformed strings and invalid values fail, naming the keyword", "[con
         {"service=mydb", "connection option \"service\" is not supported by pgcoro"},
         {"client_encoding=LATIN1", "connection option \"client_encoding\" is not supported by pgcoro"},
         {"gssencmode=require", "connection option \"gssencmode\" is not supported by pgcoro"},
-        {"load_balance_hosts=random", "connection option \"load_balance_hosts\" is not supported by pgcoro"},
+        {"load_balance_hosts=sometimes", "invalid load_balance_hosts value: \"sometimes\""},
+        {"statement_mode=always", "invalid statement_mode value: \"always\""},
         {"dbname='host=a foo=1'", "invalid connection option \"foo\""},
         {"dbname='postgresql://h:0/d'", "invalid port number: \"0\""},
         {std::string_view("host=a\0b", 8), "NUL byte at offset 6"},
@@ -468,9 +469,19 @@ TEST_CASE("malformed strings and invalid values fail, naming the keyword", "[con
     CHECK_THAT(parse_error("dbname='host=a foo=1'"), Contains("in the connection string given as dbname"));
 }
 
+TEST_CASE("load_balance_hosts and statement_mode are read, written back and checked", "[conninfo]") {
+    const auto cfg = parse_alone("host=a,b load_balance_hosts=random statement_mode=describe");
+    CHECK(cfg.load_balance_hosts == pgcoro::load_balance::random);
+    CHECK(cfg.statements == pgcoro::statement_mode::describe);
+    CHECK(parse_alone(cfg.to_string()) == cfg);
+    CHECK(parse_alone("host=h load_balance_hosts=disable statement_mode=auto") == parse_alone("host=h"));
+    CHECK(parse_alone("host=h statement_mode=unnamed").statements == pgcoro::statement_mode::unnamed);
+    CHECK(parse_alone("host=h statement_mode=prepare").statements == pgcoro::statement_mode::prepare);
+}
+
 TEST_CASE("libpq keywords pgcoro lacks are accepted with the values that change nothing", "[conninfo]") {
     const auto plain = parse_alone("host=h");
-    CHECK(parse_alone("host=h client_encoding=UTF8 gssencmode=disable load_balance_hosts=disable") == plain);
+    CHECK(parse_alone("host=h client_encoding=UTF8 gssencmode=disable") == plain);
     CHECK(parse_alone("postgresql://h?gssencmode=prefer&client_encoding=utf8&sslcompression=0") == plain);
 }
 

@@ -69,6 +69,7 @@ struct counting_session {
         ++peeks;
         return facts.peek();
     }
+    bool fits_target() const { return facts.fits_target(); }
 };
 
 // The connect loop of pool_core::start_connects before the decisions moved
@@ -148,10 +149,11 @@ TEST_CASE("every close_reason is what some decision answers", "[pool][unit]") {
     note(d::after_reset(d::reset_kind::idle_check, false, m, healthy, pool, t0));  // health_check
     note(d::unfit_reason(m, healthy, closed, t0));    // pool_closed
     note(d::unfit_reason(forked, healthy, pool, t0)); // forked
+    note(d::unfit_reason(m, d::session_facts{.server_fits = false}, pool, t0));  // role_changed
 
     CHECK(seen == std::set<close_reason>{close_reason::lifetime, close_reason::idle, close_reason::generation,
                                          close_reason::broken, close_reason::reset_failed, close_reason::health_check,
-                                         close_reason::pool_closed, close_reason::forked});
+                                         close_reason::pool_closed, close_reason::forked, close_reason::role_changed});
     CHECK(seen.size() == pgcoro::close_reason_count);
 }
 

@@ -633,3 +633,53 @@ TEST_CASE("message types are named as the protocol chapter names them", "[runner
     CHECK(protocol::describe_message_type(static_cast<message_type>('x')) == "unknown message type 'x'");
     CHECK(protocol::describe_message_type(static_cast<message_type>(0)) == "unknown message type 0x00");
 }
+
+TEST_CASE("session: whether the server still fits target_session_attrs, from ParameterStatus and a refused write", "[runner]") {
+    auto status = [](std::string_view name, std::string_view value) {
+        return message(message_type::parameter_status, cstr(name) + cstr(value));
+    };
+    auto with_target = [](pgcoro::session_target t) {
+        pgcoro::config cfg;
+        cfg.target_session_attrs = t;
+        return cfg;
+    };
+    using pgcoro::session_target;
+    struct verdict {
+        session_target target;
+        std::string in_hot_standby, read_only;  // "" when never reported
+        bool fits;
+    };
+    const std::vector<verdict> table = {
+        {session_target::read_write, "off", "off", true},  {session_target::read_write, "on", "off", false},
+        {session_target::read_write, "off", "on", false},  {session_target::read_write, "", "", true},
+        {session_target::primary, "off", "on", true},      {session_target::primary, "on", "", false},
+        {session_target::standby, "on", "", true},         {session_target::standby, "off", "", false},
+        {session_target::read_only, "off", "on", true},    {session_target::read_only, "off", "off", false},
+        {session_target::read_only, "on", "off", true},    {session_target::any, "on", "on", true},
+        {session_target::prefer_standby, "off", "off", true},
+    };
+    for (const auto& v : table) {
+        scripted t(with_target(v.target));
+        int4_execution e;
+        e.op.start(t.s);
+        std::vector<std::string> script = execution_answer;
+        if (!v.in_hot_standby.empty()) script.insert(script.begin() + 1, status("in_hot_standby", v.in_hot_standby));
+        if (!v.read_only.empty()) script.insert(script.begin() + 1, status("default_transaction_read_only", v.read_only));
+        INFO("target " << static_cast<int>(v.target) << ", in_hot_standby " << v.in_hot_standby << ", read-only "
+                       << v.read_only);
+        CHECK(feed(t.s, e.op, script).back() == next_step::done);
+        CHECK(t.s.fits_target() == v.fits);
+    }
+    // A write refused as read-only (25006) says the same for read-write and
+    // primary targets, and nothing for others.
+    for (auto target : {session_target::read_write, session_target::primary, session_target::any}) {
+        scripted t(with_target(target));
+        int4_execution e;
+        e.op.start(t.s);
+        const std::vector<std::string> refused = {empty(message_type::bind_complete),
+                                                  error_response("25006", "cannot execute INSERT in a read-only transaction"),
+                                                  ready()};
+        CHECK_THROWS_AS(feed(t.s, e.op, refused), pgcoro::server_error);
+        CHECK(t.s.fits_target() == (target == session_target::any));
+    }
+}

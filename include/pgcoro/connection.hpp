@@ -252,6 +252,13 @@ public:
         return it == session_->parameters().end() ? std::string_view{} : std::string_view(it->second);
     }
     const config& settings() const { require_open(); return session_->settings(); }
+    // The server's in_hot_standby report (PostgreSQL 14+ sends it at the
+    // start and again when a standby is promoted): true on a standby.
+    bool in_hot_standby() const { return parameter("in_hot_standby") == "on"; }
+    // The server is still what target_session_attrs asked for, as far as it
+    // has said (in_hot_standby, default_transaction_read_only, a write
+    // refused with 25006). A pool retires connections that stop fitting.
+    bool fits_target_session_attrs() const { require_open(); return session_->fits_target(); }
     // How SQL text reaches the server now: prepare, describe or unnamed
     // (config::statements; automatic starts as prepare).
     pgcoro::statement_mode current_statement_mode() const { require_open(); return session_->statements.mode(); }

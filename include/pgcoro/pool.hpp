@@ -108,6 +108,7 @@ public:
 
 private:
     friend class listener;
+    friend class cluster;
     std::shared_ptr<detail::pool_core> core_;
 };
 

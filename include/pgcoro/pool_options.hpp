@@ -75,12 +75,14 @@ enum class close_reason : std::uint8_t {
     health_check,  // failed the check before checkout
     pool_closed,   // the pool is closing
     forked,        // opened by the parent of this fork() child: dropped without a word
+    role_changed,  // its server no longer fits target_session_attrs (promoted, or refused a write)
 };
-inline constexpr std::size_t close_reason_count = 8;
+inline constexpr std::size_t close_reason_count = 9;
 
 inline const char* to_string(close_reason r) noexcept {
     constexpr const char* names[close_reason_count] = {"lifetime",     "idle",         "generation",  "broken",
-                                                       "reset_failed", "health_check", "pool_closed", "forked"};
+                                                       "reset_failed", "health_check", "pool_closed", "forked",
+                                                       "role_changed"};
     return names[static_cast<std::size_t>(r)];
 }
 

@@ -182,6 +182,15 @@ public:
         co_return g;
     }
 
+    // Settings proven elsewhere (a cluster's primary pool proved them for
+    // the same hosts): taken as the next generation without a probe.
+    void adopt(config cfg) {
+        with_lock([&](batch& b) {
+            config_ = std::move(cfg);
+            bump_locked(b);
+        });
+    }
+
     void set_password(std::string password) {
         with_lock([&](batch& b) {
             config_.password = std::move(password);

@@ -139,6 +139,7 @@ struct pool_access {
         return s.exchange() != open_exchange::none || s.has_deferred() || s.transaction() != transaction_status::idle;
     }
     static void forget_statements(connection& c) { c.session_->statements.clear(); }
+    static bool fits_target(const connection& c) noexcept { return !c.session_ || c.session_->fits_target(); }
     static idle_input peek(const connection& c) {
         if (!c.session_) return idle_input::closed;
         switch (c.session_->pending_input()) {
@@ -166,6 +167,7 @@ struct connection_answers {
     bool usable() const noexcept { return conn.is_usable(); }
     bool left_unfinished() const { return pool_access::left_unfinished(conn); }
     idle_input peek() const { return pool_access::peek(conn); }
+    bool fits_target() const noexcept { return pool_access::fits_target(conn); }
 };
 
 // An empty query, bounded by `limit`, proves an idle connection (and reads
@@ -175,6 +177,9 @@ inline asio::awaitable<std::exception_ptr> check_alive(pool_member& m, std::chro
         co_await with_deadline(m.conn.simple_query(""), limit, "pool health check");
         m.last_checked = pool_clock::now();
         m.input_waiting = false;
+        // What arrived while it sat idle may be a promotion (in_hot_standby).
+        if (!pool_access::fits_target(m.conn))
+            throw error(errc::session_attrs_mismatch, "the server no longer fits target_session_attrs");
         co_return nullptr;
     } catch (...) {
         co_return std::current_exception();

@@ -30,6 +30,7 @@ concept session_answers = requires(const S& s) {
     { s.usable() } -> std::same_as<bool>;           // open, not broken, not in the middle of an operation
     { s.left_unfinished() } -> std::same_as<bool>;  // asked only of a usable one
     { s.peek() } -> std::same_as<idle_input>;       // asked only of an idle one
+    { s.fits_target() } -> std::same_as<bool>;      // its server as target_session_attrs asks, as last reported
 };
 
 // The answers as plain values, for the tests.
@@ -37,10 +38,12 @@ struct session_facts {
     bool is_usable = true;
     bool work_left = false;  // a transaction, stream or COPY left open, or ROLLBACKs queued
     idle_input found = idle_input::none;
+    bool server_fits = true;
 
     constexpr bool usable() const noexcept { return is_usable; }
     constexpr bool left_unfinished() const noexcept { return work_left; }
     constexpr idle_input peek() const noexcept { return found; }
+    constexpr bool fits_target() const noexcept { return server_fits; }
 };
 
 // Why a member may no longer be handed out or kept, or nothing when it may.
@@ -58,6 +61,7 @@ template <session_answers S>
     if (p.closed) [[unlikely]] return close_reason::pool_closed;
     if (m.generation != p.generation) [[unlikely]] return close_reason::generation;
     if (!s.usable()) [[unlikely]] return close_reason::broken;
+    if (!s.fits_target()) [[unlikely]] return close_reason::role_changed;
     if (now >= m.expires) [[unlikely]] return close_reason::lifetime;
     return std::nullopt;
 }
@@ -147,6 +151,7 @@ template <session_answers S>
 constexpr std::optional<close_reason> after_failed_check(bool cancelled, const member_state& m, const S& s,
                                                          const pool_state& p, pool_clock::time_point now) {
     if (cancelled && !unfit_reason(m, s, p, now)) return std::nullopt;
+    if (!s.fits_target()) return close_reason::role_changed;  // what the check read: a promotion
     return close_reason::health_check;
 }
 

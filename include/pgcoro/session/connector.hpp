@@ -4,7 +4,9 @@
 // happened at each server.
 #pragma once
 
+#include <algorithm>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -209,6 +211,14 @@ inline asio::awaitable<void> discard_session(session& s) {
     s.stream().close();
 }
 
+// load_balance_hosts=random: every connect draws its own order.
+template <class T>
+void shuffle_for(const config& cfg, std::vector<T>& v) {
+    if (cfg.load_balance_hosts != load_balance::random || v.size() < 2) return;
+    thread_local std::mt19937_64 random(std::random_device{}());
+    std::shuffle(v.begin(), v.end(), random);
+}
+
 inline asio::awaitable<std::unique_ptr<session>> connect_session(const config& cfg) {
     std::string report;  // one line per failed server, as libpq prints them
     std::error_code last_code = make_error_code(errc::connection_broken);
@@ -219,11 +229,14 @@ inline asio::awaitable<std::unique_ptr<session>> connect_session(const config& c
         report += "connection to " + where + " failed: " + text;
     };
 
+    std::vector<std::size_t> order(host_count);
+    for (std::size_t i = 0; i < host_count; ++i) order[i] = i;
+    shuffle_for(cfg, order);
     const int passes = cfg.target_session_attrs == session_target::prefer_standby ? 2 : 1;
     for (int pass = 0; pass < passes; ++pass) {
         // prefer-standby: the second pass takes any server.
         const auto target = pass == 1 ? session_target::any : cfg.target_session_attrs;
-        for (std::size_t i = 0; i < host_count; ++i) {
+        for (const auto i : order) {
             std::vector<server_address> addresses;
             std::exception_ptr failure;
             try {
@@ -236,6 +249,7 @@ inline asio::awaitable<std::unique_ptr<session>> connect_session(const config& c
                 note("server at \"" + host + "\" (could not translate host name to address)", failure);
                 continue;
             }
+            shuffle_for(cfg, addresses);
             for (const auto& where : addresses) {
                 std::unique_ptr<session> s;
                 try {

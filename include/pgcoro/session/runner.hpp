@@ -61,6 +61,7 @@ template <exchange_algorithm Algorithm>
     if (m.type == protocol::message_type::error_response) {
         auto d = protocol::decode_error_fields(m.body);
         if (ends_session(d)) throw server_error(std::move(d));  // no ReadyForQuery follows
+        if (d.sqlstate == "25006") s.write_refused();          // read_only_sql_transaction
         return a.on_error(s, std::move(d));
     }
     s.handle_asynchronous(m);

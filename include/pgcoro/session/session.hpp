@@ -9,6 +9,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <optional>
 #include <random>
 #include <string>
 #include <tuple>
@@ -199,6 +200,7 @@ public:
             auto it = parameters_.find(p.name);
             if (it == parameters_.end()) parameters_.emplace(std::string(p.name), std::string(p.value));
             else it->second.assign(p.value);
+            if (p.name == "in_hot_standby" || p.name == "default_transaction_read_only") judge_role();
             return true;
         }
         case notification_response: {
@@ -208,6 +210,17 @@ public:
         }
         default: return false;
         }
+    }
+
+    // --- the server's role ---------------------------------------------------------
+    // Whether the server is what target_session_attrs asked for, as it last
+    // said: in_hot_standby (PostgreSQL 14+) and default_transaction_read_only
+    // come as ParameterStatus whenever they change (a standby promoted), and
+    // a write refused with 25006 says the server is read-only.
+    bool fits_target() const noexcept { return fits_target_; }
+    void write_refused() noexcept {
+        const auto t = config_.target_session_attrs;
+        if (t == session_target::read_write || t == session_target::primary) fits_target_ = false;
     }
 
     // --- session state ---------------------------------------------------------
@@ -277,6 +290,24 @@ private:
         }
     }
 
+    std::optional<bool> reported_on(std::string_view name) const {
+        auto it = parameters_.find(name);
+        if (it == parameters_.end()) return std::nullopt;
+        return it->second == "on";
+    }
+    void judge_role() {
+        const auto standby = reported_on("in_hot_standby");
+        const auto read_only = reported_on("default_transaction_read_only");
+        switch (config_.target_session_attrs) {
+        case session_target::any:
+        case session_target::prefer_standby: break;
+        case session_target::read_write: fits_target_ = standby != true && read_only != true; break;
+        case session_target::primary: fits_target_ = standby != true; break;
+        case session_target::standby: fits_target_ = standby != false; break;
+        case session_target::read_only: fits_target_ = standby != false || read_only != false; break;
+        }
+    }
+
     static std::uint64_t next_id() noexcept {
         static std::atomic<std::uint64_t> last{0};
         return ++last;
@@ -305,6 +336,7 @@ private:
     std::size_t read_end_ = 0;
     std::size_t readies_owed_ = 0;  // ReadyForQuery messages the requests written so far will bring
     std::size_t wanted_ = 0;  // the size of the incomplete message at read_begin_, as far as known
+    bool fits_target_ = true;
     std::map<std::string, std::string, std::less<>> parameters_;
 };
 

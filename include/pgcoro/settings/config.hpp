@@ -15,6 +15,9 @@ namespace pgcoro {
 enum class ssl_mode { disable, allow, prefer, require, verify_ca, verify_full };
 enum class channel_binding_mode { disable, prefer, require };
 enum class session_target { any, read_write, read_only, primary, standby, prefer_standby };
+// libpq 16's load_balance_hosts: hosts in the order given, or shuffled for
+// every connect (and the addresses of each host too).
+enum class load_balance { disable, random };
 
 // How queries given as SQL text reach the server (pgcoro's statement_mode
 // keyword; libpq has none). Each mode keeps one round trip per cached query.
@@ -92,6 +95,7 @@ struct config {
     channel_binding_mode channel_binding = channel_binding_mode::prefer;
     auth_methods require_auth;
     session_target target_session_attrs = session_target::any;
+    load_balance load_balance_hosts = load_balance::disable;
 
     bool keepalives = true;
     int keepalives_idle = 0;     // seconds; 0 = system default

@@ -163,6 +163,7 @@ inline config build_config(const resolved_settings& s) {
     if (const auto* v = find_setting(s, "channel_binding")) cfg.channel_binding = to_enum(*v, channel_binding_names);
     resolve_tls(s, cfg);
     if (const auto* v = find_setting(s, "target_session_attrs")) cfg.target_session_attrs = to_enum(*v, session_target_names);
+    if (const auto* v = find_setting(s, "load_balance_hosts")) cfg.load_balance_hosts = to_enum(*v, load_balance_names);
     resolve_keepalives(s, cfg);
     if (const auto* v = find_setting(s, "statement_mode")) cfg.statements = to_enum(*v, statement_mode_names);
     return cfg;
@@ -229,6 +230,8 @@ inline std::string config::to_string() const {
     if (require_auth != defaults.require_auth) add("require_auth", format_require_auth(require_auth));
     if (target_session_attrs != defaults.target_session_attrs)
         add("target_session_attrs", name_of(target_session_attrs, session_target_names));
+    if (load_balance_hosts != defaults.load_balance_hosts)
+        add("load_balance_hosts", name_of(load_balance_hosts, load_balance_names));
     if (keepalives != defaults.keepalives) add("keepalives", keepalives ? "1" : "0");
     add_if_nonzero("keepalives_idle", keepalives_idle);
     add_if_nonzero("keepalives_interval", keepalives_interval);

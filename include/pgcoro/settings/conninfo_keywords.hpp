@@ -51,6 +51,7 @@ inline constexpr conninfo_keyword supported_keywords[] = {
     {"channel_binding", "PGCHANNELBINDING"},
     {"require_auth", "PGREQUIREAUTH"},
     {"target_session_attrs", "PGTARGETSESSIONATTRS"},
+    {"load_balance_hosts", "PGLOADBALANCEHOSTS"},
     {"keepalives", ""},
     {"keepalives_idle", ""},
     {"keepalives_interval", ""},
@@ -76,8 +77,6 @@ inline constexpr unsupported_keyword unsupported_keywords[] = {
     {"gssdelegation", "0"},
     {"gsslib", ""},
     {"krbsrvname", ""},
-    // Hosts are always tried in the order given.
-    {"load_balance_hosts", "disable"},
     {"replication", "false off no 0"},
     {"requirepeer", ""},
     {"service", ""},

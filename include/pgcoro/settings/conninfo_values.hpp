@@ -66,6 +66,11 @@ inline constexpr std::array<enum_names<session_target>, 6> session_target_names{
     {"prefer-standby", session_target::prefer_standby},
 }};
 
+inline constexpr std::array<enum_names<load_balance>, 2> load_balance_names{{
+    {"disable", load_balance::disable},
+    {"random", load_balance::random},
+}};
+
 inline constexpr std::array<enum_names<statement_mode>, 4> statement_mode_names{{
     {"auto", statement_mode::automatic},
     {"prepare", statement_mode::prepare},
