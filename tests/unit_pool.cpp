@@ -508,6 +508,22 @@ TEST_CASE("back-off: none before a failure, doubling with jitter, capped, reset 
         b = d::after_connect_failure(b, o, now, random);
         CHECK(b.next_attempt < now + initial);  // back to the first step
     }
+    SECTION("servers that answer but fit no target (a standby awaiting promotion) are asked at least once a second") {
+        const pool_options o{.backoff_initial = initial, .backoff_max = 10s};
+        d::connect_backoff unreachable = d::fresh_backoff(), wrong_role = d::fresh_backoff();
+        for (int n = 0; n < 12; ++n) {
+            unreachable = d::after_connect_failure(unreachable, o, t0, random, d::connect_failure::unreachable);
+            wrong_role = d::after_connect_failure(wrong_role, o, t0, random, d::connect_failure::wrong_role);
+        }
+        CHECK(wrong_role.next_attempt < t0 + d::awaiting_promotion_backoff_max);
+        CHECK(wrong_role.next_attempt >= t0 + d::awaiting_promotion_backoff_max / 2);
+        CHECK(unreachable.next_attempt >= t0 + 5s);
+        // A cap below it stays.
+        const pool_options tight{.backoff_initial = initial, .backoff_max = 300ms};
+        auto b = d::fresh_backoff();
+        for (int n = 0; n < 12; ++n) b = d::after_connect_failure(b, tight, t0, random, d::connect_failure::wrong_role);
+        CHECK(b.next_attempt < t0 + 300ms);
+    }
 }
 
 TEST_CASE("connect failures are reported at most once a second, with the count held back", "[pool][unit]") {

@@ -162,6 +162,16 @@ inline std::string describe_exception(const std::exception_ptr& e) {
 }
 
 // The SQLSTATE of a server error; empty for any other failure.
+inline std::error_code error_code_of(const std::exception_ptr& e) {
+    try {
+        std::rethrow_exception(e);
+    } catch (const error& x) {
+        return x.code();
+    } catch (...) {
+        return {};
+    }
+}
+
 inline std::string sqlstate_of(const std::exception_ptr& e) {
     try {
         std::rethrow_exception(e);

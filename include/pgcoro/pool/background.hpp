@@ -41,7 +41,9 @@ inline asio::awaitable<void> pool_core::connect_one(std::shared_ptr<pool_core> s
 inline void pool_core::connect_failed(const std::exception_ptr& failure, batch& b) {
     ++stats_.connect_failures;
     last_error_ = describe_exception(failure);
-    backoff_ = after_connect_failure(backoff_, options_, pool_clock::now(), random_);
+    const auto how = error_code_of(failure) == make_error_code(errc::session_attrs_mismatch) ? connect_failure::wrong_role
+                                                                                           : connect_failure::unreachable;
+    backoff_ = after_connect_failure(backoff_, options_, pool_clock::now(), random_, how);
     if (const auto held_back = report_failure(failure_reports_, pool_clock::now())) {
         std::string message = last_error_;
         if (*held_back > 0) message += " (" + std::to_string(*held_back) + " similar failures not reported)";

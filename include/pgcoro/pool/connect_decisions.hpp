@@ -55,12 +55,27 @@ constexpr connect_plan plan_connects(const pool_counts& c, const pool_state& p, 
     return {wanted, false};
 }
 
+// How a connect failed, as far as back-off cares.
+enum class connect_failure : std::uint8_t {
+    unreachable,  // no server answered, or one refused us
+    wrong_role,   // servers answered, none fit target_session_attrs: a standby awaiting promotion, say
+};
+
+// A failover's wait: while only a standby answers a read-write pool, it is
+// asked again at least this often, because a promotion takes effect at once
+// and asking a live server costs a round trip or two.
+inline constexpr std::chrono::milliseconds awaiting_promotion_backoff_max{1'000};
+
 // One more failure at `now`: the next attempt waits backoff_delay(), which
-// doubles with each failure up to backoff_max.
+// doubles with each failure up to backoff_max (awaiting_promotion_backoff_max
+// for a wrong_role failure, when that is less).
 inline connect_backoff after_connect_failure(connect_backoff b, const pool_options& o, pool_clock::time_point now,
-                                             std::mt19937_64& random) {
+                                             std::mt19937_64& random, connect_failure how = connect_failure::unreachable) {
     ++b.failures;
-    b.next_attempt = now + backoff_delay(o.backoff_initial, o.backoff_max, b.failures, random);
+    const auto cap = how == connect_failure::wrong_role
+                         ? std::min<std::chrono::milliseconds>(o.backoff_max, awaiting_promotion_backoff_max)
+                         : o.backoff_max;
+    b.next_attempt = now + backoff_delay(o.backoff_initial, cap, b.failures, random);
     return b;
 }
 

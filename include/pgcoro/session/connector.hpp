@@ -222,6 +222,7 @@ void shuffle_for(const config& cfg, std::vector<T>& v) {
 inline asio::awaitable<std::unique_ptr<session>> connect_session(const config& cfg) {
     std::string report;  // one line per failed server, as libpq prints them
     std::error_code last_code = make_error_code(errc::connection_broken);
+    bool wrong_role = false;  // some server answered and did not fit target_session_attrs
     const std::size_t host_count = std::max<std::size_t>(1, std::max(cfg.hosts.size(), cfg.hostaddrs.size()));
     auto note = [&](const std::string& where, const std::exception_ptr& e) {
         const auto text = describe_failure(e, last_code);
@@ -282,13 +283,15 @@ inline asio::awaitable<std::unique_ptr<session>> connect_session(const config& c
                 co_await discard_session(*s);
                 if (!report.empty()) report += '\n';
                 report += "connection to " + where.describe() + " failed: " + why;
-                last_code = make_error_code(errc::session_attrs_mismatch);
+                wrong_role = true;
                 break;  // next host, not the next address of this one
             }
         }
     }
     if (report.empty()) report = "no host to connect to";
-    throw error(last_code, report);
+    // A server that answered but did not fit says more than one that was
+    // down: the pool retries those sooner (a standby about to be promoted).
+    throw error(wrong_role ? make_error_code(errc::session_attrs_mismatch) : last_code, report);
 }
 
 }  // namespace pgcoro::detail
