@@ -336,3 +336,45 @@ TEST_CASE("cluster: writes on the primary, reads spread over standbys, one updat
         co_await db.close();
     }());
 }
+
+TEST_CASE("cluster: a standby that lags more than max_replay_lag is passed over", "[replicas][cluster]") {
+    replica_set set("lag", 2);
+    run([&]() -> asio::awaitable<void> {
+        auto admin_of = [&](int node) {
+            return test::config_of("host=127.0.0.1 port=" + set.port(node) + " dbname=pgcoro user=pgcoro_admin sslmode=disable");
+        };
+        const auto primary_admin = admin_of(0), lagging_admin = admin_of(1);
+        auto lagging = co_await pgcoro::connection::connect(lagging_admin);
+        co_await lagging.simple_query("SELECT pg_wal_replay_pause()");
+        auto primary = co_await pgcoro::connection::connect(primary_admin);
+        co_await primary.simple_query("CREATE TABLE lag_marks (at timestamptz DEFAULT now()); INSERT INTO lag_marks DEFAULT VALUES");
+        co_await test::sleep_for(1500ms);  // node1 has the WAL but replays none of it
+
+        auto ex = co_await asio::this_coro::executor;
+        const auto cfg = test::config_of(set.conninfo({0, 1, 2}));
+        pgcoro::cluster db(ex, cfg,
+                           {.standby = {.max_size = 6, .min_idle = 1, .acquire_timeout = 5s},
+                            .max_replay_lag = 500ms});
+        std::map<std::string, int> seen;
+        for (int i = 0; i < 12; ++i) {
+            auto r = co_await db.acquire(pgcoro::route::standby);
+            ++seen[co_await where(*r, set)];
+        }
+        CHECK(seen == std::map<std::string, int>{{"node2 standby", 12}});
+
+        // Caught up again, it takes reads again.
+        co_await lagging.simple_query("SELECT pg_wal_replay_resume()");
+        co_await test::sleep_for(300ms);
+        pgcoro::cluster caught_up(ex, cfg, {.standby = {.max_size = 12, .min_idle = 1}, .max_replay_lag = 500ms});
+        std::vector<pgcoro::pooled_connection> held;
+        std::set<std::string> nodes;
+        for (int i = 0; i < 12; ++i) held.push_back(co_await caught_up.acquire(pgcoro::route::standby));
+        for (auto& c : held) nodes.insert(co_await where(*c, set));
+        held.clear();
+        CHECK(nodes == std::set<std::string>{"node1 standby", "node2 standby"});
+        co_await lagging.close();
+        co_await primary.close();
+        co_await caught_up.close();
+        co_await db.close();
+    }());
+}

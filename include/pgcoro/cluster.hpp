@@ -13,10 +13,12 @@
 // takes its connections with it; new ones go to the others.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -42,6 +44,12 @@ struct cluster_options {
     // How long a prefer_standby read waits for a standby session (the one
     // open may turn out to be gone or promoted) before it takes the primary.
     std::chrono::milliseconds prefer_standby_wait{1'000};
+    // Standbys that lag further behind their primary than this are passed
+    // over (0: never). Checked at each standby acquire, one round trip: the
+    // time since the last replayed commit while WAL received waits to be
+    // replayed (an idle primary makes no lag; WAL waiting on a standby that
+    // never replayed a commit is an unknown lag, too much).
+    std::chrono::milliseconds max_replay_lag{0};
 };
 
 class cluster {
@@ -49,13 +57,13 @@ public:
     cluster(asio::any_io_executor executor, config cfg, cluster_options options = {})
         : primary_(executor, for_route(cfg, route::primary), std::move(options.primary)),
           standby_(executor, for_route(cfg, route::standby), std::move(options.standby)),
-          prefer_standby_wait_(options.prefer_standby_wait) {}
+          prefer_standby_wait_(options.prefer_standby_wait), max_replay_lag_(options.max_replay_lag) {}
     cluster(asio::any_io_executor executor, std::string_view conninfo, cluster_options options = {})
         : cluster(std::move(executor), config::parse(conninfo), std::move(options)) {}
 
     asio::awaitable<pooled_connection> acquire(route r = route::primary) {
         if (r == route::primary) return primary_.acquire();
-        if (r == route::standby) return standby_.acquire();
+        if (r == route::standby) return acquire_standby();
         return acquire_preferring_standby();
     }
 
@@ -98,11 +106,35 @@ public:
     }
 
 private:
+    static constexpr std::string_view replay_lag_sql =
+        "SELECT CASE WHEN pg_catalog.pg_last_wal_receive_lsn() = pg_catalog.pg_last_wal_replay_lsn() THEN 0 "
+        "ELSE COALESCE(EXTRACT(EPOCH FROM now() - pg_catalog.pg_last_xact_replay_timestamp()) * 1000, 'Infinity') "
+        "END::float8";
+
+    // A standby session within max_replay_lag. One that lags is closed (the
+    // pool replaces it on return) and another tried, as many times as the
+    // pool may hold sessions; then the lag is the error.
+    asio::awaitable<pooled_connection> acquire_standby() {
+        if (max_replay_lag_.count() <= 0) co_return co_await standby_.acquire();
+        double lag_ms = 0;
+        const auto tries = std::max<std::size_t>(1, standby_.core_->options().max_size);
+        for (std::size_t i = 0; i < tries; ++i) {
+            auto c = co_await standby_.acquire();
+            auto r = co_await c->query(replay_lag_sql);
+            lag_ms = r[0].is_null(0) ? 0.0 : r[0].get<double>(0);
+            if (lag_ms <= static_cast<double>(max_replay_lag_.count())) co_return c;
+            co_await c->close();
+        }
+        throw error(errc::session_attrs_mismatch, "every standby tried lags further behind than max_replay_lag (" +
+                                                      std::to_string(max_replay_lag_.count()) + " ms; the last " +
+                                                      std::to_string(static_cast<long long>(lag_ms)) + " ms)");
+    }
+
     asio::awaitable<pooled_connection> acquire_preferring_standby() {
         if (has_standby()) {
             std::optional<pooled_connection> got;
             try {
-                got.emplace(co_await detail::with_deadline(standby_.acquire(), prefer_standby_wait_, "prefer_standby"));
+                got.emplace(co_await detail::with_deadline(acquire_standby(), prefer_standby_wait_, "prefer_standby"));
             } catch (const error& e) {
                 if (e.code() == errc::cancelled) throw;
             }
@@ -121,6 +153,7 @@ private:
     pool primary_;
     pool standby_;
     std::chrono::milliseconds prefer_standby_wait_;
+    std::chrono::milliseconds max_replay_lag_;
 };
 
 }  // namespace pgcoro
