@@ -37,7 +37,7 @@ enum class route {
 };
 
 struct cluster_options {
-    pool_options primary;  // the pool of read-write sessions
+    pool_options primary{};  // the pool of read-write sessions
     // The pool of standby sessions. One is kept open when a standby exists,
     // which is how prefer_standby knows there is one.
     pool_options standby{.min_idle = 1};
