@@ -7,6 +7,13 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 using test::config_of;
 using test::run;
@@ -187,6 +194,56 @@ TEST_CASE("application_name and options reach the server") {
     const auto cfg = config_of(test::tcp_conninfo(scram_user + " application_name=pgcoro-test options='-c search_path=pg_catalog'"));
     CHECK(run(test::scalar(cfg, "SELECT current_setting('application_name') || ' ' || current_setting('search_path')")) ==
           "pgcoro-test pg_catalog");
+}
+
+TEST_CASE("tcp_user_timeout reaches the socket, also with keepalives off; Unix sockets have none") {
+    const auto user_timeout_of = [](const pgcoro::connection& conn) {
+        unsigned int ms = 12345;
+        socklen_t len = sizeof ms;
+        REQUIRE(::getsockopt(conn.native_socket(), IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, &len) == 0);
+        return ms;
+    };
+    run([&]() -> asio::awaitable<void> {
+        auto set = co_await pgcoro::connection::connect(config_of(test::tcp_conninfo(scram_user + " tcp_user_timeout=4321")));
+        CHECK(user_timeout_of(set) == 4321u);
+        auto without_keepalives =
+            co_await pgcoro::connection::connect(config_of(test::tcp_conninfo(scram_user + " tcp_user_timeout=750 keepalives=0")));
+        CHECK(user_timeout_of(without_keepalives) == 750u);
+        auto plain = co_await pgcoro::connection::connect(config_of(test::tcp_conninfo(scram_user)));
+        CHECK(user_timeout_of(plain) == 0u);
+        auto local = co_await pgcoro::connection::connect(config_of(test::unix_conninfo(scram_user + " tcp_user_timeout=4321")));
+        CHECK(local.native_socket() >= 0);
+        CHECK((co_await local.query("SELECT 1"))[0].get<int>(0) == 1);
+        // Under TLS the descriptor is the TCP socket's.
+        auto tls = co_await pgcoro::connection::connect(
+            config_of(test::tcp_conninfo("user=pgcoro_scram password=scram_pw sslmode=require tcp_user_timeout=999")));
+        CHECK(tls.uses_tls());
+        CHECK(user_timeout_of(tls) == 999u);
+    }());
+}
+
+TEST_CASE("a connection service file names the server, from service= or PGSERVICE") {
+    char pattern[] = "/tmp/pgcoro-service-XXXXXX";
+    REQUIRE(::mkdtemp(pattern) != nullptr);
+    const std::string dir = pattern;
+    const std::string file = dir + "/services.conf";
+    std::ofstream(file) << "# the test server\n[pgcoro_test]\nhost=" << test::host() << "\nport=" << test::port()
+                        << "\ndbname=pgcoro\nuser=pgcoro_scram\npassword=scram_pw\nsslmode=disable\n"
+                        << "application_name=from-service-file\n";
+    const auto env = [&](std::string service) -> pgcoro::environment {
+        return [=](std::string_view name) -> std::optional<std::string> {
+            if (name == "PGSERVICEFILE") return file;
+            if (name == "PGSYSCONFDIR") return dir;
+            if (name == "PGSERVICE" && !service.empty()) return service;
+            return std::nullopt;
+        };
+    };
+    const auto who = "SELECT current_user || ' ' || current_setting('application_name')";
+    CHECK(run(test::scalar(pgcoro::config::parse("service=pgcoro_test", env("")), who)) == "pgcoro_scram from-service-file");
+    CHECK(run(test::scalar(pgcoro::config::parse("", env("pgcoro_test")), who)) == "pgcoro_scram from-service-file");
+    CHECK(run(test::scalar(pgcoro::config::parse("service=pgcoro_test application_name=explicit", env("")), who)) ==
+          "pgcoro_scram explicit");
+    std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("connect_timeout bounds an attempt against a server that never answers") {

@@ -453,7 +453,7 @@ TEST_CASE("malformed strings and invalid values fail, naming the keyword", "[con
         {"hostaddr=192.0.2.1,300.1.1.1", "could not parse network address \"300.1.1.1\""},
         {"hostaddr=fe80::1%", "could not parse network address \"fe80::1%\""},
         {"hostaddr=192.0.2.1%eth0", "could not parse network address \"192.0.2.1%eth0\""},
-        {"service=mydb", "connection option \"service\" is not supported by pgcoro"},
+        {"tcp_user_timeout=soon", "invalid integer value \"soon\" for connection option \"tcp_user_timeout\""},
         {"client_encoding=LATIN1", "connection option \"client_encoding\" is not supported by pgcoro"},
         {"gssencmode=require", "connection option \"gssencmode\" is not supported by pgcoro"},
         {"load_balance_hosts=sometimes", "invalid load_balance_hosts value: \"sometimes\""},
@@ -604,7 +604,7 @@ TEST_CASE("environment variables fill what the string leaves unset", "[conninfo]
                    !Contains("PGSSLMODE"));
     }
     SECTION("variables of features pgcoro lacks are ignored") {
-        CHECK(config::parse("host=h", environment_of({{"PGCLIENTENCODING", "LATIN1"}, {"PGSERVICE", "x"}})) ==
+        CHECK(config::parse("host=h", environment_of({{"PGCLIENTENCODING", "LATIN1"}, {"PGGSSENCMODE", "require"}})) ==
               parse_alone("host=h"));
     }
 }
@@ -805,5 +805,130 @@ TEST_CASE("default_passfile_path: PGPASSFILE, else ~/.pgpass", "[conninfo][passf
         const passwd* pw = ::getpwuid(::geteuid());
         REQUIRE(pw != nullptr);
         CHECK(pgcoro::default_passfile_path() == std::string(pw->pw_dir) + "/.pgpass");
+    }
+}
+
+TEST_CASE("tcp_user_timeout is read in milliseconds, negative as the system default", "[conninfo]") {
+    CHECK(parse_alone("host=h tcp_user_timeout=2500").tcp_user_timeout == std::chrono::milliseconds(2500));
+    CHECK(parse_alone("host=h tcp_user_timeout=-5").tcp_user_timeout == std::chrono::milliseconds(0));
+    CHECK(parse_alone("host=h tcp_user_timeout=0") == parse_alone("host=h"));
+    const auto c = parse_alone("host=h tcp_user_timeout=10000");
+    CHECK_THAT(c.to_string(), Contains("tcp_user_timeout=10000"));
+    CHECK(parse_alone(c.to_string()) == c);
+    CHECK(parse_alone("postgresql://h?tcp_user_timeout=7").tcp_user_timeout == std::chrono::milliseconds(7));
+}
+
+TEST_CASE("connection service files follow libpq's rules", "[conninfo][service]") {
+    temp_dir dir;
+    const auto user_file = write_file(dir / "user-services",
+                                      "# a comment line\n"
+                                      "\n"
+                                      "[other]\n"
+                                      "host=not-this-one\n"
+                                      "[main]   \n"
+                                      "   host=db.example.com  \n"
+                                      "port=5433\n"
+                                      "dbname=appdb\n"
+                                      "user=app\n"
+                                      "#port=1\n"
+                                      "application_name=from service\n"
+                                      "[first-wins]\n"
+                                      "host=first\r\n"
+                                      "host=second\r\n"
+                                      "[main-suffix]\n"
+                                      "host=wrong-section\n"
+                                      "[translated]x\n"
+                                      "requiressl=1\n"
+                                      "client_encoding=UTF8\n"
+                                      "[empty]\n",
+                                      0644);
+    std::filesystem::create_directory(dir / "sysconf");
+    write_file(dir / "sysconf" / "pg_service.conf",
+               "[main]\nhost=system-main\n[system-only]\nhost=system-host\nport=6000\n", 0644);
+    std::map<std::string, std::string> vars = {{"PGSERVICEFILE", user_file},
+                                               {"PGSYSCONFDIR", (dir / "sysconf").string()}};
+    const auto with = [&](std::map<std::string, std::string> more) {
+        auto all = vars;
+        for (auto& [k, v] : more) all[k] = v;
+        return environment_of(all);
+    };
+    const auto parse = [&](std::string_view s, std::map<std::string, std::string> more = {}) {
+        return config::parse(s, with(std::move(more)));
+    };
+
+    SECTION("the section's settings fill what the string left unset") {
+        const auto c = parse("service=main");
+        CHECK(c.hosts == std::vector<std::string>{"db.example.com"});
+        CHECK(c.ports == std::vector<std::uint16_t>{5433});
+        CHECK(c.dbname == "appdb");
+        CHECK(c.user == "app");
+        CHECK(c.application_name == "from service");
+        CHECK(parse("service=main host=explicit port=1").hosts == std::vector<std::string>{"explicit"});
+        CHECK(parse("service=main host=explicit port=1").dbname == "appdb");
+        CHECK(parse("postgresql://explicit?service=main").ports == std::vector<std::uint16_t>{5433});
+        // The service's settings come before the environment's...
+        CHECK(parse("service=main", {{"PGHOST", "from-env"}, {"PGPORT", "1"}}).hosts ==
+              std::vector<std::string>{"db.example.com"});
+        // ... which fills what neither set.
+        CHECK(parse("service=main", {{"PGCONNECT_TIMEOUT", "9"}}).connect_timeout == std::chrono::seconds(9));
+        // The result no longer depends on the file.
+        CHECK(parse_alone(parse("service=main").to_string()) == parse("service=main"));
+    }
+    SECTION("PGSERVICE names the service when the string does not") {
+        CHECK(parse("", {{"PGSERVICE", "main"}}).hosts == std::vector<std::string>{"db.example.com"});
+        CHECK(parse("service=system-only", {{"PGSERVICE", "main"}}).hosts == std::vector<std::string>{"system-host"});
+    }
+    SECTION("the first line of a keyword wins; sections end at the next; names match whole") {
+        CHECK(parse("service=first-wins").hosts == std::vector<std::string>{"first"});
+        CHECK(parse("service=other").hosts == std::vector<std::string>{"not-this-one"});
+        CHECK(parse("service=main-suffix").hosts == std::vector<std::string>{"wrong-section"});
+        CHECK(parse("service=empty") == parse(""));
+    }
+    SECTION("libpq's old spellings and harmless unsupported keywords are read as in a string") {
+        CHECK(parse("service=translated").sslmode == ssl_mode::require);
+    }
+    SECTION("the system file is read when the user's lacks the service, and only then") {
+        CHECK(parse("service=main").hosts == std::vector<std::string>{"db.example.com"});
+        const auto c = parse("service=system-only");
+        CHECK(c.hosts == std::vector<std::string>{"system-host"});
+        CHECK(c.ports == std::vector<std::uint16_t>{6000});
+        CHECK_THAT(parse_error("service=nowhere", with({})), Contains("definition of service \"nowhere\" not found"));
+    }
+    SECTION("without PGSERVICEFILE, ~/.pg_service.conf when it exists") {
+        std::filesystem::create_directory(dir / "home");
+        const std::map<std::string, std::string> home_only = {{"HOME", (dir / "home").string()},
+                                                              {"PGSYSCONFDIR", (dir / "sysconf").string()}};
+        CHECK(config::parse("service=main", environment_of(home_only)).hosts == std::vector<std::string>{"system-main"});
+        write_file(dir / "home" / ".pg_service.conf", "[main]\nhost=home-main\n", 0600);
+        CHECK(config::parse("service=main", environment_of(home_only)).hosts == std::vector<std::string>{"home-main"});
+    }
+    SECTION("errors name the file and the line") {
+        const auto bad = [&](const std::string& text) {
+            const auto path = write_file(dir / "bad", text, 0644);
+            return parse_error("service=s", with({{"PGSERVICEFILE", path}}));
+        };
+        const auto where = [&](int line) { return "service file \"" + (dir / "bad").string() + "\", line " + std::to_string(line); };
+        CHECK_THAT(bad("[s]\nhost=h\njust words\n"), Contains("syntax error in " + where(3)));
+        CHECK_THAT(bad("[s]\nhots=h\n"), Contains("syntax error in " + where(2)) && Contains("\"hots\""));
+        CHECK_THAT(bad("[s]\nhost = h\n"), Contains("syntax error in " + where(2)));
+        CHECK_THAT(bad("\n[s]\nservice=t\n"), Contains("nested service specifications not supported in " + where(3)));
+        CHECK_THAT(bad("[s]\nport=abc\n"), Contains("invalid integer value \"abc\"") && Contains(where(2)));
+        CHECK_THAT(bad("[s]\nsslmode=sometimes\n"), Contains("invalid sslmode value") && Contains(where(2)));
+        CHECK_THAT(bad("[s]\ngssencmode=require\n"), Contains("\"gssencmode\" is not supported") && Contains(where(2)));
+        CHECK_THAT(bad("[s]\nldap://ldap.example.com/dc=example?uniqueMember?one?(cn=s)\n"),
+                   Contains("LDAP lookups") && Contains(where(2)));
+        // Errors in other sections are not looked at, as in libpq.
+        CHECK(parse_error("service=s", with({{"PGSERVICEFILE", write_file(dir / "bad", "[t]\nnonsense\n", 0644)}})) ==
+              "definition of service \"s\" not found");
+        CHECK_THAT(parse_error("service=main", with({{"PGSERVICEFILE", (dir / "missing").string()}})),
+                   Contains("service file \"" + (dir / "missing").string() + "\" not found") && Contains("PGSERVICEFILE"));
+    }
+    SECTION("a password from a service file is a secret like any other") {
+        const auto path = write_file(dir / "secret", "[s]\npassword=hunter2\n", 0600);
+        const auto c = parse("service=s", {{"PGSERVICEFILE", path}});
+        CHECK(c.password == "hunter2");
+        CHECK_THAT(c.to_string(), !Contains("hunter2"));
+        const auto bad = write_file(dir / "secret-bad", "[s]\npassword=hunter2\nport=x\n", 0600);
+        CHECK_THAT(parse_error("service=s", with({{"PGSERVICEFILE", bad}})), Contains("\"x\"") && !Contains("hunter2"));
     }
 }

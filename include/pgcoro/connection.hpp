@@ -241,6 +241,9 @@ public:
     transaction_status transaction_state() const { require_open(); return session_->transaction(); }
     std::int32_t backend_pid() const { require_open(); return session_->key.process_id; }
     bool uses_tls() const { require_open(); return session_->stream().is_tls(); }
+    // The socket's file descriptor (libpq's PQsocket), to inspect it (e.g.
+    // getsockopt); the connection owns it: never read, write or close it.
+    int native_socket() const { require_open(); return session_->stream().native_socket(); }
     // How the server authenticated this session: "none" (trust), "password",
     // "md5", "SCRAM-SHA-256" or "SCRAM-SHA-256-PLUS" (channel-bound).
     std::string_view authentication_method() const { require_open(); return session_->authentication; }

@@ -50,6 +50,16 @@ public:
     bool is_tls() const noexcept { return std::holds_alternative<tls_stream>(stream_); }
     bool is_unix() const noexcept { return std::holds_alternative<unix_socket>(stream_); }
 
+    // The socket's descriptor, under TLS too; -1 when there is none.
+    int native_socket() noexcept {
+        return std::visit([](auto& s) {
+            using T = std::decay_t<decltype(s)>;
+            if constexpr (std::is_same_v<T, std::monostate>) return -1;
+            else if constexpr (std::is_same_v<T, tls_stream>) return s.next_layer().is_open() ? s.next_layer().native_handle() : -1;
+            else return s.is_open() ? s.native_handle() : -1;
+        }, stream_);
+    }
+
     // Wraps the TCP socket in TLS; the handshake is a separate step.
     tls_stream& start_tls(std::unique_ptr<asio::ssl::context> context) {
         auto& tcp = std::get<tcp_socket>(stream_);
@@ -126,19 +136,10 @@ public:
     // session should have nothing; a closed one shows end of stream.
     enum class pending_input { none, data, closed };
     pending_input peek_input() noexcept {
-        int fd = -1;
-        bool decrypted_waiting = false;
-        std::visit([&](auto& s) {
-            using T = std::decay_t<decltype(s)>;
-            if constexpr (std::is_same_v<T, tls_stream>) {
-                fd = s.next_layer().is_open() ? s.next_layer().native_handle() : -1;
-                decrypted_waiting = ::SSL_pending(s.native_handle()) > 0;
-            } else if constexpr (!std::is_same_v<T, std::monostate>) {
-                fd = s.is_open() ? s.native_handle() : -1;
-            }
-        }, stream_);
+        const int fd = native_socket();
         if (fd < 0) return pending_input::closed;
-        if (decrypted_waiting) return pending_input::data;
+        if (auto* tls = std::get_if<tls_stream>(&stream_); tls && ::SSL_pending(tls->native_handle()) > 0)
+            return pending_input::data;
         char byte;
         const auto n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
         if (n > 0) return pending_input::data;

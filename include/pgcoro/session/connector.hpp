@@ -5,6 +5,9 @@
 #pragma once
 
 #include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstring>
 #include <memory>
 #include <random>
 #include <string>
@@ -20,6 +23,14 @@
 namespace pgcoro::detail {
 
 enum class tls_request { none, preferred, required };
+
+// A setting the user asked for is never dropped silently: a kernel that
+// refuses it fails the connect.
+inline void set_tcp_user_timeout(int fd, std::chrono::milliseconds timeout) {
+    const unsigned int ms = static_cast<unsigned int>(std::min<std::chrono::milliseconds::rep>(timeout.count(), UINT_MAX));
+    if (::setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof ms) != 0)
+        throw error(errc::invalid_config, std::string("could not set tcp_user_timeout: ") + std::strerror(errno));
+}
 
 // Connects the transport and, when asked, upgrades it to TLS. Reports whether
 // TLS ended up in use.
@@ -41,6 +52,7 @@ inline asio::awaitable<void> open_transport(session& s, tls_request tls, bool& t
         if (cfg.keepalives_interval > 0) ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &cfg.keepalives_interval, sizeof(int));
         if (cfg.keepalives_count > 0) ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cfg.keepalives_count, sizeof(int));
     }
+    if (cfg.tcp_user_timeout.count() > 0) set_tcp_user_timeout(tcp.native_handle(), cfg.tcp_user_timeout);
     if (tls == tls_request::none) co_return;
 
     protocol::encode_ssl_request(s.out());

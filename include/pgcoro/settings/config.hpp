@@ -101,6 +101,11 @@ struct config {
     int keepalives_idle = 0;     // seconds; 0 = system default
     int keepalives_interval = 0; // seconds; 0 = system default
     int keepalives_count = 0;    // 0 = system default
+    // How long sent data may stay unacknowledged before the kernel drops the
+    // TCP connection (TCP_USER_TIMEOUT); 0 = system default. Bounds the
+    // wait on a peer that vanished behind a proxy that keeps the socket
+    // open. Unlike libpq, it applies with keepalives=0 too.
+    std::chrono::milliseconds tcp_user_timeout{0};
 
     // pgcoro's own limits (not conninfo keywords).
     std::size_t max_message_size = 1u << 30;           // largest backend message accepted

@@ -24,6 +24,7 @@
 #include "conninfo_values.hpp"
 #include "os_defaults.hpp"
 #include "passfile.hpp"
+#include "service_file.hpp"
 
 namespace pgcoro::detail {
 
@@ -55,8 +56,34 @@ inline void expand_first_dbname(conninfo_settings& settings) {
 
 using resolved_settings = std::map<std::string_view, setting_value>;
 
-// The last non-empty value of each keyword, then the environment for the
-// rest. An empty value counts as not given, as in libpq's keyword arrays.
+// The settings of the service that service= or PGSERVICE names, for the
+// keywords still unset; the first line of a keyword wins, as in libpq. The
+// keywords go through the same checks as a connection string's.
+inline void add_service_settings(resolved_settings& resolved, const environment& env) {
+    std::string service;
+    if (const auto it = resolved.find("service"); it != resolved.end()) service = it->second.text;
+    else if (auto v = env("PGSERVICE")) service = std::move(*v);
+    if (service.empty()) return;
+
+    auto found = find_service(service, env);
+    for (auto& line : found.settings) {
+        std::optional<conninfo_setting> kept;
+        const auto unknown = "syntax error in " + line.where + ": unknown keyword \"" + line.keyword + "\"";
+        try {
+            kept = accept_setting(std::move(line.keyword), std::move(line.value), unknown);
+        } catch (const error& e) {
+            if (std::string_view(e.what()).find(line.where) != std::string_view::npos) throw;
+            throw_invalid_config(std::string(e.what()) + " (in " + line.where + ")");
+        }
+        if (!kept || kept->value.empty()) continue;
+        const auto name = find_supported_keyword(kept->keyword)->name;
+        resolved.try_emplace(name, setting_value{name, std::move(kept->value), std::move(line.where)});
+    }
+}
+
+// The last non-empty value of each keyword, then the service file, then the
+// environment for the rest. An empty value counts as not given, as in
+// libpq's keyword arrays.
 inline resolved_settings resolve_settings(const conninfo_settings& given, const environment& env) {
     resolved_settings resolved;
     for (const auto& s : given) {
@@ -64,9 +91,11 @@ inline resolved_settings resolve_settings(const conninfo_settings& given, const 
         const auto name = find_supported_keyword(s.keyword)->name;
         resolved.insert_or_assign(name, setting_value{name, s.value, {}});
     }
+    add_service_settings(resolved, env);
     for (const auto& k : supported_keywords) {
         if (k.env_var.empty() || resolved.contains(k.name)) continue;
-        if (auto v = env(k.env_var); v && !v->empty()) resolved.emplace(k.name, setting_value{k.name, std::move(*v), k.env_var});
+        if (auto v = env(k.env_var); v && !v->empty())
+            resolved.emplace(k.name, setting_value{k.name, std::move(*v), "environment variable " + std::string(k.env_var)});
     }
     return resolved;
 }
@@ -165,6 +194,7 @@ inline config build_config(const resolved_settings& s) {
     if (const auto* v = find_setting(s, "target_session_attrs")) cfg.target_session_attrs = to_enum(*v, session_target_names);
     if (const auto* v = find_setting(s, "load_balance_hosts")) cfg.load_balance_hosts = to_enum(*v, load_balance_names);
     resolve_keepalives(s, cfg);
+    if (const auto* v = find_setting(s, "tcp_user_timeout")) cfg.tcp_user_timeout = to_tcp_user_timeout(*v);
     if (const auto* v = find_setting(s, "statement_mode")) cfg.statements = to_enum(*v, statement_mode_names);
     return cfg;
 }
@@ -236,6 +266,7 @@ inline std::string config::to_string() const {
     add_if_nonzero("keepalives_idle", keepalives_idle);
     add_if_nonzero("keepalives_interval", keepalives_interval);
     add_if_nonzero("keepalives_count", keepalives_count);
+    add_if_nonzero("tcp_user_timeout", tcp_user_timeout.count());
     if (statements != defaults.statements) add("statement_mode", name_of(statements, statement_mode_names));
     return out;
 }

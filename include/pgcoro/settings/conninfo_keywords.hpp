@@ -56,6 +56,8 @@ inline constexpr conninfo_keyword supported_keywords[] = {
     {"keepalives_idle", ""},
     {"keepalives_interval", ""},
     {"keepalives_count", ""},
+    {"tcp_user_timeout", ""},
+    {"service", "PGSERVICE"},
     // pgcoro's own.
     {"statement_mode", ""},
 };
@@ -79,7 +81,6 @@ inline constexpr unsupported_keyword unsupported_keywords[] = {
     {"krbsrvname", ""},
     {"replication", "false off no 0"},
     {"requirepeer", ""},
-    {"service", ""},
     {"sslcertmode", ""},
     {"sslcompression", "0"},
     {"sslcrl", ""},
@@ -87,7 +88,6 @@ inline constexpr unsupported_keyword unsupported_keywords[] = {
     {"ssl_min_protocol_version", ""},
     {"ssl_max_protocol_version", ""},
     {"sslnegotiation", "postgres"},
-    {"tcp_user_timeout", "0"},
 };
 
 inline const conninfo_keyword* find_supported_keyword(std::string_view name) noexcept {

@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <climits>
@@ -28,11 +29,11 @@ inline constexpr std::uint16_t default_port = 5432;
 struct setting_value {
     std::string_view keyword;
     std::string text;
-    std::string_view env_var;  // empty: given in the connection string
+    // Where it came from when not from the connection string: "environment
+    // variable PGHOST", "service file "F", line N".
+    std::string source;
 
-    std::string origin() const {
-        return env_var.empty() ? std::string() : " (from environment variable " + std::string(env_var) + ")";
-    }
+    std::string origin() const { return source.empty() ? std::string() : " (from " + source + ")"; }
     [[noreturn]] void reject(const std::string& what) const { throw_invalid_config(what + origin()); }
     [[noreturn]] void reject_value() const {
         reject("invalid " + std::string(keyword) + " value: \"" + text + "\"");
@@ -225,6 +226,12 @@ inline std::chrono::seconds to_connect_timeout(const setting_value& s) {
     const int t = to_int(s);
     if (t <= 0) return std::chrono::seconds{0};
     return std::chrono::seconds{t < 2 ? 2 : t};
+}
+
+// libpq reads tcp_user_timeout as milliseconds, a negative value as 0 (the
+// system's default).
+inline std::chrono::milliseconds to_tcp_user_timeout(const setting_value& s) {
+    return std::chrono::milliseconds{std::max(0, to_int(s))};
 }
 
 }  // namespace pgcoro::detail

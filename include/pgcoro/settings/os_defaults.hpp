@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "../error.hpp"
+#include "config.hpp"
 
 namespace pgcoro::detail {
 
@@ -72,6 +73,13 @@ inline std::string os_user_name() {
                                               (err != 0 ? std::strerror(err) : "user does not exist") +
                                               " (set user or PGUSER)");
     return user->name;
+}
+
+// libpq 15's pqGetHomeDirectory: $HOME, else the user database's entry.
+inline std::optional<std::string> home_directory(const environment& env) {
+    if (auto home = env("HOME"); home && !home->empty()) return home;
+    if (auto user = effective_os_user(); user && !user->home.empty()) return user->home;
+    return std::nullopt;
 }
 
 }  // namespace pgcoro::detail

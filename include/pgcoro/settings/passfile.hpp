@@ -62,12 +62,6 @@ inline void wipe(std::string& s) {
     s.clear();
 }
 
-inline std::optional<std::string> home_directory(const environment& env) {
-    if (auto home = env("HOME"); home && !home->empty()) return home;
-    if (auto user = effective_os_user(); user && !user->home.empty()) return user->home;
-    return std::nullopt;
-}
-
 inline std::string passfile_path(const environment& env) {
     if (auto file = env("PGPASSFILE"); file && !file->empty()) return *file;
     if (auto home = home_directory(env)) return *home + "/" + std::string(passfile_name);
