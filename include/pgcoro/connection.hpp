@@ -241,6 +241,13 @@ public:
     transaction_status transaction_state() const { require_open(); return session_->transaction(); }
     std::int32_t backend_pid() const { require_open(); return session_->key.process_id; }
     bool uses_tls() const { require_open(); return session_->stream().is_tls(); }
+    // The TLS protocol version negotiated ("TLSv1.2", "TLSv1.3"), as
+    // ssl_min/max_protocol_version name them; empty without TLS.
+    std::string_view tls_version() const {
+        require_open();
+        auto& transport = session_->stream();
+        return transport.is_tls() ? detail::negotiated_tls_version(transport.tls().native_handle()) : std::string_view{};
+    }
     // How the server authenticated this session: "none" (trust), "password",
     // "md5", "SCRAM-SHA-256" or "SCRAM-SHA-256-PLUS" (channel-bound).
     std::string_view authentication_method() const { require_open(); return session_->authentication; }
