@@ -930,5 +930,103 @@ TEST_CASE("connection service files follow libpq's rules", "[conninfo][service]"
         CHECK_THAT(c.to_string(), !Contains("hunter2"));
         const auto bad = write_file(dir / "secret-bad", "[s]\npassword=hunter2\nport=x\n", 0600);
         CHECK_THAT(parse_error("service=s", with({{"PGSERVICEFILE", bad}})), Contains("\"x\"") && !Contains("hunter2"));
+
+TEST_CASE("TLS settings of libpq 16/17: defaults when nothing is given", "[conninfo][tls]") {
+    const auto c = parse_alone("host=h");
+    CHECK(c.sslcrl.empty());
+    CHECK(c.sslcrldir.empty());
+    CHECK(c.sslcertmode == pgcoro::ssl_cert_mode::allow);
+    CHECK(c.ssl_min_protocol_version == pgcoro::tls_protocol::tls1_2);
+    CHECK_FALSE(c.ssl_max_protocol_version.has_value());
+    CHECK_THAT(c.to_string(), !Contains("ssl"));
+}
+
+TEST_CASE("TLS settings reach their fields, from the string and from PG* variables", "[conninfo][tls][env]") {
+    SECTION("from the string") {
+        const auto c = parse_alone("host=h sslcrl=/c.crl sslcrldir=/crls sslcertmode=require "
+                                   "ssl_min_protocol_version=TLSv1.3 ssl_max_protocol_version=TLSv1.3 sslnegotiation=postgres");
+        CHECK(c.sslcrl == "/c.crl");
+        CHECK(c.sslcrldir == "/crls");
+        CHECK(c.sslcertmode == pgcoro::ssl_cert_mode::require);
+        CHECK(c.ssl_min_protocol_version == pgcoro::tls_protocol::tls1_3);
+        CHECK(c.ssl_max_protocol_version == pgcoro::tls_protocol::tls1_3);
+    }
+    SECTION("from the environment, the string winning") {
+        const auto env = environment_of({
+            {"PGSSLCRL", "/env.crl"},
+            {"PGSSLCRLDIR", "/env-crls"},
+            {"PGSSLCERTMODE", "disable"},
+            {"PGSSLMINPROTOCOLVERSION", "TLSv1"},
+            {"PGSSLMAXPROTOCOLVERSION", "TLSv1.1"},
+            {"PGSSLNEGOTIATION", "postgres"},
+        });
+        const auto c = config::parse("host=h", env);
+        CHECK(c.sslcrl == "/env.crl");
+        CHECK(c.sslcrldir == "/env-crls");
+        CHECK(c.sslcertmode == pgcoro::ssl_cert_mode::disable);
+        CHECK(c.ssl_min_protocol_version == pgcoro::tls_protocol::tls1_0);
+        CHECK(c.ssl_max_protocol_version == pgcoro::tls_protocol::tls1_1);
+        const auto d = config::parse("host=h sslcrl=/mine.crl sslcertmode=allow ssl_max_protocol_version=TLSv1.2", env);
+        CHECK(d.sslcrl == "/mine.crl");
+        CHECK(d.sslcertmode == pgcoro::ssl_cert_mode::allow);
+        CHECK(d.ssl_max_protocol_version == pgcoro::tls_protocol::tls1_2);
+    }
+    SECTION("protocol versions are read without regard to case, as libpq does") {
+        CHECK(parse_alone("ssl_min_protocol_version=tlsv1.1").ssl_min_protocol_version == pgcoro::tls_protocol::tls1_1);
+        CHECK(parse_alone("ssl_max_protocol_version=TLSV1.3").ssl_max_protocol_version == pgcoro::tls_protocol::tls1_3);
+    }
+    SECTION("a CRL may be given as PEM text") {
+        const auto pem = std::string("-----BEGIN X509 CRL-----\nMIIB\n-----END X509 CRL-----\n");
+        auto c = parse_alone("host=h");
+        c.sslcrl = pem;
+        CHECK(parse_alone(c.to_string()).sslcrl == pem);
+    }
+}
+
+TEST_CASE("TLS settings refuse bad values, naming the keyword", "[conninfo][tls][errors]") {
+    const std::vector<std::pair<std::string_view, std::string_view>> cases = {
+        {"sslcertmode=always", "invalid sslcertmode value: \"always\""},
+        {"ssl_min_protocol_version=TLSv1.4", "invalid ssl_min_protocol_version value: \"TLSv1.4\""},
+        {"ssl_max_protocol_version=SSLv3", "invalid ssl_max_protocol_version value: \"SSLv3\""},
+        {"ssl_min_protocol_version=1.2", "invalid ssl_min_protocol_version value: \"1.2\""},
+        {"ssl_min_protocol_version=TLSv1.3 ssl_max_protocol_version=TLSv1.2", "invalid SSL protocol version range"},
+        // The default minimum is TLSv1.2, so a lower maximum alone is an empty range (as in libpq).
+        {"ssl_max_protocol_version=TLSv1.1", "invalid SSL protocol version range"},
+        {"sslnegotiation=direct", "PostgreSQL 17"},
+        {"sslnegotiation=direct", "libpq 17"},
+        {"sslnegotiation=fast", "invalid sslnegotiation value: \"fast\""},
+        {"sslcertmode=require sslmode=disable", "sslcertmode=require needs TLS"},
+    };
+    for (const auto& [input, message] : cases) {
+        INFO("input: " << input);
+        CHECK_THAT(parse_error(input), Contains(std::string(message)));
+    }
+    CHECK_THAT(parse_error("", environment_of({{"PGSSLMAXPROTOCOLVERSION", "TLSv2"}})),
+               Contains("invalid ssl_max_protocol_version value: \"TLSv2\" (from environment variable PGSSLMAXPROTOCOLVERSION)"));
+    CHECK_THAT(parse_error("", environment_of({{"PGSSLNEGOTIATION", "direct"}})),
+               Contains("(from environment variable PGSSLNEGOTIATION)"));
+    // The range check covers the limits that are set; the equal ends are a valid range.
+    CHECK(parse_alone("ssl_min_protocol_version=TLSv1 ssl_max_protocol_version=TLSv1").ssl_max_protocol_version ==
+          pgcoro::tls_protocol::tls1_0);
+    CHECK(parse_alone("sslcertmode=require sslmode=require").sslcertmode == pgcoro::ssl_cert_mode::require);
+    CHECK(parse_alone("sslcertmode=disable sslmode=disable").sslcertmode == pgcoro::ssl_cert_mode::disable);
+}
+
+TEST_CASE("TLS settings are written by to_string when not default and read back", "[conninfo][tls][to_string]") {
+    CHECK(parse_alone("host=h user=u dbname=d sslcrl=/c.crl sslcrldir=/d sslcertmode=disable "
+                      "ssl_min_protocol_version=TLSv1.1 ssl_max_protocol_version=TLSv1.2")
+              .to_string() == "host=h port=5432 dbname=d user=u sslcrl=/c.crl sslcrldir=/d sslcertmode=disable "
+                              "ssl_min_protocol_version=TLSv1.1 ssl_max_protocol_version=TLSv1.2");
+    // Defaults (and sslnegotiation=postgres, what pgcoro always does) are not written.
+    CHECK(parse_alone("host=h user=u dbname=d sslcertmode=allow ssl_min_protocol_version=TLSv1.2 sslnegotiation=postgres")
+              .to_string() == "host=h port=5432 dbname=d user=u");
+    for (const std::string_view input : {"sslcrl='/my crls/root.crl' sslcrldir=/crls",
+                                         "sslcertmode=require ssl_min_protocol_version=TLSv1.3",
+                                         "ssl_min_protocol_version=TLSv1 ssl_max_protocol_version=TLSv1.1",
+                                         "postgresql://h/d?sslcertmode=disable&ssl_max_protocol_version=TLSv1.3"}) {
+        INFO("input: " << input);
+        const auto c = parse_alone(input);
+        CHECK(parse_alone(c.to_string()) == c);
+        CHECK(c != parse_alone(""));
     }
 }

@@ -244,6 +244,13 @@ public:
     // The socket's file descriptor (libpq's PQsocket), to inspect it (e.g.
     // getsockopt); the connection owns it: never read, write or close it.
     int native_socket() const { require_open(); return session_->stream().native_socket(); }
+    // The TLS protocol version negotiated ("TLSv1.2", "TLSv1.3"), as
+    // ssl_min/max_protocol_version name them; empty without TLS.
+    std::string_view tls_version() const {
+        require_open();
+        auto& transport = session_->stream();
+        return transport.is_tls() ? detail::negotiated_tls_version(transport.tls().native_handle()) : std::string_view{};
+    }
     // How the server authenticated this session: "none" (trust), "password",
     // "md5", "SCRAM-SHA-256" or "SCRAM-SHA-256-PLUS" (channel-bound).
     std::string_view authentication_method() const { require_open(); return session_->authentication; }

@@ -17,9 +17,12 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ssl.hpp>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
 #include "../settings/config.hpp"
+#include "../settings/conninfo_values.hpp"
+#include "../settings/os_defaults.hpp"
 #include "../error.hpp"
 
 namespace pgcoro::detail {
@@ -68,6 +71,75 @@ struct tls_setup {
     bool verify_chain = false;
     bool verify_host = false;
 };
+
+// The OpenSSL constant for a TLS version setting.
+inline int openssl_protocol_version(tls_protocol v) noexcept {
+    switch (v) {
+    case tls_protocol::tls1_0: return TLS1_VERSION;
+    case tls_protocol::tls1_1: return TLS1_1_VERSION;
+    case tls_protocol::tls1_2: return TLS1_2_VERSION;
+    case tls_protocol::tls1_3: return TLS1_3_VERSION;
+    }
+    return 0;
+}
+
+inline std::string_view tls_protocol_name(tls_protocol v) noexcept { return name_of(v, tls_protocol_names); }
+
+// ssl_min/max_protocol_version; 0 as OpenSSL's maximum means "the newest it knows".
+inline void limit_protocol_versions(asio::ssl::context& ctx, const config& cfg) {
+    const int max = cfg.ssl_max_protocol_version ? openssl_protocol_version(*cfg.ssl_max_protocol_version) : 0;
+    if (SSL_CTX_set_min_proto_version(ctx.native_handle(), openssl_protocol_version(cfg.ssl_min_protocol_version)) != 1 ||
+        SSL_CTX_set_max_proto_version(ctx.native_handle(), max) != 1)
+        throw_tls_setup("could not set the SSL protocol version range: " + openssl_reason());
+}
+
+// Adds every CRL in PEM text to the store; fails when there is none.
+inline void add_crls_from_pem(X509_STORE* store, const std::string& pem) {
+    std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free);
+    if (!bio) throw_tls_setup("could not read SSL certificate revocation list from PEM text: out of memory");
+    int added = 0;
+    while (X509_CRL* crl = PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr)) {
+        const int ok = X509_STORE_add_crl(store, crl);
+        X509_CRL_free(crl);
+        if (ok != 1) throw_tls_setup("could not add SSL certificate revocation list from PEM text: " + openssl_reason());
+        ++added;
+    }
+    ERR_clear_error();  // the end of the text reads as a PEM error
+    if (added == 0) throw_tls_setup("could not read SSL certificate revocation list from PEM text: no X509 CRL in it");
+}
+
+inline void add_crl_file(X509_STORE* store, const std::string& path) {
+    if (!file_exists(path)) throw_tls_setup("SSL certificate revocation list file \"" + path + "\" does not exist");
+    X509_LOOKUP* lookup = X509_STORE_add_lookup(store, X509_LOOKUP_file());
+    if (!lookup || X509_load_crl_file(lookup, path.c_str(), X509_FILETYPE_PEM) <= 0)
+        throw_tls_setup("could not load SSL certificate revocation list file \"" + path + "\": " + openssl_reason());
+}
+
+// The directory is only looked into during verification (by issuer hash),
+// so a name that is not a directory must be caught here.
+inline void add_crl_directory(X509_STORE* store, const std::string& path) {
+    if (!is_directory(path)) throw_tls_setup("SSL certificate revocation list directory \"" + path + "\" does not exist");
+    X509_LOOKUP* lookup = X509_STORE_add_lookup(store, X509_LOOKUP_hash_dir());
+    if (!lookup || X509_LOOKUP_add_dir(lookup, path.c_str(), X509_FILETYPE_PEM) != 1)
+        throw_tls_setup("could not use SSL certificate revocation list directory \"" + path + "\": " + openssl_reason());
+}
+
+// The CRLs to check the server's chain against: sslcrl and sslcrldir, else
+// libpq's default ~/.postgresql/root.crl when it exists. As libpq, with a CRL
+// every certificate of the chain must be covered by one from its issuer
+// (CRL_CHECK_ALL), so a CRL for an intermediate CA cannot be left out.
+inline void load_revocation_lists(asio::ssl::context& ctx, const config& cfg) {
+    std::string file = cfg.sslcrl;
+    if (file.empty() && cfg.sslcrldir.empty()) {
+        file = default_tls_path("root.crl");
+        if (!file_exists(file)) return;
+    }
+    X509_STORE* store = SSL_CTX_get_cert_store(ctx.native_handle());
+    if (is_pem_text(file)) add_crls_from_pem(store, file);
+    else if (!file.empty()) add_crl_file(store, file);
+    if (!cfg.sslcrldir.empty()) add_crl_directory(store, cfg.sslcrldir);
+    X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+}
 
 inline void load_root_certificates(asio::ssl::context& ctx, const std::string& source) {
     boost::system::error_code ec;
@@ -130,7 +202,7 @@ inline tls_setup make_tls_setup(const config& cfg) {
     tls_setup s;
     s.context = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
     auto& ctx = *s.context;
-    SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);  // libpq's ssl_min_protocol_version default
+    limit_protocol_versions(ctx, cfg);
     ctx.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_compression);
 
     std::string root = cfg.sslrootcert.empty() ? default_tls_path("root.crt") : cfg.sslrootcert;
@@ -145,18 +217,39 @@ inline tls_setup make_tls_setup(const config& cfg) {
         // As libpq: whenever a root certificate is there, the chain is verified,
         // so sslmode=require with a root certificate behaves as verify-ca.
         load_root_certificates(ctx, root);
+        load_revocation_lists(ctx, cfg);
         ctx.set_verify_mode(asio::ssl::verify_peer);
         s.verify_chain = true;
     } else {
         ctx.set_verify_mode(asio::ssl::verify_none);
     }
     s.verify_host = cfg.sslmode == ssl_mode::verify_full;
-    load_client_certificate(ctx, cfg);
+    // sslcertmode=disable: as libpq, a configured certificate is not even loaded.
+    if (cfg.sslcertmode != ssl_cert_mode::disable) load_client_certificate(ctx, cfg);
     return s;
 }
 
+// Whether the server asked for a client certificate in the handshake and
+// whether one was there to send: what sslcertmode=require checks.
+struct client_certificate_request {
+    bool requested = false;
+    bool sent = false;
+};
+
+// OpenSSL's certificate callback, run when the server asks for a certificate.
+inline int note_certificate_request(SSL* ssl, void* arg) {
+    auto* request = static_cast<client_certificate_request*>(arg);
+    request->requested = true;
+    request->sent = SSL_get_certificate(ssl) != nullptr;
+    return 1;  // go on with whatever certificate is loaded (or none)
+}
+
 // Per-connection settings on the SSL object: SNI and the host name check.
-inline void prepare_tls_stream(SSL* ssl, const config& cfg, const tls_setup& setup, const std::string& host) {
+// `certificate_request`, when given, records what the server asks for; it
+// must outlive the handshake.
+inline void prepare_tls_stream(SSL* ssl, const config& cfg, const tls_setup& setup, const std::string& host,
+                               client_certificate_request* certificate_request = nullptr) {
+    if (certificate_request) SSL_set_cert_cb(ssl, &note_certificate_request, certificate_request);
     const bool ip = is_ip_literal(host);
     if (cfg.sslsni && !ip && !host.empty() && host.front() != '/') {
         if (SSL_set_tlsext_host_name(ssl, host.c_str()) != 1) throw_tls_setup("could not set SNI host name: " + openssl_reason());
@@ -171,15 +264,53 @@ inline void prepare_tls_stream(SSL* ssl, const config& cfg, const tls_setup& set
     }
 }
 
-// Why a handshake failed, in words: the verification result when there is one.
-inline std::string describe_tls_failure(SSL* ssl, const boost::system::error_code& ec, const std::string& host) {
+// OpenSSL's reasons for "the two sides share no protocol version" (the list
+// libpq gives its hint for).
+inline bool is_protocol_version_failure(const boost::system::error_code& ec) {
+    if (ec.category() != asio::error::get_ssl_category()) return false;
+    switch (ERR_GET_REASON(static_cast<unsigned long>(ec.value()))) {
+    case SSL_R_NO_PROTOCOLS_AVAILABLE:
+    case SSL_R_UNSUPPORTED_PROTOCOL:
+    case SSL_R_BAD_PROTOCOL_VERSION_NUMBER:
+    case SSL_R_UNKNOWN_PROTOCOL:
+    case SSL_R_UNKNOWN_SSL_VERSION:
+    case SSL_R_UNSUPPORTED_SSL_VERSION:
+    case SSL_R_WRONG_SSL_VERSION:
+    case SSL_R_WRONG_VERSION_NUMBER:
+    case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
+    case SSL_R_VERSION_TOO_HIGH:
+    case SSL_R_VERSION_TOO_LOW:
+        return true;
+    default:
+        return false;
+    }
+}
+
+// libpq's hint, with the range this client allowed.
+inline std::string protocol_range_hint(const config& cfg) {
+    const auto max = cfg.ssl_max_protocol_version ? tls_protocol_name(*cfg.ssl_max_protocol_version) : "TLSv1.3";
+    return " (this may indicate that the server does not support any SSL protocol version between " +
+           std::string(tls_protocol_name(cfg.ssl_min_protocol_version)) + " and " + std::string(max) +
+           ": see ssl_min_protocol_version and ssl_max_protocol_version)";
+}
+
+// Why a handshake failed, in words: the verification result when there is
+// one (a revoked certificate reads "certificate revoked"), else OpenSSL's
+// reason, with a hint when no protocol version was acceptable to both sides.
+inline std::string describe_tls_failure(SSL* ssl, const boost::system::error_code& ec, const std::string& host,
+                                        const config& cfg) {
     const long verify = SSL_get_verify_result(ssl);
     if (verify == X509_V_ERR_HOSTNAME_MISMATCH || verify == X509_V_ERR_IP_ADDRESS_MISMATCH)
         return "server certificate does not match host name \"" + host + "\"";
     if (verify != X509_V_OK)
         return std::string("server certificate verification failed: ") + X509_verify_cert_error_string(verify);
-    return "TLS handshake failed: " + ec.message();
+    std::string what = "TLS handshake failed: " + ec.message();
+    if (is_protocol_version_failure(ec)) what += protocol_range_hint(cfg);
+    return what;
 }
+
+// The protocol version a TLS connection negotiated ("TLSv1.3").
+inline std::string_view negotiated_tls_version(const SSL* ssl) noexcept { return SSL_get_version(ssl); }
 
 // tls-server-end-point channel binding data (RFC 5929): the hash of the
 // server certificate, with SHA-256 standing in for MD5 and SHA-1.

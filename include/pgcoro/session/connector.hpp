@@ -78,12 +78,12 @@ inline asio::awaitable<void> open_transport(session& s, tls_request tls, bool& t
     auto setup = make_tls_setup(cfg);
     auto& stream = s.stream().start_tls(std::move(setup.context));
     s.tls_host = s.address().host;
-    prepare_tls_stream(stream.native_handle(), cfg, setup, s.tls_host);
+    prepare_tls_stream(stream.native_handle(), cfg, setup, s.tls_host, &s.client_certificate);
     boost::system::error_code ec;
     co_await stream.async_handshake(asio::ssl::stream_base::client, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
         if (ec == asio::error::operation_aborted) throw boost::system::system_error(ec);
-        throw error(errc::tls_error, describe_tls_failure(stream.native_handle(), ec, s.tls_host));
+        throw error(errc::tls_error, describe_tls_failure(stream.native_handle(), ec, s.tls_host, cfg));
     }
     tls_used = true;
 }

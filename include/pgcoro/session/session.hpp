@@ -30,6 +30,7 @@
 #include "../protocol.hpp"
 #include "session_state.hpp"
 #include "statement_cache.hpp"
+#include "../net/tls_setup.hpp"
 #include "../net/transport.hpp"
 
 namespace pgcoro {
@@ -258,6 +259,8 @@ public:
     notice_handler on_notice;
     std::deque<notification> notifications;
     std::string tls_host;  // the name the server certificate was checked against
+    // What the TLS handshake showed of client certificates (sslcertmode=require).
+    client_certificate_request client_certificate;
     // How the server authenticated us: "none", "password", "md5",
     // "SCRAM-SHA-256" or "SCRAM-SHA-256-PLUS".
     std::string authentication = "none";

@@ -41,6 +41,15 @@ inline void check_require_auth(const config& cfg, auth_method method, std::strin
                            std::string(auth_method_keyword(method)) + "\": server " + std::string(request));
 }
 
+// libpq 16's sslcertmode=require, checked where libpq checks it: when the
+// server says authentication is done, whatever the path (a connection that
+// fell back to plaintext never had a certificate requested either).
+inline void check_certificate_mode(const session& s) {
+    if (s.settings().sslcertmode != ssl_cert_mode::require) return;
+    if (!s.client_certificate.requested) throw_auth_refused("server did not request an SSL certificate");
+    if (!s.client_certificate.sent) throw_auth_refused("server accepted connection without a valid SSL certificate");
+}
+
 inline void check_channel_binding_not_required(const config& cfg, std::string_view request) {
     if (cfg.channel_binding == channel_binding_mode::require)
         throw_auth_refused("channel binding required, but server " + std::string(request));
@@ -127,6 +136,7 @@ private:
             }
             if (cfg.channel_binding == channel_binding_mode::require && !channel_bound_)
                 throw_auth_refused("channel binding required, but server authenticated the client without channel binding");
+            check_certificate_mode(s);
             authenticated_ = true;
             return next_step::read;
         }

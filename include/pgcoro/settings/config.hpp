@@ -14,6 +14,11 @@ namespace pgcoro {
 
 enum class ssl_mode { disable, allow, prefer, require, verify_ca, verify_full };
 enum class channel_binding_mode { disable, prefer, require };
+// libpq 16's sslcertmode: whether a client certificate is offered when the
+// server asks for one.
+enum class ssl_cert_mode { disable, allow, require };
+// TLS protocol versions, in order (ssl_min/max_protocol_version).
+enum class tls_protocol : std::uint8_t { tls1_0, tls1_1, tls1_2, tls1_3 };
 enum class session_target { any, read_write, read_only, primary, standby, prefer_standby };
 // libpq 16's load_balance_hosts: hosts in the order given, or shuffled for
 // every connect (and the addresses of each host too).
@@ -92,6 +97,24 @@ struct config {
     std::string sslkey;
     std::string sslpassword;   // passphrase of an encrypted sslkey
     bool sslsni = true;
+    // Certificate revocation lists checked against the server's chain whenever
+    // it is verified (a root certificate is in use): sslcrl is a PEM file (or
+    // the PEM text itself), sslcrldir a directory of hashed CRL files as
+    // `openssl rehash` makes them. Both empty: libpq's ~/.postgresql/root.crl
+    // when it exists. Unlike libpq, which silently ignores a CRL it cannot
+    // load, one named here that is missing or unreadable fails the connection:
+    // a revocation check that quietly does not happen is worse than none.
+    std::string sslcrl;
+    std::string sslcrldir;
+    // disable: never send a client certificate, even one that is configured;
+    // allow: send one when the server asks and one is there; require: fail
+    // unless the server asked for one (checked at AuthenticationOk, as libpq).
+    ssl_cert_mode sslcertmode = ssl_cert_mode::allow;
+    // The TLS versions the handshake may use. libpq's default minimum is
+    // TLSv1.2 (older versions have known weaknesses); no maximum by default
+    // so that newer versions are used as soon as both sides have them.
+    tls_protocol ssl_min_protocol_version = tls_protocol::tls1_2;
+    std::optional<tls_protocol> ssl_max_protocol_version;
     channel_binding_mode channel_binding = channel_binding_mode::prefer;
     auth_methods require_auth;
     session_target target_session_attrs = session_target::any;

@@ -144,15 +144,41 @@ inline void resolve_hosts(const resolved_settings& s, config& cfg) {
     }
 }
 
+// libpq's sslVerifyProtocolRange: the minimum may not exceed the maximum.
+inline void resolve_tls_protocol_range(const resolved_settings& s, config& cfg) {
+    if (const auto* v = find_setting(s, "ssl_min_protocol_version")) cfg.ssl_min_protocol_version = to_tls_protocol(*v);
+    if (const auto* v = find_setting(s, "ssl_max_protocol_version")) cfg.ssl_max_protocol_version = to_tls_protocol(*v);
+    if (cfg.ssl_max_protocol_version && cfg.ssl_min_protocol_version > *cfg.ssl_max_protocol_version)
+        throw_invalid_config("invalid SSL protocol version range (ssl_min_protocol_version=" +
+                             std::string(name_of(cfg.ssl_min_protocol_version, tls_protocol_names)) +
+                             " is above ssl_max_protocol_version=" +
+                             std::string(name_of(*cfg.ssl_max_protocol_version, tls_protocol_names)) + ")");
+}
+
+// libpq accepts sslcertmode=require with sslmode=disable and then fails every
+// connection after authenticating ("server did not request an SSL
+// certificate"); refusing it here says so before a password goes out.
+inline void check_cert_mode_needs_tls(const resolved_settings& s, const config& cfg) {
+    if (cfg.sslcertmode != ssl_cert_mode::require || cfg.sslmode != ssl_mode::disable) return;
+    find_setting(s, "sslcertmode")
+        ->reject("sslcertmode=require needs TLS, but sslmode is \"disable\" (the server could never request a certificate)");
+}
+
 inline void resolve_tls(const resolved_settings& s, config& cfg) {
     cfg.sslrootcert = setting_text(s, "sslrootcert");
     cfg.sslcert = setting_text(s, "sslcert");
     cfg.sslkey = setting_text(s, "sslkey");
     cfg.sslpassword = setting_text(s, "sslpassword");
     if (const auto* v = find_setting(s, "sslsni")) cfg.sslsni = to_zero_or_one(*v);
+    cfg.sslcrl = setting_text(s, "sslcrl");
+    cfg.sslcrldir = setting_text(s, "sslcrldir");
+    if (const auto* v = find_setting(s, "sslcertmode")) cfg.sslcertmode = to_enum(*v, ssl_cert_mode_names);
+    resolve_tls_protocol_range(s, cfg);
+    if (const auto* v = find_setting(s, "sslnegotiation")) check_ssl_negotiation(*v);
 
     const auto* mode = find_setting(s, "sslmode");
     if (mode) cfg.sslmode = to_enum(*mode, ssl_mode_names);
+    check_cert_mode_needs_tls(s, cfg);
     // libpq 16: the system's CA store only makes sense with host name
     // checks, so it raises the default and refuses anything weaker.
     if (cfg.sslrootcert == "system") {
@@ -256,6 +282,12 @@ inline std::string config::to_string() const {
     add_if_set("sslkey", sslkey);
     if (!sslpassword.empty()) add("sslpassword", redacted_secret);
     if (sslsni != defaults.sslsni) add("sslsni", sslsni ? "1" : "0");
+    add_if_set("sslcrl", sslcrl);
+    add_if_set("sslcrldir", sslcrldir);
+    if (sslcertmode != defaults.sslcertmode) add("sslcertmode", name_of(sslcertmode, ssl_cert_mode_names));
+    if (ssl_min_protocol_version != defaults.ssl_min_protocol_version)
+        add("ssl_min_protocol_version", name_of(ssl_min_protocol_version, tls_protocol_names));
+    if (ssl_max_protocol_version) add("ssl_max_protocol_version", name_of(*ssl_max_protocol_version, tls_protocol_names));
     if (channel_binding != defaults.channel_binding) add("channel_binding", name_of(channel_binding, channel_binding_names));
     if (require_auth != defaults.require_auth) add("require_auth", format_require_auth(require_auth));
     if (target_session_attrs != defaults.target_session_attrs)

@@ -48,6 +48,13 @@ inline constexpr conninfo_keyword supported_keywords[] = {
     {"sslkey", "PGSSLKEY"},
     {"sslpassword", "", true},
     {"sslsni", "PGSSLSNI"},
+    {"sslcrl", "PGSSLCRL"},
+    {"sslcrldir", "PGSSLCRLDIR"},
+    {"sslcertmode", "PGSSLCERTMODE"},
+    {"ssl_min_protocol_version", "PGSSLMINPROTOCOLVERSION"},
+    {"ssl_max_protocol_version", "PGSSLMAXPROTOCOLVERSION"},
+    // Only "postgres" (the SSLRequest pgcoro always sends) is accepted.
+    {"sslnegotiation", "PGSSLNEGOTIATION"},
     {"channel_binding", "PGCHANNELBINDING"},
     {"require_auth", "PGREQUIREAUTH"},
     {"target_session_attrs", "PGTARGETSESSIONATTRS"},
@@ -81,13 +88,7 @@ inline constexpr unsupported_keyword unsupported_keywords[] = {
     {"krbsrvname", ""},
     {"replication", "false off no 0"},
     {"requirepeer", ""},
-    {"sslcertmode", ""},
     {"sslcompression", "0"},
-    {"sslcrl", ""},
-    {"sslcrldir", ""},
-    {"ssl_min_protocol_version", ""},
-    {"ssl_max_protocol_version", ""},
-    {"sslnegotiation", "postgres"},
 };
 
 inline const conninfo_keyword* find_supported_keyword(std::string_view name) noexcept {

@@ -58,6 +58,19 @@ inline constexpr std::array<enum_names<channel_binding_mode>, 3> channel_binding
     {"require", channel_binding_mode::require},
 }};
 
+inline constexpr std::array<enum_names<ssl_cert_mode>, 3> ssl_cert_mode_names{{
+    {"disable", ssl_cert_mode::disable},
+    {"allow", ssl_cert_mode::allow},
+    {"require", ssl_cert_mode::require},
+}};
+
+inline constexpr std::array<enum_names<tls_protocol>, 4> tls_protocol_names{{
+    {"TLSv1", tls_protocol::tls1_0},
+    {"TLSv1.1", tls_protocol::tls1_1},
+    {"TLSv1.2", tls_protocol::tls1_2},
+    {"TLSv1.3", tls_protocol::tls1_3},
+}};
+
 inline constexpr std::array<enum_names<session_target>, 6> session_target_names{{
     {"any", session_target::any},
     {"read-write", session_target::read_write},
@@ -218,6 +231,28 @@ inline auth_methods to_require_auth(const setting_value& s) {
         mask = negated ? static_cast<std::uint8_t>(mask & ~bit) : static_cast<std::uint8_t>(mask | bit);
     }
     return auth_methods{mask};
+}
+
+inline bool equal_ignoring_ascii_case(std::string_view a, std::string_view b) noexcept {
+    const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [&](char x, char y) { return lower(x) == lower(y); });
+}
+
+// libpq compares TLS version names without regard to case ("tlsv1.3" works).
+inline tls_protocol to_tls_protocol(const setting_value& s) {
+    for (const auto& [name, v] : tls_protocol_names)
+        if (equal_ignoring_ascii_case(name, s.text)) return v;
+    s.reject_value();
+}
+
+// libpq 17's sslnegotiation=direct starts TLS at once, without SSLRequest,
+// which only PostgreSQL 17 and later accept; pgcoro always negotiates.
+inline void check_ssl_negotiation(const setting_value& s) {
+    if (s.text == "postgres") return;
+    if (s.text == "direct")
+        s.reject("sslnegotiation=direct (the direct TLS handshake of libpq 17, which needs a PostgreSQL 17 or later "
+                 "server) is not supported by pgcoro; use sslnegotiation=postgres");
+    s.reject_value();
 }
 
 // libpq's connect_timeout: at most 0 means no timeout, and 1 is raised to 2
