@@ -157,6 +157,53 @@ TEST_CASE("pool: a bump racing an in-flight connect never yields an old-generati
     }());
 }
 
+TEST_CASE("pool: a connection handed to a waiting acquire just before a bump is not what it returns") {
+    // max_size 1: the waiter is served by the return, and the bump commits
+    // before the waiter resumes. It must not get the old session.
+    run([]() -> asio::awaitable<void> {
+        pgcoro::pool pool(co_await asio::this_coro::executor, scram_config(), {.max_size = 1});
+        int stale = 0;
+        for (int round = 0; round < 20; ++round) {
+            auto first = co_await pool.acquire();
+            const auto first_pid = co_await backend_pid(first);
+            std::uint64_t bumped = 0;
+            co_await run_concurrently(2, [&](int i) -> asio::awaitable<void> {
+                if (i == 0) {
+                    co_await sleep_for(20ms);  // the other acquire waits by now
+                    first.release();           // handed to it ...
+                    bumped = pool.bump();      // ... and bumped before it runs
+                    co_return;
+                }
+                auto second = co_await pool.acquire();
+                const auto pid = co_await backend_pid(second);
+                if (second.generation() != bumped || pid == first_pid) ++stale;
+            });
+        }
+        CHECK(stale == 0);
+        CHECK(pool.stats().closed(pgcoro::close_reason::generation) >= 20);
+        co_await pool.close();
+    }());
+}
+
+TEST_CASE("pool: update() to working settings after failed connects refills min_idle at once") {
+    run([]() -> asio::awaitable<void> {
+        auto wrong = scram_config();
+        wrong.password = "not the password";
+        // Failures back off for seconds: 2 s, then 4 s (each cut by jitter to no less than half).
+        pgcoro::pool pool(co_await asio::this_coro::executor, wrong,
+                          {.max_size = 4, .min_idle = 2, .backoff_initial = 2000ms, .backoff_max = 20'000ms});
+        while (pool.stats().connect_failures < 2) co_await sleep_for(10ms);
+        co_await pool.update(scram_config());  // its probe is the first idle connection
+        const auto updated = std::chrono::steady_clock::now();
+        while (pool.stats().idle < 2 && std::chrono::steady_clock::now() - updated < 5s) co_await sleep_for(10ms);
+        const auto refilled = std::chrono::steady_clock::now() - updated;
+        CHECK(pool.stats().idle == 2);
+        // The back-off of the old settings would hold the second connect for 1 to 4 s.
+        CHECK(refilled < 900ms);
+        co_await pool.close();
+    }());
+}
+
 TEST_CASE("pool: an unreachable server gives a timely acquire error with the cause, and backs off") {
     run([]() -> asio::awaitable<void> {
         // No server socket in a directory that does not exist: refused at once.

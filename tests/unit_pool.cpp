@@ -243,6 +243,21 @@ TEST_CASE("a generation bump: idle old members close, current ones stay, checked
     CHECK(d::checkout_idle(idle, healthy, bumped, t0) == close_reason::generation);
 }
 
+TEST_CASE("an acquire that waited gives up a member that a bump or a fork made stale meanwhile", "[pool][unit]") {
+    // Handed over by a return, connected for it, or checked: then a bump or
+    // a fork ran before the acquire resumed.
+    CHECK(d::at_late_checkout(member(1), pool) == std::nullopt);
+    auto bumped = pool;
+    ++bumped.generation;
+    CHECK(d::at_late_checkout(member(1), bumped) == close_reason::generation);
+    CHECK(d::at_late_checkout(member(2), bumped) == std::nullopt);  // connected after the bump
+    auto forked = pool;
+    ++forked.fork_epoch;
+    CHECK(d::at_late_checkout(member(1), forked) == close_reason::forked);
+    ++forked.generation;  // a fork child's first bump: silently dropped all the same
+    CHECK(d::at_late_checkout(member(1), forked) == close_reason::forked);
+}
+
 TEST_CASE("a fork() child drops the parent's members silently and starts connecting afresh", "[pool][unit]") {
     const d::pool_state parent{.generation = 1, .fork_epoch = 3, .closed = false};
     CHECK_FALSE(d::fork_noticed(3, parent));

@@ -54,9 +54,13 @@ inline void pool_core::connect_failed(const std::exception_ptr& failure, batch& 
 }
 
 inline void pool_core::schedule_retry() {
-    if (retry_scheduled_) return;
+    // A bump resets the back-off: a failure after it may want a retry sooner
+    // than the one the old settings' failures scheduled. The later timer
+    // still fires, and finds nothing or little to do.
+    if (retry_scheduled_ && retry_at_ <= backoff_.next_attempt) return;
     retry_scheduled_ = true;
-    spawn(retry_after(shared_from_this(), backoff_.next_attempt));
+    retry_at_ = backoff_.next_attempt;
+    spawn(retry_after(shared_from_this(), retry_at_));
 }
 
 inline asio::awaitable<void> pool_core::retry_after(std::shared_ptr<pool_core> self, pool_clock::time_point at) {
@@ -64,7 +68,7 @@ inline asio::awaitable<void> pool_core::retry_after(std::shared_ptr<pool_core> s
     boost::system::error_code ec;
     co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     self->with_lock([&](batch& b) {
-        self->retry_scheduled_ = false;
+        if (at == self->retry_at_) self->retry_scheduled_ = false;
         // The timer went off at `at` by steady_clock; the coarse clock can be
         // a tick behind it, and by it the back-off would not be over yet: the
         // retry would be put off again at once, over and over until the next

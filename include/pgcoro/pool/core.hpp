@@ -106,11 +106,17 @@ public:
                     taken = coarse_now();
                 }
             }
-            if (!needs_check(*m, taken, options_.health_check_after)) co_return Handle(this, std::move(m));
+            if (!needs_check(*m, taken, options_.health_check_after)) {
+                if (still_fit_after_wait(m)) co_return Handle(this, std::move(m));
+                continue;
+            }
             // Idle for a while, or the server sent something meanwhile: an
             // empty query proves it (and reads what came) before the caller sees it.
             const auto failure = co_await check_alive(*m, options_.health_check_timeout);
-            if (!failure) co_return Handle(this, std::move(m));
+            if (!failure) {
+                if (still_fit_after_wait(m)) co_return Handle(this, std::move(m));
+                continue;
+            }
             // The caller's cancellation is theirs to see; a failed check only replaces the connection.
             std::exception_ptr cancelled;
             auto state = co_await asio::this_coro::cancellation_state;
@@ -126,6 +132,21 @@ public:
             });
             if (cancelled) std::rethrow_exception(cancelled);
         }
+    }
+
+    // Whether the member an acquire holds after waiting may still go out
+    // (at_late_checkout); if not it is closed, and m left empty.
+    bool still_fit_after_wait(member_ptr& m) {
+        std::shared_ptr<pool_core> last;  // as in release(): the pool may have gone meanwhile
+        with_lock([&](batch& b) {
+            notice_fork(b);
+            const auto reason = at_late_checkout(*m, state_);
+            if (!reason) return;
+            if (--in_use_ == 0) last = std::move(lent_out_);
+            retire(std::move(m), *reason, b);
+            start_connects(b);
+        });
+        return m != nullptr;
     }
 
     // A checked-out connection comes back (pooled_connection's destructor).
@@ -171,13 +192,14 @@ public:
         std::uint64_t g = 0;
         with_lock([&](batch& b) {
             config_ = std::move(cfg);
-            g = bump_locked(b);
+            g = bump_locked(b, false);
             if (state_.closed) return;
             auto m = new_member(std::move(probe), g, epoch);
             if (auto reason = unfit_reason(*m, connection_answers{m->conn}, state_, b.now))
                 retire(std::move(m), *reason, b);
             else
                 return_member(std::move(m), b);
+            start_connects(b);  // with the probe counted: min_idle wants one fewer
         });
         co_return g;
     }
@@ -402,9 +424,14 @@ private:
         }
     }
 
-    std::uint64_t bump_locked(batch& b) {
+    // `connect`: start the connects the new generation wants now; update()
+    // does so itself once its probe is counted.
+    std::uint64_t bump_locked(batch& b, bool connect = true) {
         ++state_.generation;
         notice_fork(b);  // bumped first: what a fork child connects is of the new generation
+        // The failures were the old settings'; the new ones (an update's
+        // probe already proved them) are tried at once, min_idle too.
+        backoff_ = fresh_backoff();
         watchers_.wake_all();
         std::vector<member_ptr> keep;
         for (auto& m : idle_) {
@@ -412,7 +439,7 @@ private:
             else keep.push_back(std::move(m));
         }
         idle_ = std::move(keep);
-        start_connects(b);
+        if (connect) start_connects(b);
         return state_.generation;
     }
 
@@ -487,6 +514,7 @@ private:
     std::map<std::uint64_t, std::size_t> per_generation_;
     std::size_t in_use_ = 0, connecting_ = 0, resetting_ = 0, closing_ = 0;
     bool retry_scheduled_ = false;
+    pool_clock::time_point retry_at_{};  // of the earliest retry scheduled
     bool maintenance_stopped_ = false;
     connect_backoff backoff_;
     failure_reports failure_reports_;

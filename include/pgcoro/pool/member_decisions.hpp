@@ -162,6 +162,16 @@ constexpr std::optional<close_reason> idle_after_bump(const member_state& m, con
     return std::nullopt;
 }
 
+// An acquire that waited (for a handover, a connect or a check) resumes
+// after other steps ran: a bump or a fork meanwhile makes the member it holds
+// one that no acquire may return any more. Closed then, and the acquire
+// waits again.
+constexpr std::optional<close_reason> at_late_checkout(const member_state& m, const pool_state& p) noexcept {
+    if (m.fork_epoch != p.fork_epoch) return close_reason::forked;
+    if (m.generation != p.generation) return close_reason::generation;
+    return std::nullopt;
+}
+
 // The process is a fork() child the pool has not yet seen: every idle member
 // is the parent's and is dropped, and connects start over (connect_decisions.hpp).
 constexpr bool fork_noticed(std::uint64_t process_epoch, const pool_state& p) noexcept {
