@@ -348,6 +348,23 @@ TEST_CASE("numeric: binary layouts the server sends and reads") {
     // Digits the sender did not strip still print right.
     CHECK(from_binary<pgcoro::numeric>("0003000000000002000100000000", oids::numeric).str() == "1.00");
     CHECK(from_binary<pgcoro::numeric>("00020001000000000000000c", oids::numeric).str() == "12");
+    // Found by tests/fuzz/type_decoders: a zero sent with a weight or a sign
+    // (no digits, weight 65) printed 264 zeros, and "-0.0" for a negative
+    // one; it reads as the server's zero, equal to what it encodes to.
+    CHECK(from_binary<pgcoro::numeric>("000000410000001e", oids::numeric).str() == "0." + std::string(30, '0'));
+    CHECK(from_binary<pgcoro::numeric>("0001fffe400000020000", oids::numeric).str() == "0.00");
+}
+
+TEST_CASE("numeric: text fields in any shape but numeric_out's are refused") {
+    // Found by tests/fuzz/type_decoders: "00" was kept as sent and differed
+    // from the 0 it encodes to. The server prints no leading zeros and no
+    // sign on zero.
+    for (const char* text : {"00", "007", "-0", "-0.000", "00.5", "+1", "1.", ".5", " 1", "1e3"}) {
+        INFO(text);
+        CHECK(error_of([&] { from_text<pgcoro::numeric>(text, oids::numeric); }).code == errc::invalid_value);
+    }
+    for (const char* text : {"0", "0.000", "-0.5", "10", "-12.3400", "NaN", "-Infinity"})
+        CHECK(from_text<pgcoro::numeric>(text, oids::numeric).str() == text);
 }
 
 TEST_CASE("numeric: text is kept in the server's canonical form") {
