@@ -930,6 +930,8 @@ TEST_CASE("connection service files follow libpq's rules", "[conninfo][service]"
         CHECK_THAT(c.to_string(), !Contains("hunter2"));
         const auto bad = write_file(dir / "secret-bad", "[s]\npassword=hunter2\nport=x\n", 0600);
         CHECK_THAT(parse_error("service=s", with({{"PGSERVICEFILE", bad}})), Contains("\"x\"") && !Contains("hunter2"));
+    }
+}
 
 TEST_CASE("TLS settings of libpq 16/17: defaults when nothing is given", "[conninfo][tls]") {
     const auto c = parse_alone("host=h");

@@ -1407,6 +1407,74 @@ TEST_CASE("format_text: types without a binary text form and malformed bytes are
     CHECK(out == "kept");
 }
 
+namespace {
+
+// A one-dimensional binary array of one element, whose type is `element_oid`.
+std::string binary_array_of_one(std::uint32_t element_oid, const std::string& element) {
+    std::string bytes;
+    pgcoro::detail::append_i32(bytes, 1);  // dimensions
+    pgcoro::detail::append_i32(bytes, 0);  // no NULLs
+    pgcoro::detail::append_u32(bytes, element_oid);
+    pgcoro::detail::append_i32(bytes, 1);  // length
+    pgcoro::detail::append_i32(bytes, 1);  // lower bound
+    pgcoro::detail::append_i32(bytes, static_cast<std::int32_t>(element.size()));
+    return bytes + element;
+}
+
+// int4[] of [7], wrapped `levels - 1` times in arrays whose element type is int4[].
+std::string nested_int4_arrays(int levels) {
+    std::string four;
+    pgcoro::detail::append_i32(four, 7);
+    std::string bytes = binary_array_of_one(oids::int4, four);
+    for (int i = 1; i < levels; ++i) bytes = binary_array_of_one(oids::int4_array, bytes);
+    return bytes;
+}
+
+}  // namespace
+
+TEST_CASE("format_text: arrays nested in arrays stop at 6 dimensions in all") {
+    // Issue 17: a binary array whose element type is an array type again,
+    // 30,000 levels deep, recursed until the stack overflowed. PostgreSQL
+    // allows 6 dimensions; nested arrays count theirs together.
+    const field_type int4_array{oids::int4_array, -1, format::binary};
+    CHECK(pgcoro::format_text(nested_int4_arrays(1), int4_array) == "{7}");
+    CHECK(pgcoro::format_text(nested_int4_arrays(2), int4_array) == "{{7}}");
+    CHECK_NOTHROW(pgcoro::format_text(nested_int4_arrays(6), int4_array));
+    auto e = error_of([&] { pgcoro::format_text(nested_int4_arrays(7), int4_array); });
+    CHECK(e.code == errc::invalid_value);
+    CHECK_THAT(e.message, Catch::Contains("more than 6 dimensions"));
+    // The depth is refused before the nesting is walked further.
+    std::string deep = nested_int4_arrays(1);
+    for (int i = 1; i < 30'000; ++i) {
+        std::string wrapper;
+        pgcoro::detail::append_i32(wrapper, 1);
+        pgcoro::detail::append_i32(wrapper, 0);
+        pgcoro::detail::append_u32(wrapper, oids::int4_array);
+        pgcoro::detail::append_i32(wrapper, 1);
+        pgcoro::detail::append_i32(wrapper, 1);
+        pgcoro::detail::append_i32(wrapper, static_cast<std::int32_t>(deep.size()));
+        deep.insert(0, wrapper);
+    }
+    CHECK(error_of([&] { pgcoro::format_text(deep, int4_array); }).code == errc::invalid_value);
+}
+
+TEST_CASE("format_text: timestamps near the ends of int64 print without overflow") {
+    // Issue 17: pg_days * microseconds_per_day overflowed (UBSan) for
+    // timestamp_send bytes 0x80000002ffffffff, far before the first timestamp
+    // a server sends; the day and time are split without that product now.
+    for (const std::int64_t us : {std::numeric_limits<std::int64_t>::min() + 1, std::int64_t{-0x7ffffffd00000001},
+                                  std::int64_t{-1}, std::int64_t{0}, std::numeric_limits<std::int64_t>::max() - 1}) {
+        const auto [days, time_of_day] = pgcoro::detail::split_days(us);
+        CHECK(time_of_day >= 0);
+        CHECK(time_of_day < pgcoro::detail::microseconds_per_day);
+        __extension__ typedef __int128 wide;  // the product checked needs more than 64 bits
+        CHECK(static_cast<wide>(days) * pgcoro::detail::microseconds_per_day + time_of_day == us);
+    }
+    CHECK(shown_hex("80000002ffffffff", oids::timestamp) == "290279-12-22 23:33:50.126079 BC");
+    CHECK(shown_hex("80000002ffffffff", oids::timestamptz) == "290279-12-22 23:33:50.126079+00 BC");
+    CHECK(shown_hex("8000000000000001", oids::timestamp) == "290279-12-22 19:59:05.224193 BC");
+}
+
 // --- the type table: what is received in binary and what prints it ----------------------
 
 namespace {

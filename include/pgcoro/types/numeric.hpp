@@ -198,7 +198,7 @@ constexpr bool is_numeric_output(std::string_view s) noexcept {
     bool nonzero = s[int_begin] != '0';
     if (i < s.size() && s[i] == '.') {
         const std::size_t frac_begin = ++i;
-        while (i < s.size() && is_digit(s[i])) nonzero = nonzero || s[i++] != '0';
+        for (; i < s.size() && is_digit(s[i]); ++i) nonzero = nonzero || s[i] != '0';
         if (i == frac_begin) return false;
     }
     return i == s.size() && (nonzero || !negative);
