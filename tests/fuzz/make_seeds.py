@@ -133,3 +133,19 @@ write("connection_settings", "passfile_line", "\1localhost:5432:db:user:se\\:cre
 write("connection_settings", "passfile_wildcards", "\1*:*:db:*:pw")
 write("connection_settings", "service_file",
       "\2# comment\n[other]\nhost=x\n[svc]\nhost = db.example.com\nport=5433\n  dbname=app  \n[next]\n")
+
+
+# --- inputs of the defects issue 17 §0 reported, kept as regression seeds
+# binary int4[] nested 7 deep (one level more than PostgreSQL's 6 dimensions)
+nested = binary_array(23, [(1, 1)], [struct.pack(">i", 7)])
+for _ in range(6):
+    nested = binary_array(1007, [(1, 1)], [nested])
+write("type_decoders", "issue17_nested_arrays", value("int4[]", True, nested))
+# timestamp_send bytes near INT64_MIN, whose day arithmetic overflowed
+write("type_decoders", "issue17_timestamp_int64_min", value("timestamp", True, bytes.fromhex("80000002ffffffff")))
+write("type_decoders", "issue17_timestamptz_int64_min", value("timestamptz", True, bytes.fromhex("8000000000000001")))
+# an ErrorResponse with no fields; 65 SASL mechanisms; 65 unrecognized options
+write("backend_messages", "issue17_empty_error", limit + msg("E", b"\0") + msg("N", b"\0"))
+write("backend_messages", "issue17_long_name_lists",
+      limit + msg("R", struct.pack(">i", 10) + b"M\0" * 65 + b"\0")
+      + msg("v", struct.pack(">ii", 0, 65) + b"N\0" * 65))
