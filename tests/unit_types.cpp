@@ -348,11 +348,15 @@ TEST_CASE("numeric: binary layouts the server sends and reads") {
     // Digits the sender did not strip still print right.
     CHECK(from_binary<pgcoro::numeric>("0003000000000002000100000000", oids::numeric).str() == "1.00");
     CHECK(from_binary<pgcoro::numeric>("00020001000000000000000c", oids::numeric).str() == "12");
-    // Found by tests/fuzz/type_decoders: a zero sent with a weight or a sign
+    // Found by tests/fuzz/type_decoders (corpus numeric_binary_*): a zero sent with a weight or a sign
     // (no digits, weight 65) printed 264 zeros, and "-0.0" for a negative
     // one; it reads as the server's zero, equal to what it encodes to.
     CHECK(from_binary<pgcoro::numeric>("000000410000001e", oids::numeric).str() == "0." + std::string(30, '0'));
     CHECK(from_binary<pgcoro::numeric>("0001fffe400000020000", oids::numeric).str() == "0.00");
+    // Digits past the display scale are cut off, as numeric_recv does, and a
+    // negative value they leave at zero is the unsigned zero.
+    CHECK(from_binary<pgcoro::numeric>("000281004000000c002e0d48", oids::numeric).str() == "0.000000000000");
+    CHECK(from_binary<pgcoro::numeric>("0002ffff4000000104570d48", oids::numeric).str() == "-0.1");
 }
 
 TEST_CASE("numeric: text fields in any shape but numeric_out's are refused") {
@@ -1438,7 +1442,8 @@ TEST_CASE("format_text: arrays nested in arrays stop at 6 dimensions in all") {
     // allows 6 dimensions; nested arrays count theirs together.
     const field_type int4_array{oids::int4_array, -1, format::binary};
     CHECK(pgcoro::format_text(nested_int4_arrays(1), int4_array) == "{7}");
-    CHECK(pgcoro::format_text(nested_int4_arrays(2), int4_array) == "{{7}}");
+    // An element's text is quoted as any element with braces is.
+    CHECK(pgcoro::format_text(nested_int4_arrays(2), int4_array) == "{\"{7}\"}");
     CHECK_NOTHROW(pgcoro::format_text(nested_int4_arrays(6), int4_array));
     auto e = error_of([&] { pgcoro::format_text(nested_int4_arrays(7), int4_array); });
     CHECK(e.code == errc::invalid_value);

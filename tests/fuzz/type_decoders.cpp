@@ -2,7 +2,7 @@
 // byte picks a column type and the C++ type it is read as (every codec of
 // types/, arrays nested up to three levels); the second the format, text or
 // binary. The rest is the field's bytes. Each value is
-//   - decoded as pg_traits<T>::decode does for row.get<T>();
+//   - decoded as row.get<T>() does (decode_field);
 //   - when it decodes, encoded again and decoded from that binary form, which
 //     must give the same value (a codec that reads what it cannot write, or
 //     writes what it cannot read, is a finding);
@@ -33,22 +33,26 @@ constexpr bool is_float_value<std::optional<T>> = is_float_value<T>;
 template <class T>
 constexpr bool is_float_value<std::vector<T>> = is_float_value<T>;
 
+// Through the entry points a connection uses: decode_field for row.get<T>(),
+// encode_param for a Bind parameter.
 template <class T>
 void decode_as(std::string_view bytes, std::uint32_t column_oid, format fmt) {
     const field_type column{column_oid, -1, fmt};
     if (!pg_traits<T>::accepts(column_oid)) __builtin_trap();  // a table entry below is wrong
-    const T value = pg_traits<T>::decode(bytes, column);
+    const T value = decode_field<T>(bytes, column, "c");
 
     // NaN is not equal to itself: floats are left out of the round trip.
     if constexpr (pg_encodable<T> && !is_float_value<T>) {
         std::string encoded;
+        param_info sent;
         try {
-            pg_traits<T>::encode(value, encoded);
+            sent = encode_param(value, encoded);
         } catch (const error&) {
             return;  // read but not writable (out of PostgreSQL's range): a choice, not a finding
         }
-        const field_type sent{column_oid, -1, pg_traits<T>::param_format};
-        if (!(pg_traits<T>::decode(encoded, sent) == value)) __builtin_trap();
+        if (sent.is_null) return;
+        if (!(decode_field<T>(std::string_view(encoded), field_type{column_oid, -1, sent.fmt}, "c") == value))
+            __builtin_trap();
     }
 }
 

@@ -69,6 +69,7 @@ inline void numeric_binary_to_text(std::string_view bytes, std::string& out) {
     };
 
     out.reserve(out.size() + static_cast<std::size_t>(weight > 0 ? weight + 1 : 1) * 4 + dscale + 2);
+    const std::size_t sign_at = out.size();
     if (sign == numeric_negative) out += '-';
     int d = 0;  // index of the base-10000 digit being printed
     if (weight < 0) {
@@ -94,6 +95,9 @@ inline void numeric_binary_to_text(std::string_view bytes, std::string& out) {
             out.append(four, dscale - shown < 4 ? dscale - shown : 4);
         }
     }
+    // Digits past the display scale are cut off, as numeric_recv does; a
+    // negative value left with none but zeros is the server's zero, unsigned.
+    if (sign == numeric_negative && out.find_first_of("123456789", sign_at) == std::string::npos) out.erase(sign_at, 1);
 }
 
 // Reads text as numeric_in does (surrounding whitespace, optional sign,
