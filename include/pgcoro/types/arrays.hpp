@@ -333,6 +333,12 @@ public:
         const field_type element_type{element_oid_of(t.oid), t.modifier, format::text};
         detail::read_text_elements(out, r, element_type, index);
         r.expect_end();
+        // "{{}}" holds no element: the empty array, as array_in reads it and
+        // as the binary form of an empty array reads, not one empty row.
+        std::int32_t lengths[dimensions];
+        detail::first_lengths(out, lengths);
+        for (std::int32_t n : lengths)
+            if (n == 0) out.clear();
         return out;
     }
 };
