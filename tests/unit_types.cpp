@@ -972,6 +972,10 @@ TEST_CASE("arrays: text form") {
     CHECK(from_text<std::vector<std::vector<int>>>("{{}}", 1007).empty());
     CHECK(from_text<std::vector<std::vector<int>>>("{{},{}}", 1007).empty());
     CHECK(from_text<std::vector<std::vector<std::vector<int>>>>("{{{}},{{}}}", 1007).empty());
+    // The same in binary (corpus array_binary_zero_length_dimension): a
+    // dimension of length 0 after one of length 1 read as one empty row.
+    CHECK(from_binary<std::vector<std::vector<int>>>("00000002000000000000001700000001000000010000000000000001", 1007)
+              .empty());
     CHECK(from_text<std::vector<int>>(" { 1 , -2 } ", 1007) == std::vector<int>{1, -2});
     CHECK(from_text<std::vector<bool>>("{t,f}", 1000) == std::vector<bool>{true, false});
     // SELECT '{"\\x00ff"}'::bytea[], '{"2024-01-01 00:00:00+00"}'::timestamptz[], '{"{\"a\": 1}"}'::jsonb[]

@@ -315,6 +315,10 @@ public:
             if (!pg_traits<value_scalar>::accepts(element))
                 throw error(errc::type_mismatch, "cannot read array elements of " + detail::describe_pg_type(element) +
                                                      " as " + std::string(detail::cpp_name_v<scalar_type>));
+            if (count == 0) {  // a zero-length dimension: no element, the empty array as in text_output
+                r.expect_end();
+                return out;
+            }
             const field_type element_type{element, t.modifier, format::binary};
             detail::read_binary_elements(out, lengths, r, element_type, index);
             r.expect_end();
