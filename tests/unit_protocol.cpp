@@ -233,6 +233,38 @@ TEST_CASE("error and notice fields") {
     CHECK(error_of([] { decode_error_fields("Mok\0"s); }) == pgcoro::errc::protocol_violation);
 }
 
+TEST_CASE("an ErrorResponse or NoticeResponse with no fields is refused") {
+    // Issue 17: it was taken as an error with no message ("ERROR:  : ").
+    try {
+        decode_error_fields("\0"s);
+        FAIL("no error thrown");
+    } catch (const pgcoro::error& e) {
+        CHECK(e.code() == pgcoro::errc::protocol_violation);
+        CHECK_THAT(e.what(), Catch::Contains("the server sent an empty error"));
+    }
+    CHECK(error_of([] { decode_error_fields("\0"s, "NoticeResponse"); }) == pgcoro::errc::protocol_violation);
+    CHECK(error_of([] { decode_error_fields(""s); }) == pgcoro::errc::protocol_violation);
+    // One unknown field is still a field: the protocol says to ignore it.
+    CHECK(decode_error_fields("Zx\0\0"s).message.empty());
+}
+
+TEST_CASE("lists of names before authentication are bounded") {
+    // Issue 17: each name costs a 16-byte view, so 16 MiB of one-byte names
+    // cost 278 MB before authentication.
+    std::string names;
+    for (std::size_t i = 0; i < max_listed_names; ++i) names += "M\0"s;
+    CHECK(std::get<auth_sasl>(decode_authentication(be32(10) + names + "\0"s)).mechanisms.size() == max_listed_names);
+    CHECK(error_of([&] { decode_authentication(be32(10) + names + "N\0\0"s); }) == pgcoro::errc::protocol_violation);
+
+    CHECK(decode_negotiate_protocol_version(be32(0) + be32(max_listed_names) + names).unrecognized.size() ==
+          max_listed_names);
+    CHECK(error_of([&] { decode_negotiate_protocol_version(be32(0) + be32(max_listed_names + 1) + names + "N\0"s); }) ==
+          pgcoro::errc::protocol_violation);
+    // A count far beyond the body is refused before anything is stored.
+    CHECK(error_of([] { decode_negotiate_protocol_version(be32(0) + be32(0x7fffffff)); }) ==
+          pgcoro::errc::protocol_violation);
+}
+
 TEST_CASE("row description and data rows") {
     const auto field = [](std::string name, std::uint32_t type, std::int16_t format) {
         return name + '\0' + be32(16384) + "\0\1"s + be32(type) + "\0\4"s + be32(0xffffffff) + std::string{0, static_cast<char>(format)};

@@ -348,6 +348,27 @@ TEST_CASE("numeric: binary layouts the server sends and reads") {
     // Digits the sender did not strip still print right.
     CHECK(from_binary<pgcoro::numeric>("0003000000000002000100000000", oids::numeric).str() == "1.00");
     CHECK(from_binary<pgcoro::numeric>("00020001000000000000000c", oids::numeric).str() == "12");
+    // Found by tests/fuzz/type_decoders (corpus numeric_binary_*): a zero sent with a weight or a sign
+    // (no digits, weight 65) printed 264 zeros, and "-0.0" for a negative
+    // one; it reads as the server's zero, equal to what it encodes to.
+    CHECK(from_binary<pgcoro::numeric>("000000410000001e", oids::numeric).str() == "0." + std::string(30, '0'));
+    CHECK(from_binary<pgcoro::numeric>("0001fffe400000020000", oids::numeric).str() == "0.00");
+    // Digits past the display scale are cut off, as numeric_recv does, and a
+    // negative value they leave at zero is the unsigned zero.
+    CHECK(from_binary<pgcoro::numeric>("000281004000000c002e0d48", oids::numeric).str() == "0.000000000000");
+    CHECK(from_binary<pgcoro::numeric>("0002ffff4000000104570d48", oids::numeric).str() == "-0.1");
+}
+
+TEST_CASE("numeric: text fields in any shape but numeric_out's are refused") {
+    // Found by tests/fuzz/type_decoders: "00" was kept as sent and differed
+    // from the 0 it encodes to. The server prints no leading zeros and no
+    // sign on zero.
+    for (const char* text : {"00", "007", "-0", "-0.000", "00.5", "+1", "1.", ".5", " 1", "1e3"}) {
+        INFO(text);
+        CHECK(error_of([&] { from_text<pgcoro::numeric>(text, oids::numeric); }).code == errc::invalid_value);
+    }
+    for (const char* text : {"0", "0.000", "-0.5", "10", "-12.3400", "NaN", "-Infinity"})
+        CHECK(from_text<pgcoro::numeric>(text, oids::numeric).str() == text);
 }
 
 TEST_CASE("numeric: text is kept in the server's canonical form") {
@@ -945,6 +966,16 @@ TEST_CASE("arrays: text form") {
     CHECK(from_text<std::vector<int>>("[0:1]={1,2}", 1007) == std::vector<int>{1, 2});
     CHECK(from_text<std::vector<int>>("{}", 1007).empty());
     CHECK(from_text<std::vector<std::vector<int>>>("{}", 1007).empty());
+    // Found by tests/fuzz/type_decoders (corpus array_text_empty_rows): "{{}}"
+    // read as one empty row, which encodes as the empty array and reads back
+    // as no row. It holds no element: the empty array, as array_in reads it.
+    CHECK(from_text<std::vector<std::vector<int>>>("{{}}", 1007).empty());
+    CHECK(from_text<std::vector<std::vector<int>>>("{{},{}}", 1007).empty());
+    CHECK(from_text<std::vector<std::vector<std::vector<int>>>>("{{{}},{{}}}", 1007).empty());
+    // The same in binary (corpus array_binary_zero_length_dimension): a
+    // dimension of length 0 after one of length 1 read as one empty row.
+    CHECK(from_binary<std::vector<std::vector<int>>>("00000002000000000000001700000001000000010000000000000001", 1007)
+              .empty());
     CHECK(from_text<std::vector<int>>(" { 1 , -2 } ", 1007) == std::vector<int>{1, -2});
     CHECK(from_text<std::vector<bool>>("{t,f}", 1000) == std::vector<bool>{true, false});
     // SELECT '{"\\x00ff"}'::bytea[], '{"2024-01-01 00:00:00+00"}'::timestamptz[], '{"{\"a\": 1}"}'::jsonb[]
@@ -1388,6 +1419,75 @@ TEST_CASE("format_text: types without a binary text form and malformed bytes are
     const std::string bad = unhex("00000001000000000000001700000002000000010000000400000001000000030000");
     CHECK_THROWS(pgcoro::append_text_output(out, bad, field_type{oids::int4_array, -1, format::binary}));
     CHECK(out == "kept");
+}
+
+namespace {
+
+// A one-dimensional binary array of one element, whose type is `element_oid`.
+std::string binary_array_of_one(std::uint32_t element_oid, const std::string& element) {
+    std::string bytes;
+    pgcoro::detail::append_i32(bytes, 1);  // dimensions
+    pgcoro::detail::append_i32(bytes, 0);  // no NULLs
+    pgcoro::detail::append_u32(bytes, element_oid);
+    pgcoro::detail::append_i32(bytes, 1);  // length
+    pgcoro::detail::append_i32(bytes, 1);  // lower bound
+    pgcoro::detail::append_i32(bytes, static_cast<std::int32_t>(element.size()));
+    return bytes + element;
+}
+
+// int4[] of [7], wrapped `levels - 1` times in arrays whose element type is int4[].
+std::string nested_int4_arrays(int levels) {
+    std::string four;
+    pgcoro::detail::append_i32(four, 7);
+    std::string bytes = binary_array_of_one(oids::int4, four);
+    for (int i = 1; i < levels; ++i) bytes = binary_array_of_one(oids::int4_array, bytes);
+    return bytes;
+}
+
+}  // namespace
+
+TEST_CASE("format_text: arrays nested in arrays stop at 6 dimensions in all") {
+    // Issue 17: a binary array whose element type is an array type again,
+    // 30,000 levels deep, recursed until the stack overflowed. PostgreSQL
+    // allows 6 dimensions; nested arrays count theirs together.
+    const field_type int4_array{oids::int4_array, -1, format::binary};
+    CHECK(pgcoro::format_text(nested_int4_arrays(1), int4_array) == "{7}");
+    // An element's text is quoted as any element with braces is.
+    CHECK(pgcoro::format_text(nested_int4_arrays(2), int4_array) == "{\"{7}\"}");
+    CHECK_NOTHROW(pgcoro::format_text(nested_int4_arrays(6), int4_array));
+    auto e = error_of([&] { pgcoro::format_text(nested_int4_arrays(7), int4_array); });
+    CHECK(e.code == errc::invalid_value);
+    CHECK_THAT(e.message, Catch::Contains("more than 6 dimensions"));
+    // The depth is refused before the nesting is walked further.
+    std::string deep = nested_int4_arrays(1);
+    for (int i = 1; i < 30'000; ++i) {
+        std::string wrapper;
+        pgcoro::detail::append_i32(wrapper, 1);
+        pgcoro::detail::append_i32(wrapper, 0);
+        pgcoro::detail::append_u32(wrapper, oids::int4_array);
+        pgcoro::detail::append_i32(wrapper, 1);
+        pgcoro::detail::append_i32(wrapper, 1);
+        pgcoro::detail::append_i32(wrapper, static_cast<std::int32_t>(deep.size()));
+        deep.insert(0, wrapper);
+    }
+    CHECK(error_of([&] { pgcoro::format_text(deep, int4_array); }).code == errc::invalid_value);
+}
+
+TEST_CASE("format_text: timestamps near the ends of int64 print without overflow") {
+    // Issue 17: pg_days * microseconds_per_day overflowed (UBSan) for
+    // timestamp_send bytes 0x80000002ffffffff, far before the first timestamp
+    // a server sends; the day and time are split without that product now.
+    for (const std::int64_t us : {std::numeric_limits<std::int64_t>::min() + 1, std::int64_t{-0x7ffffffd00000001},
+                                  std::int64_t{-1}, std::int64_t{0}, std::numeric_limits<std::int64_t>::max() - 1}) {
+        const auto [days, time_of_day] = pgcoro::detail::split_days(us);
+        CHECK(time_of_day >= 0);
+        CHECK(time_of_day < pgcoro::detail::microseconds_per_day);
+        __extension__ typedef __int128 wide;  // the product checked needs more than 64 bits
+        CHECK(static_cast<wide>(days) * pgcoro::detail::microseconds_per_day + time_of_day == us);
+    }
+    CHECK(shown_hex("80000002ffffffff", oids::timestamp) == "290279-12-22 23:33:50.126079 BC");
+    CHECK(shown_hex("80000002ffffffff", oids::timestamptz) == "290279-12-22 23:33:50.126079+00 BC");
+    CHECK(shown_hex("8000000000000001", oids::timestamp) == "290279-12-22 19:59:05.224193 BC");
 }
 
 // --- the type table: what is received in binary and what prints it ----------------------

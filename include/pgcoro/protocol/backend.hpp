@@ -14,6 +14,12 @@
 
 namespace pgcoro::protocol {
 
+// Lists of names a server sends before authentication (SASL mechanisms, the
+// protocol options it did not recognize) are a handful long; each name kept
+// costs a view of 16 bytes, so a message of one-byte names would cost 16
+// times its size. Longer lists are refused.
+inline constexpr std::size_t max_listed_names = 64;
+
 // --- Authentication ('R') ---------------------------------------------------
 struct auth_ok {};
 struct auth_cleartext_password {};
@@ -43,6 +49,8 @@ inline authentication_request decode_authentication(std::string_view body) {
         for (;;) {
             auto name = r.cstring();
             if (name.empty()) break;
+            if (s.mechanisms.size() == max_listed_names)
+                r.fail("more than " + std::to_string(max_listed_names) + " SASL mechanisms");
             s.mechanisms.push_back(name);
         }
         r.expect_end();
@@ -100,6 +108,8 @@ inline negotiate_protocol_version decode_negotiate_protocol_version(std::string_
     v.newest_minor = r.int32();
     const auto n = r.int32();
     if (n < 0) r.fail("negative option count");
+    if (static_cast<std::size_t>(n) > max_listed_names)
+        r.fail(std::to_string(n) + " unrecognized options, more than " + std::to_string(max_listed_names));
     for (std::int32_t i = 0; i < n; ++i) v.unrecognized.push_back(r.cstring());
     r.expect_end();
     return v;
@@ -119,6 +129,9 @@ inline std::optional<std::uint32_t> parse_field_number(std::string_view s) {
 inline diagnostics decode_error_fields(std::string_view body, const char* message = "ErrorResponse") {
     message_reader r(body, message);
     diagnostics d;
+    // The server always sends at least a severity, a code and a message; an
+    // error with none would read as "ERROR:  : " with nothing to act on.
+    if (body.size() == 1 && body[0] == '\0') r.fail("the server sent an empty error (no fields)");
     for (;;) {
         const auto code = static_cast<char>(r.int8());
         if (code == '\0') break;

@@ -315,6 +315,10 @@ public:
             if (!pg_traits<value_scalar>::accepts(element))
                 throw error(errc::type_mismatch, "cannot read array elements of " + detail::describe_pg_type(element) +
                                                      " as " + std::string(detail::cpp_name_v<scalar_type>));
+            if (count == 0) {  // a zero-length dimension: no element, the empty array as in text_output
+                r.expect_end();
+                return out;
+            }
             const field_type element_type{element, t.modifier, format::binary};
             detail::read_binary_elements(out, lengths, r, element_type, index);
             r.expect_end();
@@ -333,6 +337,12 @@ public:
         const field_type element_type{element_oid_of(t.oid), t.modifier, format::text};
         detail::read_text_elements(out, r, element_type, index);
         r.expect_end();
+        // "{{}}" holds no element: the empty array, as array_in reads it and
+        // as the binary form of an empty array reads, not one empty row.
+        std::int32_t lengths[dimensions];
+        detail::first_lengths(out, lengths);
+        for (std::int32_t n : lengths)
+            if (n == 0) out.clear();
         return out;
     }
 };

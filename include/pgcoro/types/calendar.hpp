@@ -34,6 +34,22 @@ constexpr std::int64_t floor_div(std::int64_t a, std::int64_t b) noexcept {
     return a / b - ((a % b != 0) && ((a < 0) != (b < 0)) ? 1 : 0);
 }
 
+// Microseconds split into whole days (rounded down) and the time of day.
+// Not days * microseconds_per_day subtracted: near INT64_MIN that product
+// overflows.
+struct days_and_time {
+    std::int64_t days;
+    std::int64_t time_of_day;  // 0 .. microseconds_per_day - 1
+};
+constexpr days_and_time split_days(std::int64_t microseconds) noexcept {
+    days_and_time r{microseconds / microseconds_per_day, microseconds % microseconds_per_day};
+    if (r.time_of_day < 0) {
+        r.time_of_day += microseconds_per_day;
+        --r.days;
+    }
+    return r;
+}
+
 // Days since 1970-01-01 of a civil date, counting from March so that the
 // leap day ends each 4-year cycle.
 constexpr std::int64_t days_from_civil(civil_date d) noexcept {

@@ -114,8 +114,8 @@ TimePoint time_point_from_pg(std::int64_t pg, std::string_view cpp_name) {
     if (pg == pg_timestamp_minus_infinity) return TimePoint::min();
     std::int64_t us;
     if (__builtin_add_overflow(pg, pg_epoch_microseconds, &us)) {  // past year 292277
-        const std::int64_t pg_days = floor_div(pg, microseconds_per_day);
-        throw_out_of_range(iso_text_of(pg_days + pg_epoch_days, pg - pg_days * microseconds_per_day, true), cpp_name);
+        const auto [pg_days, time_of_day] = split_days(pg);
+        throw_out_of_range(iso_text_of(pg_days + pg_epoch_days, time_of_day, true), cpp_name);
     }
     return TimePoint(typename TimePoint::duration(us));
 }
@@ -127,8 +127,8 @@ std::int64_t timestamp_to_pg(TimePoint v, std::string_view pg_type) {
     const std::int64_t us = v.time_since_epoch().count();
     std::int64_t pg;
     if (__builtin_sub_overflow(us, pg_epoch_microseconds, &pg) || pg < pg_timestamp_min || pg >= pg_timestamp_end) {
-        const std::int64_t days = floor_div(us, microseconds_per_day);
-        throw_out_of_range(iso_text_of(days, us - days * microseconds_per_day, true), pg_type);
+        const auto [days, time_of_day] = split_days(us);
+        throw_out_of_range(iso_text_of(days, time_of_day, true), pg_type);
     }
     return pg;
 }

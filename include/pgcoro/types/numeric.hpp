@@ -36,7 +36,7 @@ inline void numeric_binary_to_text(std::string_view bytes, std::string& out) {
     wire_reader r(bytes, "binary numeric");
     int ndigits = r.u16();
     int weight = r.i16();
-    const std::uint16_t sign = r.u16();
+    std::uint16_t sign = r.u16();
     const int dscale = r.u16();
     const char* digits = r.bytes(2 * static_cast<std::size_t>(ndigits)).data();
     r.expect_end();
@@ -46,6 +46,12 @@ inline void numeric_binary_to_text(std::string_view bytes, std::string& out) {
         digits += 2;
         --ndigits;
         --weight;
+    }
+    // Zero, however its weight and sign were sent, prints as the server's
+    // zero does: "0" and the scale's zeros, no sign.
+    if (ndigits == 0 && (sign == numeric_positive || sign == numeric_negative)) {
+        weight = 0;
+        sign = numeric_positive;
     }
 
     switch (sign) {
@@ -63,6 +69,7 @@ inline void numeric_binary_to_text(std::string_view bytes, std::string& out) {
     };
 
     out.reserve(out.size() + static_cast<std::size_t>(weight > 0 ? weight + 1 : 1) * 4 + dscale + 2);
+    const std::size_t sign_at = out.size();
     if (sign == numeric_negative) out += '-';
     int d = 0;  // index of the base-10000 digit being printed
     if (weight < 0) {
@@ -88,6 +95,9 @@ inline void numeric_binary_to_text(std::string_view bytes, std::string& out) {
             out.append(four, dscale - shown < 4 ? dscale - shown : 4);
         }
     }
+    // Digits past the display scale are cut off, as numeric_recv does; a
+    // negative value left with none but zeros is the server's zero, unsigned.
+    if (sign == numeric_negative && out.find_first_of("123456789", sign_at) == std::string::npos) out.erase(sign_at, 1);
 }
 
 // Reads text as numeric_in does (surrounding whitespace, optional sign,
@@ -176,20 +186,26 @@ inline void numeric_text_to_binary(std::string_view text, std::string& out) {
 }
 
 // The shape of numeric_out's output: "NaN", "Infinity", "-Infinity" or
-// -?digits[.digits]. Checked on text-format fields, which are then kept as sent.
+// -?digits[.digits], the integer digits without leading zeros and no sign on
+// zero. Checked on text-format fields, which are then kept as sent: text in
+// any other shape ("007", "-0") would compare unequal to the same value
+// received in binary.
 constexpr bool is_numeric_output(std::string_view s) noexcept {
     if (s == "NaN" || s == "Infinity" || s == "-Infinity") return true;
     std::size_t i = 0;
-    if (i < s.size() && s[i] == '-') ++i;
+    const bool negative = i < s.size() && s[i] == '-';
+    if (negative) ++i;
     const std::size_t int_begin = i;
     while (i < s.size() && is_digit(s[i])) ++i;
     if (i == int_begin) return false;
+    if (s[int_begin] == '0' && i - int_begin > 1) return false;
+    bool nonzero = s[int_begin] != '0';
     if (i < s.size() && s[i] == '.') {
         const std::size_t frac_begin = ++i;
-        while (i < s.size() && is_digit(s[i])) ++i;
+        for (; i < s.size() && is_digit(s[i]); ++i) nonzero = nonzero || s[i] != '0';
         if (i == frac_begin) return false;
     }
-    return i == s.size();
+    return i == s.size() && (nonzero || !negative);
 }
 
 }  // namespace detail

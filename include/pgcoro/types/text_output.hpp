@@ -288,10 +288,10 @@ inline void append_timestamp_output(std::string& out, std::int64_t pg_us, bool w
         out += "-infinity";
         return;
     }
-    const std::int64_t pg_days = floor_div(pg_us, microseconds_per_day);
+    const auto [pg_days, time_of_day] = split_days(pg_us);
     const bool bc = append_iso_date(out, pg_days + pg_epoch_days);
     out += ' ';
-    append_time_of_day(out, pg_us - pg_days * microseconds_per_day);
+    append_time_of_day(out, time_of_day);
     if (with_zone) out += "+00";
     if (bc) out += " BC";
 }
@@ -354,14 +354,23 @@ inline void append_array_element(std::string& out, std::string_view element) {
     out += '"';
 }
 
-inline void append_binary_field_text(std::string& out, std::string_view bytes, const field_type& t);
+// `enclosing_dimensions`: those of the arrays this one is an element of. A
+// server never sends an array whose elements are arrays, but a hostile one
+// could nest them without end and recurse through the stack; counted
+// together, the dimensions stay within PostgreSQL's limit of 6.
+inline void append_binary_field_text(std::string& out, std::string_view bytes, const field_type& t,
+                                     int enclosing_dimensions = 0);
 
-inline void append_binary_array_text(std::string& out, std::string_view bytes, const field_type& t) {
+inline void append_binary_array_text(std::string& out, std::string_view bytes, const field_type& t,
+                                     int enclosing_dimensions) {
     wire_reader r(bytes, "binary array");
     const std::int32_t ndim = r.i32();
     const std::int32_t flags = r.i32();
     const std::uint32_t element = r.u32();
     if (ndim < 0 || ndim > max_array_dimensions) throw_invalid("binary array", "bad dimension count");
+    if (ndim > max_array_dimensions - enclosing_dimensions)
+        throw_invalid("binary array", "arrays nested in arrays have more than " +
+                                          std::to_string(max_array_dimensions) + " dimensions in all");
     if (flags != 0 && flags != 1) throw_invalid("binary array", "bad flags");
     if (ndim == 0) {
         r.expect_end();
@@ -409,7 +418,8 @@ inline void append_binary_array_text(std::string& out, std::string_view bytes, c
         } else {
             if (length < 0) throw_invalid("binary array", "negative element length");
             scratch.clear();
-            append_binary_field_text(scratch, r.bytes(static_cast<std::size_t>(length)), element_type);
+            append_binary_field_text(scratch, r.bytes(static_cast<std::size_t>(length)), element_type,
+                                     enclosing_dimensions + ndim);
             append_array_element(out, scratch);
         }
         int d = ndim - 1;
@@ -426,7 +436,8 @@ inline void append_binary_array_text(std::string& out, std::string_view bytes, c
     r.expect_end();
 }
 
-inline void append_binary_field_text(std::string& out, std::string_view bytes, const field_type& t) {
+inline void append_binary_field_text(std::string& out, std::string_view bytes, const field_type& t,
+                                     int enclosing_dimensions) {
     switch (text_output_of(t.oid)) {
     case text_output_routine::boolean:
         out += pg_traits<bool>::decode(bytes, t) ? 't' : 'f';
@@ -486,7 +497,7 @@ inline void append_binary_field_text(std::string& out, std::string_view bytes, c
         out += network_text_from_binary(bytes);
         return;
     case text_output_routine::array:
-        return append_binary_array_text(out, bytes, t);
+        return append_binary_array_text(out, bytes, t, enclosing_dimensions);
     case text_output_routine::none:
         break;
     }
