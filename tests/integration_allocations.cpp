@@ -84,22 +84,34 @@ TEST_CASE("coroutines waiting on a busy pool allocate nothing in steady state") 
         constexpr int coroutines = 32, warm_up = 20, measured = 100;
         int warmed = 0, done = 0;
         long before = 0, after = 0, checked = 0;
+        std::chrono::steady_clock::time_point started, finished;
         co_await test::run_concurrently(coroutines, [&](int) -> asio::awaitable<void> {
             pgcoro::result r;
             for (int i = 0; i < warm_up + measured; ++i) {
-                if (i == warm_up && ++warmed == coroutines) before = test::heap_allocations;
+                if (i == warm_up && ++warmed == coroutines) {
+                    before = test::heap_allocations;
+                    started = std::chrono::steady_clock::now();
+                }
                 auto conn = co_await pool.acquire();
                 co_await conn->query_into(r, "SELECT $1::int4 + 1", i);
                 checked += r[0].get<int>(0) == i + 1;
             }
-            if (++done == coroutines) after = test::heap_allocations;
+            if (++done == coroutines) {
+                after = test::heap_allocations;
+                finished = std::chrono::steady_clock::now();
+            }
         });
         const auto stats = pool.stats();
         co_await pool.close();
         CHECK(checked == coroutines * (warm_up + measured));
         CHECK(stats.acquire_wait_max > std::chrono::nanoseconds::zero());  // they did wait
-        INFO("counted: " << test::heap_counter_scope);
-        CHECK(after - before < 10);
+        // The pool's maintenance runs every 250 ms and its timers may
+        // allocate now and then, more of them on a slow or loaded machine:
+        // allowed a few per tick, which is still far below one per query
+        // (3,200 here).
+        const auto ticks = (finished - started) / std::chrono::milliseconds(250);
+        INFO("counted: " << test::heap_counter_scope << "; measured for " << ticks << " maintenance ticks");
+        CHECK(after - before < 10 + 2 * ticks);
     }());
 }
 
