@@ -323,3 +323,60 @@ TEST_CASE("a prepared statement refuses arguments of another type and statements
         co_await conn.close();
     }());
 }
+
+TEST_CASE("max_result_size bounds what a query keeps; the connection stays usable and stream() reads more") {
+    run([]() -> asio::awaitable<void> {
+        // 2,000 rows of 1,000 bytes: about 2 MB kept, against a limit of 1 MB.
+        const std::string big = "SELECT repeat('x', 1000) FROM generate_series(1, 2000)";
+        const std::string small = "SELECT repeat('x', 1000) FROM generate_series(1, 500)";
+        auto conn = co_await connect();
+        conn.set_query_timeout(std::chrono::seconds(30));
+        auto check_refused = [](const pgcoro::error& e) {
+            CHECK(e.code() == pgcoro::errc::result_too_large);
+            CHECK_THAT(e.what(), Catch::Contains("config::max_result_size (1048576 bytes) in 2000 rows") &&
+                                     Catch::Contains("stream()"));
+        };
+        auto cfg = config_of(test::tcp_conninfo("user=pgcoro_scram password=scram_pw sslmode=disable"));
+        cfg.max_result_size = 1 << 20;
+        auto limited = co_await pgcoro::connection::connect(cfg);
+        try {
+            co_await limited.query(big);
+            FAIL("query() kept 2 MB");
+        } catch (const pgcoro::error& e) {
+            check_refused(e);
+        }
+        CHECK(limited.is_usable());
+        const auto kept = co_await limited.query(small);
+        CHECK(kept.size() == 500);
+        try {
+            co_await limited.simple_query(big);
+            FAIL("simple_query() kept 2 MB");
+        } catch (const pgcoro::error& e) {
+            check_refused(e);
+        }
+        CHECK(limited.is_usable());
+        pgcoro::pipeline p;
+        p.query(big).query("SELECT 7");
+        try {
+            co_await limited.run(p);
+            FAIL("a pipeline kept 2 MB");
+        } catch (const pgcoro::error& e) {
+            check_refused(e);
+        }
+        CHECK(limited.is_usable());
+        // execute() keeps no rows, and stream() keeps a chunk at a time.
+        const auto counted = co_await limited.execute(big);
+        CHECK(counted == 2000u);
+        auto rows = co_await limited.stream(pgcoro::stream_options{.chunk_rows = 100}, big);
+        std::size_t n = 0;
+        while (auto row = co_await rows.next()) n += row->text(0).size() == 1000;
+        CHECK(n == 2000);
+        const auto after = co_await limited.query("SELECT 8");
+        CHECK(after[0].get<int>(0) == 8);
+        // The default (256 MiB) keeps it.
+        const auto all = co_await conn.query(big);
+        CHECK(all.size() == 2000);
+        co_await limited.close();
+        co_await conn.close();
+    }());
+}

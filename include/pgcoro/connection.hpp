@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
@@ -290,14 +291,19 @@ public:
 
     // The next notification: one already received, else waits on the idle
     // connection until one arrives. Cancel it like any operation (a timer
-    // raced with ||); the connection stays usable.
+    // raced with ||); the connection stays usable. When the queue was full
+    // (config::max_pending_notifications) and notifications were dropped, it
+    // throws errc::notifications_dropped once the ones kept are taken, and
+    // then goes on.
     asio::awaitable<notification> wait_for_notification() {
         require_open();
+        throw_if_notifications_dropped();
         if (session_->notifications.empty()) {
             co_await run_exclusive([](detail::session& s) -> asio::awaitable<void> {
                 detail::notification_wait wait;
                 co_await detail::run_exchange(s, wait);
             });
+            throw_if_notifications_dropped();
         }
         auto n = std::move(session_->notifications.front());
         session_->notifications.pop_front();
@@ -305,6 +311,17 @@ public:
     }
 
 private:
+    // Once the notifications kept are taken, the news that others were not.
+    void throw_if_notifications_dropped() {
+        if (!session_->notifications.empty() || session_->notifications_dropped == 0) return;
+        const auto dropped = std::exchange(session_->notifications_dropped, 0);
+        throw error(errc::notifications_dropped,
+                    std::to_string(dropped) + " notification" + (dropped == 1 ? " was" : "s were") +
+                        " dropped: more than config::max_pending_notifications (" +
+                        std::to_string(session_->settings().max_pending_notifications) +
+                        ") waited to be taken; take them sooner or raise the limit");
+    }
+
     static void refuse_named_statement_on_shared_session(const detail::session& s) {
         if (s.statements.server_session_shared())
             throw error(errc::shared_server_session,

@@ -36,6 +36,8 @@ enum class errc {
     invalid_state,            // the call does not fit the object's state (e.g. commit twice)
     pool_closed,              // acquire() on a pool that is closing or closed
     shared_server_session,    // the call needs a server session of its own, and a proxy shares it
+    result_too_large,         // a query's rows take more than config::max_result_size
+    notifications_dropped,    // more than config::max_pending_notifications waited to be taken
 };
 
 }  // namespace pgcoro
@@ -53,6 +55,8 @@ public:
         case errc::invalid_config: return "invalid connection configuration";
         case errc::protocol_violation: return "protocol violation";
         case errc::message_too_large: return "message too large";
+        case errc::result_too_large: return "query result too large";
+        case errc::notifications_dropped: return "notifications dropped";
         case errc::connection_closed: return "server closed the connection unexpectedly";
         case errc::connection_broken: return "connection is broken";
         case errc::operation_in_progress: return "another operation is in progress";

@@ -49,9 +49,10 @@ struct listener_event {
     enum class kind {
         notification,  // one arrived: see `notification`
         reconnected,   // the session was lost and is back; notifications in the gap may be missed
+        dropped,       // notifications arrived faster than next() took them, and some were dropped
     } what = kind::notification;
     pgcoro::notification notification;  // for kind::notification
-    std::string cause;                  // for kind::reconnected: why the old session ended
+    std::string cause;                  // reconnected: why the old session ended; dropped: how many
 };
 
 struct listener_options {
@@ -135,6 +136,12 @@ public:
                 e.notification = std::move(*got);
                 co_return e;
             }
+            if (auto dropped = dropped_notifications(failure)) {
+                listener_event e;
+                e.what = listener_event::kind::dropped;
+                e.cause = std::move(*dropped);
+                co_return e;
+            }
             // The session ended (a restart, pg_terminate_backend, a network failure).
             lost_cause_ = detail::describe_exception(failure);
             conn_.reset();
@@ -164,6 +171,18 @@ private:
         }
         q += '"';
         return q;
+    }
+
+    // The message of errc::notifications_dropped: the session is fine.
+    static std::optional<std::string> dropped_notifications(const std::exception_ptr& failure) {
+        if (!failure) return std::nullopt;
+        try {
+            std::rethrow_exception(failure);
+        } catch (const error& e) {
+            if (e.code() == errc::notifications_dropped) return std::string(e.what());
+        } catch (...) {
+        }
+        return std::nullopt;
     }
 
     // A wait for one notification that reports a failure instead of

@@ -302,4 +302,18 @@ inline std::optional<std::uint64_t> rows_affected(std::string_view tag) {
     return v;
 }
 
+// A result's rows against its CommandComplete. A SELECT or FETCH that
+// sent rows counts them in its tag (per Execute, for a portal run in
+// chunks), so another number means messages were lost or forged on the way.
+// Other tags are not checked: CREATE TABLE AS says "SELECT n" and sends no
+// rows (callers check only results with columns), and a rule may rewrite
+// what an INSERT ... RETURNING reports.
+inline void check_rows_returned(std::string_view tag, std::uint64_t rows) {
+    if (!tag.starts_with("SELECT ") && !tag.starts_with("FETCH ")) return;
+    const auto counted = rows_affected(tag);
+    if (counted && *counted != rows)
+        throw_protocol_violation("CommandComplete \"" + std::string(tag) + "\" after " + std::to_string(rows) +
+                                 (rows == 1 ? " DataRow" : " DataRows"));
+}
+
 }  // namespace pgcoro::protocol

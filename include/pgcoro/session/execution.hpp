@@ -12,6 +12,7 @@
 
 #include "../types/parameters.hpp"
 #include "extended_query.hpp"
+#include "result_budget.hpp"
 #include "operation.hpp"
 
 namespace pgcoro::detail {
@@ -25,12 +26,14 @@ struct execution_base {
     Parameters params;
     Sink sink;
     first_error errors;
+    result_budget budget;      // what the sink may keep; counts the rows
     std::string_view sql;      // for an unnamed statement's Parse
     statement_ptr statement;   // what the rows are read by
     enum class stage { parse, bind, columns, rows, ready } at = stage::bind;
 
     next_step send_execution(session& s, const statement_ptr& executed) {
         errors.failure.reset();
+        budget.reset(s.settings().max_result_size);
         statement = executed;
         bind_statement(s, *statement, sql, params.writer(), protocol::execute_all_and_sync);
         s.expect_ready();
@@ -69,13 +72,16 @@ struct execution_base {
             return next_step::read;
         case data_row:
             if (at != stage::rows) return next_step::unexpected;
-            sink.row(m.body);
+            if (budget.take(m.body.size(), statement->columns.size()) || !Sink::keeps_rows) sink.row(m.body);
             return next_step::read;
-        case command_complete:
+        case command_complete: {
             if (at != stage::rows) return next_step::unexpected;
-            sink.complete(protocol::decode_command_complete(m.body));
+            const auto tag = protocol::decode_command_complete(m.body);
+            if (!statement->columns.empty()) protocol::check_rows_returned(tag, budget.rows());
+            sink.complete(tag);
             at = stage::ready;
             return next_step::read;
+        }
         case empty_query_response:
             if (at != stage::rows) return next_step::unexpected;
             protocol::expect_empty_body(m.body, "EmptyQueryResponse");
@@ -84,7 +90,9 @@ struct execution_base {
             return next_step::read;
         case ready_for_query:
             if (at != stage::ready) return next_step::unexpected;
-            return errors.finish();
+            errors.finish();
+            if constexpr (Sink::keeps_rows) budget.throw_if_exceeded();
+            return next_step::done;
         default: return next_step::unexpected;
         }
     }

@@ -44,7 +44,7 @@ inline asio::awaitable<void> close_statement(session& s, std::string_view name) 
 class notification_wait {
 public:
     next_step after_asynchronous(session& s) const noexcept {
-        return s.notifications.empty() ? next_step::read : next_step::done;
+        return s.notifications.empty() && s.notifications_dropped == 0 ? next_step::read : next_step::done;
     }
     next_step on_message(session&, const protocol::backend_message&) const noexcept { return next_step::unexpected; }
     next_step on_error(session&, diagnostics&&) const noexcept { return next_step::unexpected; }

@@ -15,6 +15,7 @@
 
 #include "../pipeline.hpp"
 #include "extended_query.hpp"
+#include "result_budget.hpp"
 
 namespace pgcoro::detail {
 
@@ -152,6 +153,7 @@ public:
         }
         next_ = segment_start_ = segments_done_ = 0;
         segment_failed_ = false;
+        budget_.reset(s.settings().max_result_size);
         segments_ = scratch.segment_ends.size();
         await_statement(s);
         return segments_ == 0 ? next_step::done : next_step::write;  // an empty pipeline asks nothing
@@ -173,7 +175,9 @@ public:
             segment_failed_ = false;
             ++segments_done_;
             await_statement(s);
-            return segments_done_ < segments_ ? next_step::read : next_step::done;
+            if (segments_done_ < segments_) return next_step::read;
+            budget_.throw_if_exceeded();
+            return next_step::done;
         case parse_complete:
             if (next_ >= end || at_ != stage::parse) return next_step::unexpected;
             protocol::expect_empty_body(m.body, "ParseComplete");
@@ -200,15 +204,22 @@ public:
             at_ = stage::rows;
             return next_step::read;
         }
-        case data_row:
+        case data_row: {
             if (next_ >= end || at_ != stage::rows) return next_step::unexpected;
-            (*out_)[scratch.sent[next_]].rows.append_row(m.body);
+            auto& rows = (*out_)[scratch.sent[next_]].rows;
+            ++rows_;
+            if (budget_.take(m.body.size(), rows.columns().size())) rows.append_row(m.body);
             return next_step::read;
+        }
         case command_complete:
         case empty_query_response: {
             if (next_ >= end || at_ != stage::rows) return next_step::unexpected;
             auto& o = (*out_)[scratch.sent[next_]];
-            if (m.type == command_complete) o.rows.set_command_tag(protocol::decode_command_complete(m.body));
+            if (m.type == command_complete) {
+                const auto tag = protocol::decode_command_complete(m.body);
+                if (!o.rows.columns().empty()) protocol::check_rows_returned(tag, rows_);
+                o.rows.set_command_tag(tag);
+            }
             o.state = pipeline_outcome::status::ok;
             ++next_;
             await_statement(s);
@@ -257,6 +268,8 @@ private:
     std::size_t segments_done_ = 0;  // ReadyForQuery messages read
     std::size_t segment_start_ = 0;  // in `sent`: the current segment's first statement
     bool segment_failed_ = false;
+    result_budget budget_;    // for the rows of every statement together
+    std::uint64_t rows_ = 0;  // DataRows of the statement next_ is at, kept or not
     // The answer statement next_ is at: before its ParseComplete (an unnamed
     // statement's), its BindComplete, its portal's columns, or among its rows.
     enum class stage { parse, bind, columns, rows } at_ = stage::bind;
@@ -265,6 +278,7 @@ private:
 
     void await_statement(const session& s) noexcept {
         const auto& scratch = s.pipeline;
+        rows_ = 0;
         at_ = next_ < scratch.sent.size() && parsed_with_each_execution(*scratch.statements[scratch.sent[next_]])
                   ? stage::parse
                   : stage::bind;

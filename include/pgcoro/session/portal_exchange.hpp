@@ -74,6 +74,7 @@ public:
         case command_complete:
             if (at_ != stage::rows) return next_step::unexpected;
             tag_.assign(protocol::decode_command_complete(m.body));
+            if (!chunk_.columns().empty()) protocol::check_rows_returned(tag_, rows_);
             return sync(s);
         case empty_query_response:
             if (at_ != stage::rows) return next_step::unexpected;

@@ -15,6 +15,7 @@ namespace pgcoro::detail {
 // Collects an execution into a result.
 class result_sink final : public row_sink {
 public:
+    static constexpr bool keeps_rows = true;  // within config::max_result_size
     explicit result_sink(result& r) noexcept : result_(r) {}
     void begin(const statement_ptr& statement) override {
         result_.clear();
@@ -31,6 +32,7 @@ private:
 // Discards rows; keeps the count the command reports.
 class count_sink final : public row_sink {
 public:
+    static constexpr bool keeps_rows = false;
     void begin(const statement_ptr&) override { rows_affected_ = 0; }
     void row(std::string_view) override {}
     void complete(std::string_view tag) override { rows_affected_ = protocol::rows_affected(tag).value_or(0); }

@@ -68,6 +68,10 @@ struct server_address {
 };
 
 inline constexpr std::size_t initial_read_buffer = 16 * 1024;
+inline constexpr std::size_t max_kept_read_buffer = 4 * 1024 * 1024;
+// PostgreSQL reports about twenty parameters (GUC_REPORT); a server that
+// names thousands wants our memory, not our attention.
+inline constexpr std::size_t max_reported_parameters = 1000;
 
 // The executor for a session's sockets: the one under a strand, if the
 // connecting coroutine runs on one. Completions still run on the awaiting
@@ -137,7 +141,7 @@ public:
     // --- reading -------------------------------------------------------------
     // The next message if it is already buffered; reads nothing.
     std::optional<protocol::backend_message> read_buffered_message() {
-        auto f = protocol::next_frame(buffered(), config_.max_message_size);
+        auto f = protocol::next_frame(buffered(), config_.max_message_size, starting_);
         if (!f.complete) {
             wanted_ = f.needed;
             return std::nullopt;
@@ -149,7 +153,7 @@ public:
 
     // The type of the next message if it is already buffered whole.
     std::optional<protocol::message_type> buffered_message_type() const {
-        const auto f = protocol::next_frame(buffered(), config_.max_message_size);
+        const auto f = protocol::next_frame(buffered(), config_.max_message_size, starting_);
         if (!f.complete) return std::nullopt;
         return f.message.type;
     }
@@ -165,7 +169,7 @@ public:
     // a read costs no frame of its own. The buffer must not change until
     // the read completes.
     asio::awaitable<std::size_t> receive() {
-        make_room(std::max(wanted_, buffered().size() + 1));
+        make_room(room_for_next_read());
         return transport_.read_some(asio::buffer(read_buffer_.data() + read_end_, read_buffer_.size() - read_end_));
     }
     void received(std::size_t n) noexcept { read_end_ += n; }
@@ -199,14 +203,19 @@ public:
         case parameter_status: {
             auto p = protocol::decode_parameter_status(m.body);
             auto it = parameters_.find(p.name);
-            if (it == parameters_.end()) parameters_.emplace(std::string(p.name), std::string(p.value));
-            else it->second.assign(p.value);
+            if (it != parameters_.end()) it->second.assign(p.value);
+            else if (parameters_.size() < max_reported_parameters) parameters_.emplace(std::string(p.name), std::string(p.value));
+            else protocol::throw_protocol_violation("server reported more than " + std::to_string(max_reported_parameters) +
+                                                    " distinct parameters in ParameterStatus messages");
             if (p.name == "in_hot_standby" || p.name == "default_transaction_read_only") judge_role();
             return true;
         }
         case notification_response: {
             auto n = protocol::decode_notification(m.body);
-            notifications.push_back({n.process_id, std::string(n.channel), std::string(n.payload)});
+            if (notifications.size() < config_.max_pending_notifications)
+                notifications.push_back({n.process_id, std::string(n.channel), std::string(n.payload)});
+            else
+                ++notifications_dropped;
             return true;
         }
         default: return false;
@@ -225,6 +234,10 @@ public:
     }
 
     // --- session state ---------------------------------------------------------
+    // The startup is over (ReadyForQuery): messages may now be as long as
+    // config::max_message_size, not the short limit of the startup phase.
+    void started() noexcept { starting_ = false; }
+
     // A request that ends in ReadyForQuery (a Sync, a Query, the startup
     // packet) was written to out(): one more the server owes.
     void expect_ready() noexcept { ++readies_owed_; }
@@ -258,6 +271,9 @@ public:
     // Called with each NoticeResponse; notifications wait here to be taken.
     notice_handler on_notice;
     std::deque<notification> notifications;
+    // Notifications that found the queue full (config::max_pending_notifications)
+    // since wait_for_notification() last reported it.
+    std::uint64_t notifications_dropped = 0;
     std::string tls_host;  // the name the server certificate was checked against
     // What the TLS handshake showed of client certificates (sslcertmode=require).
     client_certificate_request client_certificate;
@@ -279,10 +295,28 @@ public:
     }
 
 private:
+    // What the next read should have room for: the rest of the message being
+    // read, but at most twice what is buffered (and at least a buffer's
+    // worth), so a header announcing a gigabyte costs memory only as the
+    // bytes arrive.
+    std::size_t room_for_next_read() const noexcept {
+        const auto have = buffered().size();
+        const auto step = std::max(2 * have, initial_read_buffer);
+        return std::max(have + 1, std::min(wanted_, step));
+    }
+
     // Room for `wanted` buffered bytes in total, moving them to the front
     // (or growing the buffer) only when the tail is too short.
     void make_room(std::size_t wanted) {
-        if (read_begin_ == read_end_) read_begin_ = read_end_ = 0;
+        if (read_begin_ == read_end_) {
+            read_begin_ = read_end_ = 0;
+            // A buffer grown for a huge message is not kept by an idle pooled
+            // connection; below the threshold it is, so steady traffic
+            // allocates nothing.
+            if (read_buffer_.size() > max_kept_read_buffer && wanted <= initial_read_buffer) {
+                read_buffer_ = std::string(initial_read_buffer, '\0');
+            }
+        }
         // Also when the free tail gets short, so reads stay large.
         const bool tail_short = read_begin_ > 0 && read_buffer_.size() - read_end_ < read_buffer_.size() / 4;
         if (read_buffer_.size() - read_begin_ < wanted || tail_short) {
@@ -340,6 +374,7 @@ private:
     std::size_t readies_owed_ = 0;  // ReadyForQuery messages the requests written so far will bring
     std::size_t wanted_ = 0;  // the size of the incomplete message at read_begin_, as far as known
     bool fits_target_ = true;
+    bool starting_ = true;    // before the startup's ReadyForQuery: only short messages
     std::map<std::string, std::string, std::less<>> parameters_;
 };
 

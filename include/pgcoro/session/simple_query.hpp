@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "../result.hpp"
+#include "result_budget.hpp"
 #include "runner.hpp"
 
 namespace pgcoro::detail {
@@ -18,6 +19,7 @@ public:
     void start(session& s, std::string_view sql) {
         protocol::encode_query(s.out(), sql);
         s.expect_ready();
+        budget_.reset(s.settings().max_result_size);
     }
 
     next_step on_message(session& s, const protocol::backend_message& m) {
@@ -28,17 +30,22 @@ public:
             protocol::decode_row_description(m.body, fields_);
             results_.emplace_back().set_columns(fields_);
             in_result_ = true;
+            rows_ = 0;
             return next_step::read;
         case data_row:
             if (!in_result_) return next_step::unexpected;
-            results_.back().append_row(m.body);
+            ++rows_;
+            if (budget_.take(m.body.size(), fields_.size())) results_.back().append_row(m.body);
             return next_step::read;
-        case command_complete:
-            if (!in_result_) results_.emplace_back();
-            results_.back().set_command_tag(protocol::decode_command_complete(m.body));
+        case command_complete: {
+            const auto tag = protocol::decode_command_complete(m.body);
+            if (in_result_) protocol::check_rows_returned(tag, rows_);
+            else results_.emplace_back();
+            results_.back().set_command_tag(tag);
             in_result_ = copying_out_ = false;
             answered_ = true;
             return next_step::read;
+        }
         case empty_query_response:
             if (in_result_) return next_step::unexpected;
             protocol::expect_empty_body(m.body, "EmptyQueryResponse");
@@ -57,7 +64,11 @@ public:
             return copying_out_ ? next_step::read : next_step::unexpected;
         // Every Query is answered (CommandComplete, EmptyQueryResponse or an
         // error) before its ReadyForQuery.
-        case ready_for_query: return answered_ && !in_result_ ? errors_.finish() : next_step::unexpected;
+        case ready_for_query:
+            if (!answered_ || in_result_) return next_step::unexpected;
+            errors_.finish();
+            budget_.throw_if_exceeded();
+            return next_step::done;
         default: return next_step::unexpected;
         }
     }
@@ -73,6 +84,8 @@ private:
     std::vector<result>& results_;
     std::vector<protocol::field_description> fields_;
     first_error errors_;
+    result_budget budget_;
+    std::uint64_t rows_ = 0;  // DataRows of the result being read, kept or not
     bool in_result_ = false;
     bool answered_ = false;
     bool copying_out_ = false;

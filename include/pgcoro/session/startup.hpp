@@ -116,7 +116,10 @@ public:
             if (!authenticated_) return next_step::unexpected;
             s.key = protocol::decode_backend_key_data(m.body);
             return next_step::read;
-        case ready_for_query: return authenticated_ ? next_step::done : next_step::unexpected;
+        case ready_for_query:
+            if (!authenticated_) return next_step::unexpected;
+            s.started();
+            return next_step::done;
         default: return next_step::unexpected;
         }
     }

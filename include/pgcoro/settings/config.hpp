@@ -131,8 +131,27 @@ struct config {
     std::chrono::milliseconds tcp_user_timeout{0};
 
     // pgcoro's own limits (not conninfo keywords).
-    std::size_t max_message_size = 1u << 30;           // largest backend message accepted
-    std::uint32_t max_scram_iterations = 100'000;      // refuse a server asking for more
+    // They bound what a broken or hostile server can make the client spend;
+    // docs/limits.md lists them with the fixed ones.
+    // The largest message of a type that carries user data (DataRow,
+    // RowDescription, CopyData, ErrorResponse, NoticeResponse,
+    // ParameterDescription). Memory follows the bytes that arrive, not the
+    // length a header announces. Other types are held to 30,000 bytes, an
+    // authentication request to 2,000, everything before the session
+    // starts to 30,000.
+    std::size_t max_message_size = 1u << 30;
+    // The memory one query(), simple_query() or pipeline may keep of its rows
+    // (DataRow bytes plus 8 bytes per row and per value). Past it the rows are
+    // read and dropped, and the call fails with errc::result_too_large with
+    // the connection still usable; stream() reads any size in chunks.
+    std::size_t max_result_size = std::size_t{256} << 20;
+    // Notifications received and not yet taken. Further ones are dropped
+    // and counted, and the next wait_for_notification() reports how many
+    // (errc::notifications_dropped) before going on.
+    std::size_t max_pending_notifications = 10'000;
+    // A SCRAM iteration count above this is refused before any work (it
+    // costs the client CPU, 4,096 being PostgreSQL's default).
+    std::uint32_t max_scram_iterations = 100'000;
     // See statement_mode; conninfo keyword statement_mode=auto|prepare|describe|unnamed.
     statement_mode statements = statement_mode::automatic;
     // Statements (or, in describe mode, descriptions) kept per connection,
@@ -154,8 +173,9 @@ struct config {
     static environment process_environment();
     static environment no_environment();
 
-    // The settings as a conninfo string; the password and sslpassword are
-    // written as "********", so the result is safe to log.
+    // The settings as a conninfo string; the password, sslpassword and an
+    // sslkey given as PEM text are written as "********", so the result is
+    // safe to log.
     std::string to_string() const;
 
     // The port for host i (the single port, or the i-th).

@@ -279,7 +279,9 @@ inline std::string config::to_string() const {
     if (sslmode != defaults.sslmode) add("sslmode", name_of(sslmode, ssl_mode_names));
     add_if_set("sslrootcert", sslrootcert);
     add_if_set("sslcert", sslcert);
-    add_if_set("sslkey", sslkey);
+    // A key given as PEM text is the secret itself.
+    if (sslkey.find("-----BEGIN") != std::string::npos) add("sslkey", redacted_secret);
+    else add_if_set("sslkey", sslkey);
     if (!sslpassword.empty()) add("sslpassword", redacted_secret);
     if (sslsni != defaults.sslsni) add("sslsni", sslsni ? "1" : "0");
     add_if_set("sslcrl", sslcrl);
