@@ -6,8 +6,8 @@
 // in-process peer on the other end of the socket that writes the input and
 // hangs up. Whatever the client sends is read and dropped: the input decides
 // what the server says, not what the client asked. A CancelRequest (a
-// copy_out or stream left early) connects again; that connection is drained
-// and closed.
+// copy_out left early) connects again; that connection is read and closed,
+// as PostgreSQL does.
 //
 // Input layout (a header, then the server's bytes):
 //   byte 0  settings: bits 0-3 max_message_size = 2^(10 + n) (1 KiB..32 MiB);
@@ -20,6 +20,9 @@
 // When the bytes run out, the server hangs up: the client must end in a
 // pgcoro::error (connection_closed), never wait. Anything else escaping
 // (another exception type, a crash, a sanitizer report, a hang) is a finding.
+//
+// SESSION_EXCHANGE_VERBOSE=1 in the environment prints the pgcoro::error
+// that ended each operation (how far an input gets).
 //
 // Built with -DPGCORO_SESSION_EXCHANGE_CLIENT it is instead a plain program
 // that runs the same operations against a real server (capture_seeds.py
@@ -192,7 +195,10 @@ asio::awaitable<void> run_operation(pgcoro::connection& conn, int op) {
         break;
     }
     case 10: {  // COPY TO STDOUT left after one row: cancelled and drained by the next operation
-        auto out = co_await conn.copy_out("COPY (SELECT g FROM generate_series(1, 100000) g) TO STDOUT (FORMAT binary)");
+        // 500 rows at once (the server's first 8 KB flush), then slow ones: the cancel lands mid-COPY.
+        auto out = co_await conn.copy_out(
+            "COPY (SELECT g, pg_sleep(CASE WHEN g > 500 THEN 0.05 ELSE 0 END) FROM generate_series(1, 600) g) "
+            "TO STDOUT (FORMAT binary)");
         (void)co_await out.read();
         break;
     }
@@ -319,7 +325,7 @@ asio::awaitable<void> drain(unix_socket& s) {
 }
 
 // The first connection gets the input; later ones (CancelRequests) are
-// drained and closed.
+// read and closed.
 asio::awaitable<void> serve(asio::local::stream_protocol::acceptor& acceptor, std::string_view bytes, std::size_t chunk,
                             bool& client_done) {
     const auto ex = co_await asio::this_coro::executor;
@@ -330,7 +336,14 @@ asio::awaitable<void> serve(asio::local::stream_protocol::acceptor& acceptor, st
         co_await acceptor.async_accept(*s, asio::redirect_error(asio::use_awaitable, ec));
         if (ec || client_done) co_return;
         if (!first) {
-            asio::co_spawn(ex, [s]() -> asio::awaitable<void> { co_await drain(*s); }, asio::detached);
+            // As PostgreSQL does: reads the CancelRequest, then closes (the
+            // client waits for that close).
+            asio::co_spawn(ex, [s]() -> asio::awaitable<void> {
+                char request[16];
+                boost::system::error_code ec;
+                co_await asio::async_read(*s, asio::buffer(request), asio::redirect_error(asio::use_awaitable, ec));
+                s->close(ec);
+            }, asio::detached);
             continue;
         }
         first = false;
@@ -353,6 +366,10 @@ asio::awaitable<void> serve(asio::local::stream_protocol::acceptor& acceptor, st
 
 }  // namespace
 
+// SESSION_EXCHANGE_VERBOSE=1 prints the pgcoro::error that ended each
+// operation: to see how far a seed gets.
+const bool verbose = std::getenv("SESSION_EXCHANGE_VERBOSE") != nullptr;
+
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     if (size < header_size) return 0;
     const std::uint8_t settings = data[0];
@@ -372,7 +389,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     spawn_checked(io, serve(acceptor, bytes, chunk, client_done), "the fake server");
     // co_spawn keeps the function object alive while its coroutine runs.
     spawn_checked(io, [&]() -> asio::awaitable<void> {
-        co_await run_client(cfg, ops, false);
+        co_await run_client(cfg, ops, verbose);
         client_done = true;
         acceptor.close();
     }, "the client");
