@@ -18,6 +18,8 @@ header, so a captured seed replays: the fuzz target reads the same answers
 in the same order (except SCRAM, whose nonces differ on every run: those
 seeds end in an authentication error, and still feed the SCRAM parser).
 Rerun after changing the operations or the header layout of session_exchange.cpp.
+The VARIANTS (a recording under another header) are written after each capture,
+or alone with --variants-only.
 """
 import os
 import socket
@@ -41,6 +43,14 @@ SCENARIOS = [
     ("trust_copy", "pgcoro_trust", "", [0x0f, 0, 8, 9, 10, 1]),
     ("trust_listen", "pgcoro_trust", "", [0x0f, 0, 11, 12, 0, 0]),
     ("trust_transaction", "pgcoro_trust", "", [0x0f, 0, 13, 5, 6, 0]),
+]
+
+# More seeds from a recording, with another header: the same bytes one at a
+# time, and under a 1 KiB max_message_size (which the typed rows exceed).
+VARIANTS = [
+    ("trust_queries", "trust_queries_bytewise", [0x0f, 1, 1, 2, 12, 3]),
+    ("trust_queries", "trust_queries_1k_limit", [0x00, 0, 1, 2, 12, 3]),
+    ("cleartext_stream", "cleartext_stream_chunked", [0x0f, 3, 6, 7, 13, 0]),
 ]
 
 
@@ -132,7 +142,18 @@ def main():
         notes = run.stderr.strip().replace("\n", "; ")
         print(f"capture: {name}: {len(data)} bytes from the server, {relay.connections} connection(s)"
               + (f"; client said: {notes}" if notes else ""), flush=True)
+    write_variants()
+
+
+def write_variants():
+    for source, name, header in VARIANTS:
+        with open(os.path.join(corpus, "session_exchange", "captured_" + source), "rb") as f:
+            data = f.read()[6:]
+        write("session_exchange", "captured_" + name, bytes(header) + data)
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--variants-only"]:
+        write_variants()  # from the recordings already in corpus/
+    else:
+        main()

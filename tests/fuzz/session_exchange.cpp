@@ -13,8 +13,8 @@
 //   byte 0  settings: bits 0-3 max_message_size = 2^(10 + n) (1 KiB..32 MiB);
 //           bits 4-5 require_auth (none, scram-sha-256, md5,password, !none);
 //           bit 6 channel_binding=require
-//   byte 1  delivery: 0 all at once, else chunks of that many bytes, the
-//           client reading between chunks
+//   byte 1  delivery: 0 all at once, else chunks of that many bytes (64 of
+//           them, then each twice the last), the client reading between chunks
 //   byte 2-5 operations, in order (op_count kinds, see run_operation below)
 //   rest    what the server sends, from the first byte after StartupMessage
 // When the bytes run out, the server hangs up: the client must end in a
@@ -68,37 +68,64 @@ void try_get(const pgcoro::row& r, std::size_t i) {
     }
 }
 
-// Every typed read a user might try on every field: the codecs' get<T>
-// paths, binary or text as the column came.
-void read_row(const pgcoro::row& r) {
+// The typed reads a user might try: get<T> of every codec, binary or text
+// as the column came. Each cell gets the read its column's type OID calls
+// for (so a hostile RowDescription picks the decoder) and two more that
+// rotate over the table (mismatches, arrays of the wrong element type).
+// Not all of them on every cell: a failed get<T> throws, and a thrown
+// exception per type per cell would cost more than the rest of the exchange.
+using getter = void (*)(const pgcoro::row&, std::size_t);
+constexpr getter getters[] = {
+    try_get<bool>, try_get<std::int16_t>, try_get<std::int32_t>, try_get<std::int64_t>, try_get<float>,
+    try_get<double>, try_get<pgcoro::numeric>, try_get<std::string>, try_get<std::optional<std::string_view>>,
+    try_get<pgcoro::bytea>, try_get<pgcoro::uuid>, try_get<std::chrono::sys_days>,
+    try_get<std::chrono::local_time<std::chrono::microseconds>>, try_get<std::chrono::sys_time<std::chrono::microseconds>>,
+    try_get<pgcoro::time_of_day>, try_get<pgcoro::interval>, try_get<pgcoro::json>, try_get<pgcoro::jsonb>,
+    try_get<pgcoro::inet>, try_get<pgcoro::oid>, try_get<std::vector<std::optional<std::int32_t>>>,
+    try_get<std::vector<std::int64_t>>, try_get<std::vector<std::optional<std::string>>>,
+    try_get<std::vector<std::vector<std::int64_t>>>, try_get<std::vector<std::optional<pgcoro::numeric>>>,
+    try_get<std::vector<std::chrono::sys_time<std::chrono::microseconds>>>,
+};
+constexpr std::size_t getter_count = sizeof getters / sizeof getters[0];
+
+// The getters index for a column's type, or getter_count when none fits.
+std::size_t getter_for(std::uint32_t type_oid) {
+    switch (type_oid) {
+    case 16: return 0;                           // bool
+    case 21: return 1;                           // int2
+    case 23: return 2;                           // int4
+    case 20: return 3;                           // int8
+    case 700: return 4;                          // float4
+    case 701: return 5;                          // float8
+    case 1700: return 6;                         // numeric
+    case 25: case 1043: case 1042: case 19: return 7;  // text, varchar, bpchar, name
+    case 17: return 9;                           // bytea
+    case 2950: return 10;                        // uuid
+    case 1082: return 11;                        // date
+    case 1114: return 12;                        // timestamp
+    case 1184: return 13;                        // timestamptz
+    case 1083: return 14;                        // time
+    case 1186: return 15;                        // interval
+    case 114: return 16;                         // json
+    case 3802: return 17;                        // jsonb
+    case 869: case 650: return 18;               // inet, cidr
+    case 26: return 19;                          // oid
+    case 1007: return 20;                        // int4[]
+    case 1016: return 21;                        // int8[]
+    case 1009: case 1015: return 22;             // text[], varchar[]
+    case 1231: return 24;                        // numeric[]
+    case 1185: return 25;                        // timestamptz[]
+    default: return getter_count;
+    }
+}
+
+void read_row(const pgcoro::row& r, const std::vector<pgcoro::column>& columns, std::size_t index) {
     for (std::size_t i = 0; i < r.size(); ++i) {
         (void)r[i];
-        try_get<bool>(r, i);
-        try_get<std::int16_t>(r, i);
-        try_get<std::int32_t>(r, i);
-        try_get<std::int64_t>(r, i);
-        try_get<double>(r, i);
-        try_get<float>(r, i);
-        try_get<pgcoro::numeric>(r, i);
-        try_get<std::string>(r, i);
-        try_get<std::optional<std::string_view>>(r, i);
-        try_get<pgcoro::bytea>(r, i);
-        try_get<pgcoro::uuid>(r, i);
-        try_get<std::chrono::sys_days>(r, i);
-        try_get<std::chrono::local_time<std::chrono::microseconds>>(r, i);
-        try_get<std::chrono::sys_time<std::chrono::microseconds>>(r, i);
-        try_get<pgcoro::time_of_day>(r, i);
-        try_get<pgcoro::interval>(r, i);
-        try_get<pgcoro::json>(r, i);
-        try_get<pgcoro::jsonb>(r, i);
-        try_get<pgcoro::inet>(r, i);
-        try_get<pgcoro::oid>(r, i);
-        try_get<std::vector<std::optional<std::int32_t>>>(r, i);
-        try_get<std::vector<std::int64_t>>(r, i);
-        try_get<std::vector<std::optional<std::string>>>(r, i);
-        try_get<std::vector<std::vector<std::int64_t>>>(r, i);
-        try_get<std::vector<std::optional<pgcoro::numeric>>>(r, i);
-        try_get<std::vector<std::chrono::sys_time<std::chrono::microseconds>>>(r, i);
+        if (i < columns.size())
+            if (const auto g = getter_for(columns[i].type_oid); g < getter_count) getters[g](r, i);
+        getters[(i + index) % getter_count](r, i);
+        getters[(i * 7 + index * 3 + 11) % getter_count](r, i);
         try {
             (void)r.text(i);
         } catch (const pgcoro::error&) {
@@ -108,7 +135,8 @@ void read_row(const pgcoro::row& r) {
 
 void read_result(const pgcoro::result& res) {
     for (const auto& c : res.columns()) (void)c.name;
-    for (auto r : res) read_row(r);
+    std::size_t index = 0;
+    for (auto r : res) read_row(r, res.columns(), index++);
     if (!res.columns().empty() && res.size() > 0) {
         try {
             (void)res[0].get<std::optional<std::string>>(std::string_view(res.columns()[0].name));
@@ -170,13 +198,14 @@ asio::awaitable<void> run_operation(pgcoro::connection& conn, int op) {
     case 6: {  // a stream read to the end, two rows a chunk
         auto rows = co_await conn.stream(pgcoro::stream_options{.chunk_rows = 2}, typed_select, std::int32_t{3},
                                          std::string("s"), pgcoro::numeric("1"));
-        while (auto r = co_await rows.next()) read_row(*r);
+        std::size_t index = 0;
+        while (auto r = co_await rows.next()) read_row(*r, rows.columns(), index++);
         break;
     }
     case 7: {  // a stream left after its first row (the next operation closes the portal)
         auto rows = co_await conn.stream(pgcoro::stream_options{.chunk_rows = 1},
                                          "SELECT g, g::text FROM generate_series(1, 5) g");
-        if (auto r = co_await rows.next()) read_row(*r);
+        if (auto r = co_await rows.next()) read_row(*r, rows.columns(), 0);
         break;
     }
     case 8: {  // COPY FROM STDIN
@@ -352,10 +381,14 @@ asio::awaitable<void> serve(asio::local::stream_protocol::acceptor& acceptor, st
             asio::co_spawn(co_await asio::this_coro::executor, [s]() -> asio::awaitable<void> { co_await drain(*s); },
                            asio::detached);
             boost::system::error_code ec;
-            for (std::size_t at = 0; at < bytes.size() && !ec;) {
-                const auto n = chunk == 0 ? bytes.size() - at : std::min(chunk, bytes.size() - at);
+            std::size_t piece = chunk == 0 ? bytes.size() : chunk;
+            for (std::size_t at = 0, pieces = 0; at < bytes.size() && !ec; ++pieces) {
+                const auto n = std::min(piece, bytes.size() - at);
                 co_await asio::async_write(*s, asio::buffer(bytes.data() + at, n), asio::redirect_error(asio::use_awaitable, ec));
                 at += n;
+                // After 64 pieces they double: splits reach the whole input
+                // at a cost that grows with its logarithm, not its size.
+                if (pieces >= 64) piece *= 2;
                 // Let the client read this piece before the next one arrives.
                 for (int i = 0; i < 3; ++i) co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
             }
