@@ -18,11 +18,15 @@ header, so a captured seed replays: the fuzz target reads the same answers
 in the same order (except SCRAM, whose nonces differ on every run: those
 seeds end in an authentication error, and still feed the SCRAM parser).
 Rerun after changing the operations or the header layout of session_exchange.cpp.
-The VARIANTS (a recording under another header) are written after each capture,
-or alone with --variants-only.
+The VARIANTS (a recording under another header) and EDITS (a recording with
+messages a real server seldom sends spliced in: NegotiateProtocolVersion,
+errors during startup, other authentication requests, a notification that
+arrives while idle) are written after each capture, or alone with
+--variants-only (from the recordings already in corpus/).
 """
 import os
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -51,6 +55,82 @@ VARIANTS = [
     ("trust_queries", "trust_queries_bytewise", [0x0f, 1, 1, 2, 12, 3]),
     ("trust_queries", "trust_queries_1k_limit", [0x00, 0, 1, 2, 12, 3]),
     ("cleartext_stream", "cleartext_stream_chunked", [0x0f, 3, 6, 7, 13, 0]),
+]
+
+
+
+# --- edited recordings: what a real server seldom sends, spliced into one
+def parse(data):
+    out, i = [], 0
+    while i + 5 <= len(data):
+        n = struct.unpack(">i", data[i + 1:i + 5])[0]
+        out.append((data[i:i + 1], data[i + 5:i + 1 + n]))
+        i += 1 + n
+    return out
+
+
+def serialize(messages):
+    return b"".join(t + struct.pack(">i", len(b) + 4) + b for t, b in messages)
+
+
+def cstr(s):
+    return s.encode() + b"\0"
+
+
+def fields(severity, code, message):
+    return b"".join(cstr(f) for f in ["S" + severity, "V" + severity, "C" + code, "M" + message]) + b"\0"
+
+
+def after_startup(messages):
+    """The index of the first message after startup's ReadyForQuery."""
+    return next(i for i, (t, _) in enumerate(messages) if t == b"Z") + 1
+
+
+def insert_at(messages, i, extra):
+    return messages[:i] + extra + messages[i:]
+
+
+def negotiate_and_noise(m):
+    # NegotiateProtocolVersion first; a notice, a notification and a
+    # ParameterStatus inside the first query's answer.
+    m = [(b"v", struct.pack(">ii", 0, 1) + cstr("_pq_.x"))] + m
+    i = after_startup(m) + 1
+    return insert_at(m, i, [(b"N", fields("WARNING", "01000", "careful")),
+                            (b"A", struct.pack(">i", 7) + cstr("chan") + cstr("early")),
+                            (b"S", cstr("in_hot_standby") + cstr("on"))])
+
+
+def startup_error(severity):
+    def edit(m):
+        i = after_startup(m) - 1
+        return m[:1] + [(b"E", fields(severity, "28000", "no pg_hba.conf entry"))] + m[1:i] + m[i:]
+    return edit
+
+
+def auth_request(code, payload=b""):
+    return lambda m: [(b"R", struct.pack(">i", code) + payload)] + m[1:]
+
+
+def notification_after_ready(m):
+    # The notification arrives after LISTEN's ReadyForQuery: wait_for_notification reads it.
+    i = next(i for i, (t, _) in enumerate(m) if t == b"A")
+    a = m.pop(i)
+    j = next(j for j in range(i, len(m)) if m[j][0] == b"Z")
+    return insert_at(m, j + 1, [(b"N", fields("NOTICE", "00000", "idle")), a])
+
+
+EDITS = [
+    ("trust_queries", "edited_negotiate_and_noise", [0x0f, 0, 1, 2, 12, 3], negotiate_and_noise),
+    ("trust_queries", "edited_startup_error", [0x0f, 0, 1, 2, 0, 0], startup_error("ERROR")),
+    ("trust_queries", "edited_startup_fatal", [0x0f, 0, 1, 2, 0, 0], startup_error("FATAL")),
+    ("trust_queries", "edited_auth_gss", [0x0f, 0, 1, 0, 0, 0], auth_request(7)),
+    ("trust_queries", "edited_sasl_plus_only", [0x0f, 0, 1, 0, 0, 0],
+     auth_request(10, cstr("SCRAM-SHA-256-PLUS") + b"\0")),
+    ("trust_queries", "edited_cleartext_then_ok", [0x0f, 0, 1, 2, 0, 0],
+     lambda m: [(b"R", struct.pack(">i", 3))] + m),
+    ("trust_queries", "edited_md5_required_scram", [0x1f, 0, 1, 0, 0, 0],
+     lambda m: [(b"R", struct.pack(">i", 5) + b"salt")] + m),
+    ("trust_listen", "edited_listen_wait", [0x0f, 0, 11, 12, 0, 0], notification_after_ready),
 ]
 
 
@@ -138,6 +218,11 @@ def main():
         relay.close()
         data = bytes(relay.recorded)
         write("session_exchange", "captured_" + name, bytes(header) + data)
+    for source, name, header, edit in EDITS:
+        with open(os.path.join(corpus, "session_exchange", "captured_" + source), "rb") as f:
+            data = serialize(edit(parse(f.read()[6:])))
+        write("session_exchange", name, bytes(header) + data)
+        write("backend_messages", name, bytes([15]) + data)
         write("backend_messages", "captured_" + name, bytes([15]) + data)
         notes = run.stderr.strip().replace("\n", "; ")
         print(f"capture: {name}: {len(data)} bytes from the server, {relay.connections} connection(s)"
@@ -150,6 +235,11 @@ def write_variants():
         with open(os.path.join(corpus, "session_exchange", "captured_" + source), "rb") as f:
             data = f.read()[6:]
         write("session_exchange", "captured_" + name, bytes(header) + data)
+    for source, name, header, edit in EDITS:
+        with open(os.path.join(corpus, "session_exchange", "captured_" + source), "rb") as f:
+            data = serialize(edit(parse(f.read()[6:])))
+        write("session_exchange", name, bytes(header) + data)
+        write("backend_messages", name, bytes([15]) + data)
 
 
 if __name__ == "__main__":
