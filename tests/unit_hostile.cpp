@@ -7,6 +7,8 @@
 #include "support/fake_server.hpp"
 #include "support/test_server.hpp"
 
+#include <boost/asio/experimental/awaitable_operators.hpp>
+
 #include <catch2/catch.hpp>
 
 #include <fstream>
@@ -17,6 +19,7 @@ using test::run;
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 using namespace std::string_literals;
+using namespace asio::experimental::awaitable_operators;
 
 namespace {
 
@@ -383,4 +386,64 @@ TEST_CASE("hostile: no failure a server provokes shows the password, sslpassword
         INFO(f->what);
         CHECK_FALSE(secrets_in(f->what));
     }
+}
+
+TEST_CASE("hostile: a cancel connection never closed, and streamed into, costs a bounded wait and no memory", "[hostile]") {
+    // A COPY TO STDOUT abandoned early is cancelled before the next query.
+    // This server takes the CancelRequest but never closes that connection,
+    // and sends 32 MB into it; the main session then answers as PostgreSQL
+    // does (57014, ReadyForQuery) and serves the next query.
+    const auto before = resident_bytes();
+    std::size_t after = 0;
+    bool cancel_request_read = false;
+    std::string answer;
+    run([&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        test::tcp::acceptor acceptor(ex, {asio::ip::make_address("127.0.0.1"), 0});
+        const auto port = acceptor.local_endpoint().port();
+        auto flood = [](test::tcp::socket cancel) -> asio::awaitable<void> {
+            const std::string junk(64 * 1024, 'j');
+            for (int i = 0; i < 512; ++i) co_await test::send(cancel, junk);
+            co_await test::wait_for_hangup(cancel);
+        };
+        auto server = [&]() -> asio::awaitable<void> {
+            auto main = co_await acceptor.async_accept(asio::use_awaitable);
+            co_await test::read_packet(main);
+            co_await test::send(main, session_started());
+            char type = 0;
+            co_await test::read_message(main, type);  // COPY ... TO STDOUT
+            co_await test::send(main, message('H', "\0"s + int16(1) + int16(0)) + message('d', "row 1\n"));
+            auto cancel = co_await acceptor.async_accept(asio::use_awaitable);
+            const auto request = co_await test::read_packet(cancel);
+            cancel_request_read = request.size() == 12;  // code, process id, key
+            asio::co_spawn(co_await asio::this_coro::executor, flood(std::move(cancel)), asio::detached);
+            co_await test::send(main, message('E', cstr("SERROR") + cstr("C57014") + cstr("Mcanceling statement") + '\0') +
+                                          message('Z', "I"));
+            co_await test::read_message(main, type);  // the next query
+            co_await test::send(main, one_value("after"));
+            co_await test::wait_for_hangup(main);
+        };
+        asio::co_spawn(ex, server, asio::detached);
+
+        auto cfg = config_of(address(port));
+        cfg.connect_timeout = std::chrono::seconds(1);
+        auto conn = co_await pgcoro::connection::connect(cfg);
+        {
+            const std::string copy = "COPY t TO STDOUT";
+            auto reader = co_await conn.copy_out(copy);
+            const auto first = co_await reader.read();
+            CHECK(first == std::optional<std::string_view>("row 1\n"));
+        }  // dropped mid-COPY
+        const std::string sql = "SELECT 1";
+        auto outcome = co_await (conn.simple_query(sql) || test::sleep_for(10s));
+        REQUIRE(outcome.index() == 0);
+        answer = std::get<0>(outcome).at(0).at(0).text(0);
+        after = resident_bytes();
+        co_await conn.close();
+        acceptor.close();
+    }());
+    CHECK(cancel_request_read);
+    CHECK(answer == "after");
+    INFO("resident before " << before << ", after the cancel " << after);
+    CHECK(after < before + (16u << 20));
 }
