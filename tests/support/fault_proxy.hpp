@@ -75,21 +75,27 @@ struct fault {
     bool breaks() const noexcept { return what == kind::cut || what == kind::reset || what == kind::stall; }
 };
 
-inline fault cut(std::size_t after = 0) { return {fault::kind::cut, after}; }
-inline fault reset(std::size_t after = 0) { return {fault::kind::reset, after}; }
-inline fault stall(std::size_t after = 0) { return {fault::kind::stall, after}; }
+inline fault make_fault(fault::kind what, std::size_t after) {
+    fault f;
+    f.what = what;
+    f.after = after;
+    return f;
+}
+inline fault cut(std::size_t after = 0) { return make_fault(fault::kind::cut, after); }
+inline fault reset(std::size_t after = 0) { return make_fault(fault::kind::reset, after); }
+inline fault stall(std::size_t after = 0) { return make_fault(fault::kind::stall, after); }
 inline fault delay(std::chrono::milliseconds d, std::size_t after = 0) {
-    fault f{fault::kind::delay, after};
+    auto f = make_fault(fault::kind::delay, after);
     f.duration = d;
     return f;
 }
 inline fault drop(std::size_t count, std::size_t after = 0) {
-    fault f{fault::kind::drop, after};
+    auto f = make_fault(fault::kind::drop, after);
     f.count = count;
     return f;
 }
 inline fault corrupt(std::size_t after = 0, unsigned char mask = 0xff) {
-    fault f{fault::kind::corrupt, after};
+    auto f = make_fault(fault::kind::corrupt, after);
     f.mask = mask;
     return f;
 }
@@ -121,8 +127,8 @@ public:
     };
 
     explicit fault_proxy(asio::any_io_executor ex) : state_(std::make_shared<state>(ex)) {
-        const auto address = asio::ip::make_address(host());
-        state_->upstream = asio::ip::tcp::endpoint(address, static_cast<unsigned short>(std::stoi(port())));
+        const auto address = asio::ip::make_address(test::host());
+        state_->upstream = asio::ip::tcp::endpoint(address, static_cast<unsigned short>(std::stoi(test::port())));
         state_->acceptor.open(asio::ip::tcp::v4());
         state_->acceptor.set_option(asio::socket_base::reuse_address(true));
         state_->acceptor.bind(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
