@@ -565,3 +565,46 @@ TEST_CASE("faults: cuts during the pool's reset on return and during close()", "
         CHECK(pool.stats().size == 0);
     }());
 }
+
+TEST_CASE("faults: latency slows a query but keeps its answer; a byte dropped under TLS fails it at once", "[faults]") {
+    run([]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        test::fault_proxy proxy(ex);
+        pgcoro::pool pool(ex, through(proxy, "sslmode=require"), {.max_size = 3, .acquire_timeout = 15s});
+        tally t;
+        co_await under_load(pool, proxy, t, 2, [&]() -> asio::awaitable<void> {
+            {
+                auto conn = co_await t.acquire(pool, proxy);
+                proxy.inject(*proxy.link_of(*conn), flow::to_client, test::delay(300ms));
+                const std::int64_t id = 600'000'001;
+                const auto t0 = std::chrono::steady_clock::now();
+                auto r = co_await conn->query(answer_sql, id);
+                CHECK(std::chrono::steady_clock::now() - t0 >= 300ms);
+                CHECK(is_answer(r, id));
+                proxy.heal();
+            }
+            {
+                // The first byte of the reply's TLS record header.
+                auto conn = co_await t.acquire(pool, proxy);
+                proxy.inject(*proxy.link_of(*conn), flow::to_client, test::drop(1));
+                const std::int64_t id = 600'000'002;
+                const auto t0 = std::chrono::steady_clock::now();
+                std::string what;
+                try {
+                    auto r = co_await conn->query(answer_sql, id);
+                } catch (const pgcoro::error& e) {
+                    what = e.what();
+                }
+                INFO(what);
+                CHECK(what.starts_with("lost connection to "));
+                CHECK(std::chrono::steady_clock::now() - t0 < 2s);
+                CHECK_FALSE(conn->is_usable());
+            }
+        });
+        check(t, proxy);
+        CHECK(t.failed == 0);
+        CHECK(proxy.fired_count(test::fault::kind::delay) == 1);
+        CHECK(proxy.fired_count(test::fault::kind::drop) == 1);
+        co_await pool.close();
+    }());
+}
