@@ -608,3 +608,27 @@ TEST_CASE("faults: latency slows a query but keeps its answer; a byte dropped un
         co_await pool.close();
     }());
 }
+
+TEST_CASE("faults: idle connections cut or reset while they sit in the pool are replaced unseen", "[faults]") {
+    run([]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        test::fault_proxy proxy(ex);
+        pgcoro::pool pool(ex, through(proxy), {.max_size = 4, .min_idle = 4, .acquire_timeout = 15s});
+        const bool filled = co_await eventually([&] { return pool.stats().idle == 4; }, 10s);
+        REQUIRE(filled);
+        co_await sleep_for(50ms);
+        const auto links = proxy.open_link_ids();
+        REQUIRE(links.size() == 4);
+        for (std::size_t i = 0; i < links.size(); ++i) proxy.cut_now(links[i], i % 2 == 1);
+        co_await sleep_for(20ms);
+        tally t;
+        co_await run_concurrently(8, [&](int w) -> asio::awaitable<void> {
+            co_await one_query(pool, proxy, 500'000'000 + w, t);
+        });
+        check(t, proxy);
+        CHECK(t.ok == 8);
+        const auto s = pool.stats();
+        CHECK(s.closed(pgcoro::close_reason::health_check) + s.closed(pgcoro::close_reason::broken) == 4);
+        co_await pool.close();
+    }());
+}

@@ -158,6 +158,14 @@ public:
     void inject_next(flow d, fault f) { state_->for_next.push_back({d, arm(f)}); }
     // Arms `f` on one connection (a link id from link_of()).
     void inject(std::size_t link, flow d, fault f) { add(*state_->links.at(link), d, arm(f)); }
+    // Closes one connection now (FIN, or RST with `rst`), bytes flowing or not.
+    void cut_now(std::size_t link, bool rst = false) {
+        auto& l = *state_->links.at(link);
+        if (l.closed) return;
+        const auto what = rst ? fault::kind::reset : fault::kind::cut;
+        state_->log.push_back({link, flow::to_client, what, ++state_->clock, l.dirs[1].position});
+        l.shut(rst);
+    }
     // Disarms every fault that has not fired yet and ends added latency.
     // Connections already cut or blackholed stay so.
     void heal() {
