@@ -121,7 +121,8 @@ asio::awaitable<void> under_load(pgcoro::pool& pool, test::fault_proxy& proxy, t
     co_await run_concurrently(workers + 1, [&](int w) -> asio::awaitable<void> {
         if (w == workers) {
             try {
-                co_await body();
+                auto outcome = co_await (body() || sleep_for(40s));
+                if (outcome.index() == 1) throw std::runtime_error("the test's own steps hung for 40 s");
             } catch (...) {
                 stop = true;
                 throw;
@@ -309,7 +310,7 @@ TEST_CASE("faults: a stall (blackhole) costs little CPU; query, connect and acqu
     run([]() -> asio::awaitable<void> {
         auto ex = co_await asio::this_coro::executor;
         test::fault_proxy proxy(ex);
-        pgcoro::pool pool(ex, through(proxy, "sslmode=disable connect_timeout=2", 500ms),
+        pgcoro::pool pool(ex, through(proxy, "sslmode=disable connect_timeout=2", 1000ms),
                           {.max_size = 4, .acquire_timeout = 1500ms, .backoff_initial = 100ms, .backoff_max = 1s});
         tally t;
         double cpu = 0, wall = 0;
@@ -399,6 +400,35 @@ TEST_CASE("faults: a TCP cut while a COPY IN streams, and while a pipeline is in
                 CHECK((code == pgcoro::errc::connection_closed || code == pgcoro::errc::connection_broken));
                 CHECK_FALSE(conn->is_open());
             }
+            // A stream read in chunks of 100 rows: cut 60 KB into the rows.
+            {
+                auto conn = co_await t.acquire(pool, proxy);
+                proxy.inject(*proxy.link_of(*conn), flow::to_client, test::cut(60'000));
+                const std::string stream_sql = "SELECT g, repeat(g::text || ',', 50) FROM generate_series(1, 5000) g";
+                const pgcoro::stream_options chunks{.chunk_rows = 100};
+                std::int64_t seen = 0;
+                std::error_code code;
+                try {
+                    auto rows = co_await conn->stream(chunks, stream_sql);
+                    while (auto row = co_await rows.next()) {
+                        ++seen;
+                        std::string text;
+                        for (int i = 0; i < 50; ++i) text += std::to_string(seen) + ",";
+                        if (row->get<std::int64_t>(0) != seen || row->get<std::string>(1) != text) {
+                            FAIL_CHECK("row " << seen << " is not its own");
+                            break;
+                        }
+                    }
+                } catch (const pgcoro::error& e) {
+                    INFO(e.what());
+                    code = e.code();
+                }
+                INFO("rows read before the cut: " << seen);
+                CHECK(code == pgcoro::errc::connection_closed);
+                CHECK(seen > 0);
+                CHECK(seen < 5000);
+                CHECK_FALSE(conn->is_open());
+            }
             // The next pipeline, on another connection, answers every query.
             auto conn = co_await t.acquire(pool, proxy);
             pgcoro::pipeline p;
@@ -409,7 +439,7 @@ TEST_CASE("faults: a TCP cut while a COPY IN streams, and while a pipeline is in
         });
         check(t, proxy);
         CHECK(t.failed == 0);  // the load never met a fault: each one hit its own connection
-        CHECK(proxy.faults().size() == 3);
+        CHECK(proxy.faults().size() == 4);
         const std::string count_sql = "SELECT count(*) FROM fault_copy";
         auto rows = co_await direct.query(count_sql);
         CHECK(rows[0].get<std::int64_t>(0) == 0);  // the cut COPY never committed
@@ -629,6 +659,39 @@ TEST_CASE("faults: idle connections cut or reset while they sit in the pool are 
         CHECK(t.ok == 8);
         const auto s = pool.stats();
         CHECK(s.closed(pgcoro::close_reason::health_check) + s.closed(pgcoro::close_reason::broken) == 4);
+        co_await pool.close();
+    }());
+}
+
+TEST_CASE("faults: replies later than query_timeout are drained, never taken for the next query's", "[faults]") {
+    run([]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        test::fault_proxy proxy(ex);
+        pgcoro::pool pool(ex, through(proxy, "sslmode=disable", 300ms), {.max_size = 3, .acquire_timeout = 15s});
+        tally t;
+        std::mt19937 rng(3);
+        co_await under_load(pool, proxy, t, 6, [&]() -> asio::awaitable<void> {
+            // Now and then one connection's replies come 500 ms late for a while.
+            for (int round = 0; round < 6; ++round) {
+                co_await sleep_for(150ms);
+                const auto open = proxy.open_link_ids();
+                if (open.empty()) continue;
+                const auto link = open[rng() % open.size()];
+                proxy.inject(link, flow::to_client, test::delay(500ms));
+                co_await sleep_for(400ms);
+                proxy.inject(link, flow::to_client, test::delay(0ms));
+            }
+        });
+        std::ostringstream errors;
+        for (const auto& [what, n] : t.errors) errors << what << ": " << n << "; ";
+        INFO("ok " << t.ok << ", failed " << t.failed << " (" << errors.str() << ")");
+        CHECK(t.wrong == 0);
+        CHECK(t.hung == 0);
+        CHECK(t.unexpected == "");
+        CHECK(t.ok > 50);
+        CHECK(t.failed > 0);
+        CHECK(t.failed == t.errors["timeout expired"] + t.errors["server error"]);  // 57014, a cancel that arrived late
+        co_await burst_succeeds(pool, proxy, 6);
         co_await pool.close();
     }());
 }
