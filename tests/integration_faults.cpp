@@ -300,6 +300,28 @@ TEST_CASE("faults: transactions cut at random points: committed rows exactly onc
         }
         INFO("ambiguous commits: " << ambiguous << ", of which applied: " << ambiguous_applied);
         CHECK(outcomes.size() > 20);
+
+        // COMMIT cut on its way out: not applied. Its CommandComplete cut on
+        // the way back: applied. Both fail with connection_closed.
+        const std::string commit = "COMMIT";
+        const std::array<flow, 2> directions = {flow::to_server, flow::to_client};
+        for (auto d : directions) {
+            const std::int64_t tx = d == flow::to_server ? 1 : 2;
+            std::error_code code;
+            try {
+                auto conn = co_await pool.acquire();
+                auto transaction = co_await conn->begin();
+                for (std::int32_t k = 0; k < 3; ++k) co_await conn->execute(insert, tx, k);
+                proxy.inject(*proxy.link_of(*conn), d, test::cut(2).when(commit));
+                co_await transaction.commit();
+            } catch (const pgcoro::error& e) {
+                code = e.code();
+            }
+            CHECK(code == pgcoro::errc::connection_closed);
+            const std::string applied_sql = "SELECT count(*) FROM fault_tx WHERE tx = $1";
+            auto applied = co_await direct.query(applied_sql, tx);
+            CHECK(applied[0].get<std::int64_t>(0) == (d == flow::to_server ? 0 : 3));
+        }
         co_await burst_succeeds(pool, proxy, 10);
         co_await pool.close();
         co_await direct.close();
