@@ -119,6 +119,10 @@ TEST_CASE("a listener whose session dropped notifications says so and keeps list
         const auto pid = listener.backend_pid();
         auto sender = co_await connect();
         co_await sender.simple_query("SELECT pg_notify('many', g::text) FROM generate_series(1, 20) g");
+        // Between next() calls the session reads one notification at a time;
+        // a LISTEN of its own reads all that wait, and keeps five.
+        co_await sleep_for(200ms);
+        co_await listener.listen("more");
         std::vector<std::string> got;
         bool dropped = false;
         for (int i = 0; i < 6; ++i) {

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <string>
 
 #include "../error.hpp"
@@ -20,7 +21,9 @@ constexpr std::size_t stored_row_size(std::size_t body_size, std::size_t width) 
 
 class result_budget {
 public:
-    explicit result_budget(std::size_t limit = 0) noexcept : limit_(limit), left_(limit) {}
+    // Unlimited until reset() with the session's limit.
+    explicit result_budget(std::size_t limit = std::numeric_limits<std::size_t>::max()) noexcept
+        : limit_(limit), left_(limit) {}
 
     // A new operation: the whole limit again.
     void reset(std::size_t limit) noexcept {
