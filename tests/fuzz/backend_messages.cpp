@@ -78,12 +78,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (size < 1) return 0;
     // 2^6 .. 2^21 bytes: small limits make the message_too_large path reachable.
     const std::size_t max_message_size = std::size_t{1} << (6 + data[0] % 16);
+    const bool starting = (data[0] & 0x80) != 0;  // the startup phase's limits
     std::string_view input(reinterpret_cast<const char*>(data) + 1, size - 1);
     decoding_state state;
     for (;;) {
         frame f;
         try {
-            f = next_frame(input, max_message_size);
+            f = next_frame(input, max_message_size, starting);
         } catch (const pgcoro::error&) {
             return 0;  // a bad length: the connection is broken, nothing more is read
         }
