@@ -23,6 +23,8 @@
 
 using test::flow;
 using test::run;
+using test::eventually;
+using test::process_cpu_seconds;
 using test::run_concurrently;
 using test::sleep_for;
 namespace asio = boost::asio;
@@ -30,22 +32,6 @@ using namespace asio::experimental::awaitable_operators;
 using namespace std::chrono_literals;
 
 namespace {
-
-double process_cpu_seconds() {
-    timespec ts{};
-    ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
-
-template <class Predicate>
-asio::awaitable<bool> eventually(Predicate done, std::chrono::milliseconds limit) {
-    const auto until = std::chrono::steady_clock::now() + limit;
-    while (!done()) {
-        if (std::chrono::steady_clock::now() >= until) co_return false;
-        co_await sleep_for(20ms);
-    }
-    co_return true;
-}
 
 const std::string role = "user=pgcoro_scram password=scram_pw application_name=pgcoro_faults ";
 

@@ -29,6 +29,8 @@ using test::admin;
 using test::backend_pid;
 using test::config_of;
 using test::run;
+using test::eventually;
+using test::process_cpu_seconds;
 using test::run_concurrently;
 using test::sleep_for;
 namespace asio = boost::asio;
@@ -36,12 +38,6 @@ using namespace asio::experimental::awaitable_operators;
 using namespace std::chrono_literals;
 
 namespace {
-
-double process_cpu_seconds() {
-    timespec ts{};
-    ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
 
 // The backends whose application_name is `name`.
 asio::awaitable<std::set<std::int32_t>> backends_named(pgcoro::connection& admin, std::string name) {
@@ -55,17 +51,6 @@ bool disjoint(const std::set<std::int32_t>& a, const std::set<std::int32_t>& b) 
     for (auto x : a)
         if (b.count(x)) return false;
     return true;
-}
-
-// Polls `done` every 20 ms for up to `limit`; returns whether it came true.
-template <class Predicate>
-asio::awaitable<bool> eventually(Predicate done, std::chrono::milliseconds limit) {
-    const auto until = std::chrono::steady_clock::now() + limit;
-    while (!done()) {
-        if (std::chrono::steady_clock::now() >= until) co_return false;
-        co_await sleep_for(20ms);
-    }
-    co_return true;
 }
 
 // Everything on_event reported, in order.

@@ -8,10 +8,13 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <chrono>
 #include <cstdlib>
 #include <exception>
 #include <stdexcept>
 #include <string>
+
+#include <time.h>
 
 namespace test {
 
@@ -42,6 +45,24 @@ asio::awaitable<void> run_concurrently(int n, Body body) {
     boost::system::error_code ec;
     co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     if (first_failure) std::rethrow_exception(first_failure);
+}
+
+// CPU time this process has used, in seconds: a hot loop shows here.
+inline double process_cpu_seconds() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+// Polls `done` every 20 ms for up to `limit`; returns whether it came true.
+template <class Predicate>
+asio::awaitable<bool> eventually(Predicate done, std::chrono::milliseconds limit) {
+    const auto until = std::chrono::steady_clock::now() + limit;
+    while (!done()) {
+        if (std::chrono::steady_clock::now() >= until) co_return false;
+        co_await sleep_for(std::chrono::milliseconds(20));
+    }
+    co_return true;
 }
 
 inline asio::awaitable<std::int32_t> backend_pid(pgcoro::pooled_connection& conn) {
