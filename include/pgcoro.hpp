@@ -16,3 +16,4 @@
 #include "pgcoro/protocol.hpp"
 #include "pgcoro/result.hpp"
 #include "pgcoro/types.hpp"
+#include "pgcoro/version.hpp"
