@@ -5,6 +5,8 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <deque>
 #include <ranges>
 #include <memory>
 #include <string>
@@ -15,26 +17,31 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/this_coro.hpp>
 
+#include "util/compilation_mode.hpp"
 #include "config.hpp"
 #include "copy.hpp"
 #include "types/copy_encoding.hpp"
 #include "session/copy_target.hpp"
-#include "session/cancel_request.hpp"
-#include "session/connector.hpp"
-#include "session/execution.hpp"
-#include "session/extended_query.hpp"
-#include "session/idle_exchanges.hpp"
-#include "session/operation.hpp"
+#include "session/notification.hpp"
 #include "types/parameters.hpp"
-#include "session/pipeline_run.hpp"
-#include "session/row_sinks.hpp"
-#include "session/simple_query.hpp"
+#include "pipeline.hpp"
 #include "prepared_statement.hpp"
 #include "result.hpp"
 #include "row_stream.hpp"
 #include "transaction.hpp"
 #include "transaction_options.hpp"
 #include "types.hpp"
+#if PGCORO_DEFINITIONS
+#include "session/cancel_request.hpp"
+#include "session/connector.hpp"
+#include "session/execution.hpp"
+#include "session/extended_query.hpp"
+#include "session/idle_exchanges.hpp"
+#include "session/operation.hpp"
+#include "session/pipeline_run.hpp"
+#include "session/row_sinks.hpp"
+#include "session/simple_query.hpp"
+#endif
 
 namespace pgcoro {
 
@@ -48,25 +55,15 @@ class connection {
 public:
     // How long a cancelled operation may take to bring the session back to
     // ReadyForQuery before the connection is closed instead.
-    static constexpr std::chrono::milliseconds cancel_drain_limit = detail::cancel_drain_limit;
+    static constexpr std::chrono::milliseconds cancel_drain_limit{5000};  // = detail::cancel_drain_limit
 
     connection() = default;
     connection(connection&&) noexcept = default;
-    connection& operator=(connection&& other) noexcept {
-        if (this != &other) {
-            abandon();
-            session_ = std::move(other.session_);
-        }
-        return *this;
-    }
+    connection& operator=(connection&& other) noexcept;
     ~connection() { abandon(); }
 
     // Opens a session with the given settings on the calling coroutine's executor.
-    static asio::awaitable<connection> connect(config cfg) {
-        connection c;
-        c.session_ = co_await detail::connect_session(cfg);
-        co_return c;
-    }
+    static asio::awaitable<connection> connect(config cfg);
     static asio::awaitable<connection> connect(std::string_view conninfo) { return connect(config::parse(conninfo)); }
 
     // Runs one statement with parameters $1, $2, ... bound from C++ values,
@@ -86,14 +83,24 @@ public:
     // a loop over query_into allocates nothing once they have grown.
     template <class... Args>
     asio::awaitable<void> query_into(result& r, std::string_view sql, const Args&... args) {
+#ifdef PGCORO_SEPARATE_COMPILATION
+        const auto params = detail::bind_parameters(args...);
+        co_await query_into_bound(r, sql, params.writer());
+#else
         return run_exclusive(detail::extended_execution{sql, detail::bind_parameters(args...), detail::result_sink(r)});
+#endif
     }
 
     // Runs a statement for its effect; returns the rows it affected (0 when
     // the command reports none).
     template <class... Args>
     asio::awaitable<std::uint64_t> execute(std::string_view sql, const Args&... args) {
+#ifdef PGCORO_SEPARATE_COMPILATION
+        const auto params = detail::bind_parameters(args...);
+        co_return co_await execute_bound(sql, params.writer());
+#else
         return run_exclusive(detail::extended_execution{sql, detail::bind_parameters(args...), detail::count_sink()});
+#endif
     }
 
     // --- prepared statements ---
@@ -101,15 +108,7 @@ public:
     // run it with query()/execute(). Parameter types are the server's
     // inference unless given as OIDs (a std::vector such as {pgcoro::oids::int8},
     // named outside the co_await: GCC 12 rejects a braced list inside one).
-    asio::awaitable<prepared_statement> prepare(std::string_view sql, std::vector<std::uint32_t> parameter_types = {}) {
-        detail::statement_ptr statement;
-        co_await run_exclusive([&](detail::session& s) -> asio::awaitable<void> {
-            refuse_named_statement_on_shared_session(s);
-            auto name = detail::tagged_name("pgcoro_p", s.name_tag, s.next_prepared_number());
-            statement = co_await detail::describe_new_statement(s, std::move(name), sql, parameter_types);
-        });
-        co_return prepared_statement(std::move(statement), session_->id);
-    }
+    asio::awaitable<prepared_statement> prepare(std::string_view sql, std::vector<std::uint32_t> parameter_types = {});
 
     template <class... Args>
     asio::awaitable<result> query(const prepared_statement& statement, const Args&... args) {
@@ -119,21 +118,27 @@ public:
     }
     template <class... Args>
     asio::awaitable<void> query_into(result& r, const prepared_statement& statement, const Args&... args) {
+#ifdef PGCORO_SEPARATE_COMPILATION
+        const auto params = detail::bind_parameters(args...);
+        co_await query_into_bound(r, statement, params.writer());
+#else
         return run_exclusive(detail::prepared_execution{&statement_on_this_session(statement),
                                                         detail::bind_parameters(args...), detail::result_sink(r)});
+#endif
     }
     template <class... Args>
     asio::awaitable<std::uint64_t> execute(const prepared_statement& statement, const Args&... args) {
+#ifdef PGCORO_SEPARATE_COMPILATION
+        const auto params = detail::bind_parameters(args...);
+        co_return co_await execute_bound(statement, params.writer());
+#else
         return run_exclusive(detail::prepared_execution{&statement_on_this_session(statement),
                                                         detail::bind_parameters(args...), detail::count_sink()});
+#endif
     }
 
     // Closes the statement on the server; the handle becomes empty.
-    asio::awaitable<void> deallocate(prepared_statement& statement) {
-        const auto& name = statement_on_this_session(statement)->name;
-        co_await run_exclusive([&](detail::session& s) { return detail::close_statement(s, name); });
-        statement.statement_.reset();
-    }
+    asio::awaitable<void> deallocate(prepared_statement& statement);
 
     // --- large results and COPY ---
     // Reads a result in chunks as the caller consumes it (see row_stream.hpp):
@@ -149,15 +154,9 @@ public:
     }
 
     // COPY ... FROM STDIN: write the data, then finish() (see copy.hpp).
-    asio::awaitable<copy_writer> copy_in(std::string_view sql) {
-        require_open();
-        return copy_writer::open(session_, sql);
-    }
+    asio::awaitable<copy_writer> copy_in(std::string_view sql);
     // COPY ... TO STDOUT: read() the data until it returns std::nullopt.
-    asio::awaitable<copy_reader> copy_out(std::string_view sql) {
-        require_open();
-        return copy_reader::open(session_, sql);
-    }
+    asio::awaitable<copy_reader> copy_out(std::string_view sql);
 
     // Loads rows with COPY and returns how many were copied. The target is
     // written as in COPY: a table, optionally schema-qualified, and
@@ -174,120 +173,77 @@ public:
 
     // Sends every statement of the pipeline at once and returns one outcome
     // per statement, in order (see pipeline.hpp).
-    asio::awaitable<std::vector<pipeline_outcome>> run(const pipeline& p) {
-        std::vector<pipeline_outcome> outcomes;
-        if (!p.empty()) co_await run_into(p, outcomes);
-        co_return outcomes;
-    }
+    asio::awaitable<std::vector<pipeline_outcome>> run(const pipeline& p);
     // The same into `outcomes`, resized to one per statement and refilled
     // in place: run in a loop, it reuses their buffers, as query_into does.
-    asio::awaitable<void> run_into(const pipeline& p, std::vector<pipeline_outcome>& outcomes) {
-        return run_exclusive(detail::pipeline_execution{p, outcomes});
-    }
+    asio::awaitable<void> run_into(const pipeline& p, std::vector<pipeline_outcome>& outcomes);
 
     // Starts a transaction block. It rolls back unless committed:
     //   auto tx = co_await conn.begin();
     //   co_await conn.execute("INSERT ...", ...);
     //   co_await tx.commit();
-    asio::awaitable<transaction> begin(transaction_options options = {}) {
-        require_open();
-        return transaction::begin(session_, std::move(options));
-    }
+    asio::awaitable<transaction> begin(transaction_options options = {});
 
     // Runs SQL over the simple protocol: several statements separated by
     // semicolons, no parameters, text results. Returns every result in order.
-    asio::awaitable<std::vector<result>> simple_query(std::string_view sql) {
-        std::vector<result> results;
-        co_await run_exclusive([&](detail::session& s) { return detail::run_simple_query(s, sql, results); });
-        co_return results;
-    }
+    asio::awaitable<std::vector<result>> simple_query(std::string_view sql);
 
     // Sends a CancelRequest for whatever this connection is running. Safe to
     // call from another coroutine; the running operation then fails with
     // SQLSTATE 57014 and the connection stays usable.
-    asio::awaitable<void> cancel() {
-        require_open();
-        co_await detail::send_cancel_request(detail::cancel_target_of(*session_));
-    }
+    asio::awaitable<void> cancel();
 
     // Sends Terminate, shuts TLS down and closes the socket. Never throws for
     // a connection that is already broken or closed.
-    asio::awaitable<void> close() {
-        if (!session_) co_return;
-        auto s = std::move(session_);
-        if (s->busy()) {
-            // Another coroutine is mid-operation: a Terminate now would
-            // interleave with its messages. Drop the socket; it fails cleanly.
-            s->mark_abandoned();
-            s->mark_broken();
-            co_return;
-        }
-        if (s->broken() || !s->stream().is_open()) co_return;
-        std::exception_ptr ignored;
-        try {
-            protocol::encode_terminate(s->out());
-            co_await detail::with_deadline(close_politely(*s), std::chrono::seconds(2), "close");
-        } catch (...) {
-            ignored = std::current_exception();  // closing anyway
-        }
-        s->stream().close();
-    }
+    asio::awaitable<void> close();
 
     // --- state ---
-    bool is_open() const noexcept { return session_ && !session_->broken() && session_->stream().is_open(); }
+    bool is_open() const noexcept;
     // Open, not broken and not in the middle of an operation.
-    bool is_usable() const noexcept { return is_open() && !session_->busy(); }
+    bool is_usable() const noexcept;
     // Idle, in a transaction block, or in a failed one, as of the last
     // ReadyForQuery.
-    transaction_status transaction_state() const { require_open(); return session_->transaction(); }
-    std::int32_t backend_pid() const { require_open(); return session_->key.process_id; }
-    bool uses_tls() const { require_open(); return session_->stream().is_tls(); }
+    transaction_status transaction_state() const;
+    std::int32_t backend_pid() const;
+    bool uses_tls() const;
     // The socket's file descriptor (libpq's PQsocket), to inspect it (e.g.
     // getsockopt); the connection owns it: never read, write or close it.
-    int native_socket() const { require_open(); return session_->stream().native_socket(); }
+    int native_socket() const;
     // The TLS protocol version negotiated ("TLSv1.2", "TLSv1.3"), as
     // ssl_min/max_protocol_version name them; empty without TLS.
-    std::string_view tls_version() const {
-        require_open();
-        auto& transport = session_->stream();
-        return transport.is_tls() ? detail::negotiated_tls_version(transport.tls().native_handle()) : std::string_view{};
-    }
+    std::string_view tls_version() const;
     // How the server authenticated this session: "none" (trust), "password",
     // "md5", "SCRAM-SHA-256" or "SCRAM-SHA-256-PLUS" (channel-bound).
-    std::string_view authentication_method() const { require_open(); return session_->authentication; }
+    std::string_view authentication_method() const;
     // A server parameter reported with ParameterStatus (server_version,
     // TimeZone, ...); empty when the server did not report it.
-    std::string_view parameter(std::string_view name) const {
-        require_open();
-        auto it = session_->parameters().find(name);
-        return it == session_->parameters().end() ? std::string_view{} : std::string_view(it->second);
-    }
-    const config& settings() const { require_open(); return session_->settings(); }
+    std::string_view parameter(std::string_view name) const;
+    const config& settings() const;
     // The server's in_hot_standby report (PostgreSQL 14+ sends it at the
     // start and again when a standby is promoted): true on a standby.
     bool in_hot_standby() const { return parameter("in_hot_standby") == "on"; }
     // The server is still what target_session_attrs asked for, as far as it
     // has said (in_hot_standby, default_transaction_read_only, a write
     // refused with 25006). A pool retires connections that stop fitting.
-    bool fits_target_session_attrs() const { require_open(); return session_->fits_target(); }
+    bool fits_target_session_attrs() const;
     // How SQL text reaches the server now: prepare, describe or unnamed
     // (config::statements; automatic starts as prepare).
-    pgcoro::statement_mode current_statement_mode() const { require_open(); return session_->statements.mode(); }
+    pgcoro::statement_mode current_statement_mode() const;
     // The connection found that a proxy (a transaction-pooling PgBouncer)
     // may give it another server session between transactions: session
     // state (SET, LISTEN, advisory locks, prepare()) does not last here.
-    bool server_session_shared() const { require_open(); return session_->statements.server_session_shared(); }
+    bool server_session_shared() const;
     // Where the session is, e.g. `server at "localhost" (127.0.0.1), port 5432`.
-    std::string server() const { require_open(); return session_->address().describe(); }
+    std::string server() const;
 
     // The client-side limit for each following operation (config::query_timeout).
-    void set_query_timeout(std::chrono::milliseconds limit) { require_open(); session_->query_timeout = limit; }
+    void set_query_timeout(std::chrono::milliseconds limit);
 
     // Called with each NoticeResponse (and WARNING) the server sends.
-    void on_notice(notice_handler handler) { require_open(); session_->on_notice = std::move(handler); }
+    void on_notice(notice_handler handler);
     // Notifications received so far (LISTEN/NOTIFY) and not yet taken, oldest
     // first. They arrive whenever the connection reads, during any operation.
-    std::deque<notification>& notifications() { require_open(); return session_->notifications; }
+    std::deque<notification>& notifications();
 
     // The next notification: one already received, else waits on the idle
     // connection until one arrives. Cancel it like any operation (a timer
@@ -295,48 +251,15 @@ public:
     // (config::max_pending_notifications) and notifications were dropped, it
     // throws errc::notifications_dropped once the ones kept are taken, and
     // then goes on.
-    asio::awaitable<notification> wait_for_notification() {
-        require_open();
-        throw_if_notifications_dropped();
-        if (session_->notifications.empty()) {
-            co_await run_exclusive([](detail::session& s) -> asio::awaitable<void> {
-                detail::notification_wait wait;
-                co_await detail::run_exchange(s, wait);
-            });
-            throw_if_notifications_dropped();
-        }
-        auto n = std::move(session_->notifications.front());
-        session_->notifications.pop_front();
-        co_return n;
-    }
+    asio::awaitable<notification> wait_for_notification();
 
 private:
     // Once the notifications kept are taken, the news that others were not.
-    void throw_if_notifications_dropped() {
-        if (!session_->notifications.empty() || session_->notifications_dropped == 0) return;
-        const auto dropped = std::exchange(session_->notifications_dropped, 0);
-        throw error(errc::notifications_dropped,
-                    std::to_string(dropped) + " notification" + (dropped == 1 ? " was" : "s were") +
-                        " dropped: more than config::max_pending_notifications (" +
-                        std::to_string(session_->settings().max_pending_notifications) +
-                        ") waited to be taken; take them sooner or raise the limit");
-    }
+    void throw_if_notifications_dropped();
 
-    static void refuse_named_statement_on_shared_session(const detail::session& s) {
-        if (s.statements.server_session_shared())
-            throw error(errc::shared_server_session,
-                        "prepare() makes a named statement, which this connection cannot keep: it goes through a proxy "
-                        "that gives it another server session between transactions (PgBouncer's transaction pooling); "
-                        "run the SQL text with query() or execute() instead");
-    }
+    static void refuse_named_statement_on_shared_session(const detail::session& s);
 
-    const detail::statement_ptr& statement_on_this_session(const prepared_statement& statement) const {
-        require_open();
-        const auto& d = statement.description();
-        if (statement.session_id_ != session_->id)
-            throw error(errc::invalid_state, "prepared statement " + d.name + " belongs to another connection");
-        return statement.statement_;
-    }
+    const detail::statement_ptr& statement_on_this_session(const prepared_statement& statement) const;
 
     template <class Parameters>
     asio::awaitable<row_stream> stream_bound(stream_options options, std::string_view sql, Parameters params) {
@@ -351,9 +274,13 @@ private:
 
         // Binary COPY only where every column type matches exactly: look them up first.
         detail::statement_ptr columns;
+#ifdef PGCORO_SEPARATE_COMPILATION
+        columns = co_await describe_columns(target.select_sql());
+#else
         co_await run_exclusive([&](detail::session& s) -> asio::awaitable<void> {
             columns = co_await detail::prepare_statement(s, s.statements, target.select_sql(), {});
         });
+#endif
         if (columns->columns.size() != width)
             throw error(errc::invalid_value, "bulk_load into " + target.table + ": the target has " +
                                                  std::to_string(columns->columns.size()) + " columns but each row has " +
@@ -403,34 +330,263 @@ private:
     // so the server logs a clean disconnect. An operation still running in
     // another coroutine keeps the session alive and fails with
     // connection_broken instead of touching freed memory.
-    void abandon() noexcept {
-        if (!session_) return;
-        if (!session_->broken() && !session_->busy()) {
-            static constexpr char terminate[] = {'X', 0, 0, 0, 4};
-            session_->stream().try_write_now(asio::buffer(terminate, sizeof terminate));
-        }
-        session_->mark_abandoned();
-        session_->mark_broken();
-        session_.reset();
-    }
+    void abandon() noexcept;
 
-    static asio::awaitable<void> close_politely(detail::session& s) {
-        co_await s.flush();
-        if (s.stream().is_tls()) {
-            boost::system::error_code ec;
-            co_await s.stream().tls().async_shutdown(asio::redirect_error(asio::use_awaitable, ec));
-        }
-    }
+    static asio::awaitable<void> close_politely(detail::session& s);
 
     // Runs one operation with the session to itself (see session/operation.hpp).
+#ifdef PGCORO_SEPARATE_COMPILATION
+    template <class Operation>
+    auto run_exclusive(Operation&& op);
+
+    // What the typed front ends above run, compiled once in the src.hpp TU
+    // (util/compilation_mode.hpp): their frames keep the arguments alive.
+    asio::awaitable<void> query_into_bound(result& r, std::string_view sql, detail::parameter_writer params);
+    asio::awaitable<std::uint64_t> execute_bound(std::string_view sql, detail::parameter_writer params);
+    asio::awaitable<void> query_into_bound(result& r, const prepared_statement& statement, detail::parameter_writer params);
+    asio::awaitable<std::uint64_t> execute_bound(const prepared_statement& statement, detail::parameter_writer params);
+    asio::awaitable<detail::statement_ptr> describe_columns(std::string select_sql);
+#else
     template <class Operation>
     asio::awaitable<typename detail::operation_result<std::decay_t<Operation>>::type> run_exclusive(Operation&& op) {
         require_open();
         return detail::run_operation(session_, std::forward<Operation>(op));
     }
+#endif
 
     friend struct detail::pool_access;
     std::shared_ptr<detail::session> session_;
 };
+
+// The bodies: inline in every translation unit (header-only), or compiled
+// once in the src.hpp one (util/compilation_mode.hpp).
+#if PGCORO_DEFINITIONS
+static_assert(connection::cancel_drain_limit == detail::cancel_drain_limit);
+
+PGCORO_DECL connection& connection::operator=(connection&& other) noexcept {
+    if (this != &other) {
+        abandon();
+        session_ = std::move(other.session_);
+    }
+    return *this;
+}
+
+PGCORO_DECL asio::awaitable<connection> connection::connect(config cfg) {
+    connection c;
+    c.session_ = co_await detail::connect_session(cfg);
+    co_return c;
+}
+
+PGCORO_DECL asio::awaitable<prepared_statement> connection::prepare(std::string_view sql, std::vector<std::uint32_t> parameter_types) {
+    detail::statement_ptr statement;
+    co_await run_exclusive([&](detail::session& s) -> asio::awaitable<void> {
+        refuse_named_statement_on_shared_session(s);
+        auto name = detail::tagged_name("pgcoro_p", s.name_tag, s.next_prepared_number());
+        statement = co_await detail::describe_new_statement(s, std::move(name), sql, parameter_types);
+    });
+    co_return prepared_statement(std::move(statement), session_->id);
+}
+
+PGCORO_DECL asio::awaitable<void> connection::deallocate(prepared_statement& statement) {
+    const auto& name = statement_on_this_session(statement)->name;
+    co_await run_exclusive([&](detail::session& s) { return detail::close_statement(s, name); });
+    statement.statement_.reset();
+}
+
+PGCORO_DECL asio::awaitable<copy_writer> connection::copy_in(std::string_view sql) {
+    require_open();
+    return copy_writer::open(session_, sql);
+}
+
+PGCORO_DECL asio::awaitable<copy_reader> connection::copy_out(std::string_view sql) {
+    require_open();
+    return copy_reader::open(session_, sql);
+}
+
+PGCORO_DECL asio::awaitable<std::vector<pipeline_outcome>> connection::run(const pipeline& p) {
+    std::vector<pipeline_outcome> outcomes;
+    if (!p.empty()) co_await run_into(p, outcomes);
+    co_return outcomes;
+}
+
+PGCORO_DECL asio::awaitable<void> connection::run_into(const pipeline& p, std::vector<pipeline_outcome>& outcomes) {
+    return run_exclusive(detail::pipeline_execution{p, outcomes});
+}
+
+PGCORO_DECL asio::awaitable<transaction> connection::begin(transaction_options options) {
+    require_open();
+    return transaction::begin(session_, std::move(options));
+}
+
+PGCORO_DECL asio::awaitable<std::vector<result>> connection::simple_query(std::string_view sql) {
+    std::vector<result> results;
+    co_await run_exclusive([&](detail::session& s) { return detail::run_simple_query(s, sql, results); });
+    co_return results;
+}
+
+PGCORO_DECL asio::awaitable<void> connection::cancel() {
+    require_open();
+    co_await detail::send_cancel_request(detail::cancel_target_of(*session_));
+}
+
+PGCORO_DECL asio::awaitable<void> connection::close() {
+    if (!session_) co_return;
+    auto s = std::move(session_);
+    if (s->busy()) {
+        // Another coroutine is mid-operation: a Terminate now would
+        // interleave with its messages. Drop the socket; it fails cleanly.
+        s->mark_abandoned();
+        s->mark_broken();
+        co_return;
+    }
+    if (s->broken() || !s->stream().is_open()) co_return;
+    std::exception_ptr ignored;
+    try {
+        protocol::encode_terminate(s->out());
+        co_await detail::with_deadline(close_politely(*s), std::chrono::seconds(2), "close");
+    } catch (...) {
+        ignored = std::current_exception();  // closing anyway
+    }
+    s->stream().close();
+}
+
+PGCORO_DECL bool connection::is_open() const noexcept { return session_ && !session_->broken() && session_->stream().is_open(); }
+
+PGCORO_DECL bool connection::is_usable() const noexcept { return is_open() && !session_->busy(); }
+
+PGCORO_DECL transaction_status connection::transaction_state() const { require_open(); return session_->transaction(); }
+
+PGCORO_DECL std::int32_t connection::backend_pid() const { require_open(); return session_->key.process_id; }
+
+PGCORO_DECL bool connection::uses_tls() const { require_open(); return session_->stream().is_tls(); }
+
+PGCORO_DECL int connection::native_socket() const { require_open(); return session_->stream().native_socket(); }
+
+PGCORO_DECL std::string_view connection::tls_version() const {
+    require_open();
+    auto& transport = session_->stream();
+    return transport.is_tls() ? detail::negotiated_tls_version(transport.tls().native_handle()) : std::string_view{};
+}
+
+PGCORO_DECL std::string_view connection::authentication_method() const { require_open(); return session_->authentication; }
+
+PGCORO_DECL std::string_view connection::parameter(std::string_view name) const {
+    require_open();
+    auto it = session_->parameters().find(name);
+    return it == session_->parameters().end() ? std::string_view{} : std::string_view(it->second);
+}
+
+PGCORO_DECL const config& connection::settings() const { require_open(); return session_->settings(); }
+
+PGCORO_DECL bool connection::fits_target_session_attrs() const { require_open(); return session_->fits_target(); }
+
+PGCORO_DECL pgcoro::statement_mode connection::current_statement_mode() const { require_open(); return session_->statements.mode(); }
+
+PGCORO_DECL bool connection::server_session_shared() const { require_open(); return session_->statements.server_session_shared(); }
+
+PGCORO_DECL std::string connection::server() const { require_open(); return session_->address().describe(); }
+
+PGCORO_DECL void connection::set_query_timeout(std::chrono::milliseconds limit) { require_open(); session_->query_timeout = limit; }
+
+PGCORO_DECL void connection::on_notice(notice_handler handler) { require_open(); session_->on_notice = std::move(handler); }
+
+PGCORO_DECL std::deque<notification>& connection::notifications() { require_open(); return session_->notifications; }
+
+PGCORO_DECL asio::awaitable<notification> connection::wait_for_notification() {
+    require_open();
+    throw_if_notifications_dropped();
+    if (session_->notifications.empty()) {
+        co_await run_exclusive([](detail::session& s) -> asio::awaitable<void> {
+            detail::notification_wait wait;
+            co_await detail::run_exchange(s, wait);
+        });
+        throw_if_notifications_dropped();
+    }
+    auto n = std::move(session_->notifications.front());
+    session_->notifications.pop_front();
+    co_return n;
+}
+
+PGCORO_DECL void connection::throw_if_notifications_dropped() {
+    if (!session_->notifications.empty() || session_->notifications_dropped == 0) return;
+    const auto dropped = std::exchange(session_->notifications_dropped, 0);
+    throw error(errc::notifications_dropped,
+                std::to_string(dropped) + " notification" + (dropped == 1 ? " was" : "s were") +
+                    " dropped: more than config::max_pending_notifications (" +
+                    std::to_string(session_->settings().max_pending_notifications) +
+                    ") waited to be taken; take them sooner or raise the limit");
+}
+
+PGCORO_DECL void connection::refuse_named_statement_on_shared_session(const detail::session& s) {
+    if (s.statements.server_session_shared())
+        throw error(errc::shared_server_session,
+                    "prepare() makes a named statement, which this connection cannot keep: it goes through a proxy "
+                    "that gives it another server session between transactions (PgBouncer's transaction pooling); "
+                    "run the SQL text with query() or execute() instead");
+}
+
+PGCORO_DECL const detail::statement_ptr& connection::statement_on_this_session(const prepared_statement& statement) const {
+    require_open();
+    const auto& d = statement.description();
+    if (statement.session_id_ != session_->id)
+        throw error(errc::invalid_state, "prepared statement " + d.name + " belongs to another connection");
+    return statement.statement_;
+}
+
+PGCORO_DECL void connection::abandon() noexcept {
+    if (!session_) return;
+    if (!session_->broken() && !session_->busy()) {
+        static constexpr char terminate[] = {'X', 0, 0, 0, 4};
+        session_->stream().try_write_now(asio::buffer(terminate, sizeof terminate));
+    }
+    session_->mark_abandoned();
+    session_->mark_broken();
+    session_.reset();
+}
+
+PGCORO_DECL asio::awaitable<void> connection::close_politely(detail::session& s) {
+    co_await s.flush();
+    if (s.stream().is_tls()) {
+        boost::system::error_code ec;
+        co_await s.stream().tls().async_shutdown(asio::redirect_error(asio::use_awaitable, ec));
+    }
+}
+
+#ifdef PGCORO_SEPARATE_COMPILATION
+template <class Operation>
+auto connection::run_exclusive(Operation&& op) {
+    require_open();
+    return detail::run_operation(session_, std::forward<Operation>(op));
+}
+
+PGCORO_DECL asio::awaitable<void> connection::query_into_bound(result& r, std::string_view sql, detail::parameter_writer params) {
+    return run_exclusive(detail::extended_execution{sql, detail::bound_parameters{params}, detail::result_sink(r)});
+}
+
+PGCORO_DECL asio::awaitable<std::uint64_t> connection::execute_bound(std::string_view sql, detail::parameter_writer params) {
+    return run_exclusive(detail::extended_execution{sql, detail::bound_parameters{params}, detail::count_sink()});
+}
+
+PGCORO_DECL asio::awaitable<void> connection::query_into_bound(result& r, const prepared_statement& statement,
+                                                               detail::parameter_writer params) {
+    return run_exclusive(detail::prepared_execution{&statement_on_this_session(statement), detail::bound_parameters{params},
+                                                    detail::result_sink(r)});
+}
+
+PGCORO_DECL asio::awaitable<std::uint64_t> connection::execute_bound(const prepared_statement& statement,
+                                                                     detail::parameter_writer params) {
+    return run_exclusive(detail::prepared_execution{&statement_on_this_session(statement), detail::bound_parameters{params},
+                                                    detail::count_sink()});
+}
+
+PGCORO_DECL asio::awaitable<detail::statement_ptr> connection::describe_columns(std::string select_sql) {
+    detail::statement_ptr columns;
+    co_await run_exclusive([&](detail::session& s) -> asio::awaitable<void> {
+        columns = co_await detail::prepare_statement(s, s.statements, select_sql, {});
+    });
+    co_return columns;
+}
+#endif
+#endif  // PGCORO_DEFINITIONS
 
 }  // namespace pgcoro

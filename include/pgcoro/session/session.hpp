@@ -28,23 +28,11 @@
 #include "../settings/config.hpp"
 #include "../error.hpp"
 #include "../protocol.hpp"
+#include "notification.hpp"
 #include "session_state.hpp"
 #include "statement_cache.hpp"
 #include "../net/tls_setup.hpp"
 #include "../net/transport.hpp"
-
-namespace pgcoro {
-
-// A NotificationResponse (LISTEN/NOTIFY), owning its strings.
-struct notification {
-    std::int32_t process_id = 0;
-    std::string channel;
-    std::string payload;
-};
-
-using notice_handler = std::function<void(const diagnostics&)>;
-
-}  // namespace pgcoro
 
 namespace pgcoro::detail {
 

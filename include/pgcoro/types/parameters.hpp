@@ -26,6 +26,14 @@ struct parameter_writer {
     bool (*write)(const void* context, std::size_t index, std::string& out) = nullptr;  // false: NULL
 };
 
+// Parameters whose values live elsewhere, in the frame of the typed call
+// that bound them: what the separately compiled operations run with
+// (util/compilation_mode.hpp), one closed type for every argument list.
+struct bound_parameters {
+    parameter_writer bound;
+    parameter_writer writer() const noexcept { return bound; }
+};
+
 // A string literal binds as const char*, anything else as its decayed type.
 template <class Arg>
 using parameter_type = std::conditional_t<std::is_array_v<std::remove_cvref_t<Arg>>,
