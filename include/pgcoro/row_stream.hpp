@@ -15,18 +15,28 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 
 #include <boost/asio/awaitable.hpp>
 
+#include "util/compilation_mode.hpp"
+#include "result.hpp"
+#include "session/statement_cache.hpp"
+#include "types/parameters.hpp"
+#if PGCORO_DEFINITIONS
 #include "session/extended_query.hpp"
 #include "session/operation.hpp"
 #include "session/portal_exchange.hpp"
-#include "result.hpp"
+#endif
 
 namespace pgcoro {
 
 namespace asio = boost::asio;
+namespace detail {
+class session;
+}
 
 struct stream_options {
     // Rows per Execute: the most the client holds at once.
@@ -42,38 +52,17 @@ public:
     row_stream& operator=(row_stream&&) = delete;
     row_stream(const row_stream&) = delete;
 
-    ~row_stream() {
-        // The session stays in the exchange; its next operation closes the portal.
-        if (session_ && more_) session_->let_go_of(detail::open_exchange::suspended_portal);
-    }
+    ~row_stream();
 
     // The next chunk of at most chunk_rows rows into chunk(); false once
     // every row has been read.
-    asio::awaitable<bool> next_chunk() {
-        position_ = 0;
-        if (unseen_) {
-            unseen_ = false;
-            if (!chunk_.empty()) co_return true;
-        }
-        if (!more_) {
-            clear_chunk();
-            co_return false;
-        }
-        co_await fetch();
-        co_return !chunk_.empty();
-    }
+    asio::awaitable<bool> next_chunk();
 
     // The rows of the last next_chunk(), valid until the next call.
     const result& chunk() const noexcept { return chunk_; }
 
     // The next row, valid until the next chunk is read; std::nullopt at the end.
-    asio::awaitable<std::optional<row>> next() {
-        if (unseen_ || position_ == chunk_.size()) {
-            const bool more = co_await next_chunk();
-            if (!more) co_return std::optional<row>{};
-        }
-        co_return std::optional<row>{chunk_[position_++]};
-    }
+    asio::awaitable<std::optional<row>> next();
 
     const std::vector<column>& columns() const noexcept { return statement_->columns; }
     // All rows have been read and the connection is free again.
@@ -85,44 +74,12 @@ public:
     std::uint64_t rows_read() const noexcept { return rows_read_; }
 
     // Stops early: closes the portal and frees the connection.
-    asio::awaitable<void> close() {
-        if (!more_) co_return;
-        more_ = false;
-        clear_chunk();
-        co_await detail::run_operation(session_, [](detail::session& s) -> asio::awaitable<void> {
-            std::optional<diagnostics> ignored;
-            co_await detail::end_exchange_and_drain(s, ignored, "", detail::exchange_stop::at_rest);
-        }, detail::operation_start::continues_exchange);
-    }
+    asio::awaitable<void> close();
 
     // Starts the stream: binds, executes the first chunk and reads it.
     // (Used by connection::stream; the arguments are read only here.)
     static asio::awaitable<row_stream> open(std::shared_ptr<detail::session> session, std::string_view sql,
-                                            const detail::parameter_writer& params, stream_options options) {
-        if (options.chunk_rows <= 0) throw error(errc::invalid_config, "stream_options::chunk_rows must be positive");
-        row_stream stream(std::move(session), options);
-        co_await detail::run_operation(stream.session_, [&](detail::session& s) -> asio::awaitable<void> {
-            stream.statement_ = co_await detail::prepare_statement(s, s.statements, sql, params.types);
-            bool stale = false;
-            try {
-                co_await stream.execute_first(s, sql, params);
-                co_return;
-            } catch (const server_error& e) {
-                if (e.sqlstate() == "26000" && !detail::parsed_with_each_execution(*stream.statement_))
-                    s.statements.suspect_shared_session();
-                if (!s.statements.names_statements() || !detail::statement_went_stale(e) ||
-                    s.transaction() != protocol::transaction_status::idle)
-                    throw;
-                stale = true;
-            }
-            if (stale) {  // same rule as query(): re-prepare once, outside a transaction
-                s.statements.erase(sql, params.types);
-                stream.statement_ = co_await detail::prepare_statement(s, s.statements, sql, params.types);
-                co_await stream.execute_first(s, sql, params);
-            }
-        });
-        co_return stream;
-    }
+                                            const detail::parameter_writer& params, stream_options options);
 
 private:
     row_stream(std::shared_ptr<detail::session> session, stream_options options)
@@ -133,34 +90,12 @@ private:
         chunk_.set_columns(std::shared_ptr<const std::vector<column>>(statement_, &statement_->columns));
     }
 
-    asio::awaitable<void> execute_first(detail::session& s, std::string_view sql, const detail::parameter_writer& params) {
-        detail::bind_statement(s, *statement_, sql, params);
-        s.enter_exchange(detail::open_exchange::suspended_portal);
-        co_await read_chunk(s, true, sql, params.types);
-        unseen_ = true;
-    }
+    asio::awaitable<void> execute_first(detail::session& s, std::string_view sql, const detail::parameter_writer& params);
 
-    asio::awaitable<void> fetch() {
-        co_await detail::run_operation(session_, [this](detail::session& s) { return read_chunk(s, false); },
-                                       detail::operation_start::continues_exchange);
-    }
+    asio::awaitable<void> fetch();
 
     asio::awaitable<void> read_chunk(detail::session& s, bool after_bind, std::string_view sql = {},
-                                     std::span<const std::uint32_t> types = {}) {
-        clear_chunk();
-        more_ = false;
-        detail::portal_chunk_exchange exchange(chunk_, tag_, after_bind);
-        if (after_bind && detail::parsed_with_each_execution(*statement_)) exchange.after_parse(statement_, sql, types);
-        exchange.start(s, options_.chunk_rows);
-        try {
-            co_await detail::run_exchange(s, exchange);
-        } catch (...) {
-            rows_read_ += exchange.rows();
-            throw;
-        }
-        rows_read_ += exchange.rows();
-        more_ = exchange.suspended();
-    }
+                                     std::span<const std::uint32_t> types = {});
 
     std::shared_ptr<detail::session> session_;
     detail::statement_ptr statement_;
@@ -172,5 +107,101 @@ private:
     bool more_ = false;    // the portal is suspended: the server has more rows
     bool unseen_ = false;  // chunk_ was read but not yet handed out
 };
+
+// The bodies: inline (header-only) or in the src.hpp TU (util/compilation_mode.hpp).
+#if PGCORO_DEFINITIONS
+PGCORO_DECL row_stream::~row_stream() {
+    // The session stays in the exchange; its next operation closes the portal.
+    if (session_ && more_) session_->let_go_of(detail::open_exchange::suspended_portal);
+}
+
+PGCORO_DECL asio::awaitable<bool> row_stream::next_chunk() {
+    position_ = 0;
+    if (unseen_) {
+        unseen_ = false;
+        if (!chunk_.empty()) co_return true;
+    }
+    if (!more_) {
+        clear_chunk();
+        co_return false;
+    }
+    co_await fetch();
+    co_return !chunk_.empty();
+}
+
+PGCORO_DECL asio::awaitable<std::optional<row>> row_stream::next() {
+    if (unseen_ || position_ == chunk_.size()) {
+        const bool more = co_await next_chunk();
+        if (!more) co_return std::optional<row>{};
+    }
+    co_return std::optional<row>{chunk_[position_++]};
+}
+
+PGCORO_DECL asio::awaitable<void> row_stream::close() {
+    if (!more_) co_return;
+    more_ = false;
+    clear_chunk();
+    co_await detail::run_operation(session_, [](detail::session& s) -> asio::awaitable<void> {
+        std::optional<diagnostics> ignored;
+        co_await detail::end_exchange_and_drain(s, ignored, "", detail::exchange_stop::at_rest);
+    }, detail::operation_start::continues_exchange);
+}
+
+PGCORO_DECL asio::awaitable<row_stream> row_stream::open(std::shared_ptr<detail::session> session, std::string_view sql,
+                                           const detail::parameter_writer& params, stream_options options) {
+    if (options.chunk_rows <= 0) throw error(errc::invalid_config, "stream_options::chunk_rows must be positive");
+    row_stream stream(std::move(session), options);
+    co_await detail::run_operation(stream.session_, [&](detail::session& s) -> asio::awaitable<void> {
+        stream.statement_ = co_await detail::prepare_statement(s, s.statements, sql, params.types);
+        bool stale = false;
+        try {
+            co_await stream.execute_first(s, sql, params);
+            co_return;
+        } catch (const server_error& e) {
+            if (e.sqlstate() == "26000" && !detail::parsed_with_each_execution(*stream.statement_))
+                s.statements.suspect_shared_session();
+            if (!s.statements.names_statements() || !detail::statement_went_stale(e) ||
+                s.transaction() != protocol::transaction_status::idle)
+                throw;
+            stale = true;
+        }
+        if (stale) {  // same rule as query(): re-prepare once, outside a transaction
+            s.statements.erase(sql, params.types);
+            stream.statement_ = co_await detail::prepare_statement(s, s.statements, sql, params.types);
+            co_await stream.execute_first(s, sql, params);
+        }
+    });
+    co_return stream;
+}
+
+PGCORO_DECL asio::awaitable<void> row_stream::execute_first(detail::session& s, std::string_view sql, const detail::parameter_writer& params) {
+    detail::bind_statement(s, *statement_, sql, params);
+    s.enter_exchange(detail::open_exchange::suspended_portal);
+    co_await read_chunk(s, true, sql, params.types);
+    unseen_ = true;
+}
+
+PGCORO_DECL asio::awaitable<void> row_stream::fetch() {
+    co_await detail::run_operation(session_, [this](detail::session& s) { return read_chunk(s, false); },
+                                   detail::operation_start::continues_exchange);
+}
+
+PGCORO_DECL asio::awaitable<void> row_stream::read_chunk(detail::session& s, bool after_bind, std::string_view sql,
+                                          std::span<const std::uint32_t> types) {
+    clear_chunk();
+    more_ = false;
+    detail::portal_chunk_exchange exchange(chunk_, tag_, after_bind);
+    if (after_bind && detail::parsed_with_each_execution(*statement_)) exchange.after_parse(statement_, sql, types);
+    exchange.start(s, options_.chunk_rows);
+    try {
+        co_await detail::run_exchange(s, exchange);
+    } catch (...) {
+        rows_read_ += exchange.rows();
+        throw;
+    }
+    rows_read_ += exchange.rows();
+    more_ = exchange.suspended();
+}
+#endif  // PGCORO_DEFINITIONS
 
 }  // namespace pgcoro

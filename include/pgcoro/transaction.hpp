@@ -11,14 +11,20 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include "util/compilation_mode.hpp"
 #include "result.hpp"
+#include "transaction_options.hpp"
+#if PGCORO_DEFINITIONS
 #include "session/operation.hpp"
 #include "session/simple_query.hpp"
-#include "transaction_options.hpp"
+#endif
 
 namespace pgcoro {
 
 namespace asio = boost::asio;
+namespace detail {
+class session;
+}
 
 class transaction {
 public:
@@ -27,48 +33,21 @@ public:
     transaction& operator=(transaction&&) = delete;
     transaction(const transaction&) = delete;
 
-    ~transaction() {
-        if (!session_ || session_->broken()) return;
-        session_->defer(rollback_statement());
-    }
+    ~transaction();
 
     // Starts a transaction block on the session (connection::begin).
-    static asio::awaitable<transaction> begin(std::shared_ptr<detail::session> session, transaction_options options) {
-        if (session->transaction() != protocol::transaction_status::idle && !session->has_deferred())
-            throw error(errc::invalid_state, "a transaction is already open on this connection; use savepoint() to nest");
-        co_await run(session, options.begin_statement());
-        co_return transaction(std::move(session), {});
-    }
+    static asio::awaitable<transaction> begin(std::shared_ptr<detail::session> session, transaction_options options);
 
     // A nested transaction: SAVEPOINT now, RELEASE on commit, ROLLBACK TO on
     // rollback. The outer transaction stays open either way.
-    asio::awaitable<transaction> savepoint() {
-        require_active("savepoint()");
-        auto name = "pgcoro_savepoint_" + std::to_string(session_->next_savepoint_number());
-        co_await run(session_, "SAVEPOINT " + name);
-        co_return transaction(session_, std::move(name));
-    }
+    asio::awaitable<transaction> savepoint();
 
     // Commits (or releases the savepoint). A transaction that failed earlier
     // is rolled back by the server instead: that is reported as
     // errc::transaction_rolled_back, never as success.
-    asio::awaitable<void> commit() {
-        require_active("commit()");
-        auto session = std::move(session_);
-        if (!savepoint_.empty()) {
-            co_await run(session, "RELEASE SAVEPOINT " + savepoint_);
-            co_return;
-        }
-        const auto tag = co_await run(session, "COMMIT");
-        if (tag == "ROLLBACK")
-            throw error(errc::transaction_rolled_back, "COMMIT rolled the transaction back: an earlier statement in it failed");
-    }
+    asio::awaitable<void> commit();
 
-    asio::awaitable<void> rollback() {
-        require_active("rollback()");
-        auto session = std::move(session_);
-        co_await run(session, rollback_statement());
-    }
+    asio::awaitable<void> rollback();
 
     bool active() const noexcept { return session_ != nullptr; }
     bool is_savepoint() const noexcept { return !savepoint_.empty(); }
@@ -87,14 +66,56 @@ private:
     }
 
     // Runs SQL on the session; returns the last command tag.
-    static asio::awaitable<std::string> run(std::shared_ptr<detail::session> session, std::string sql) {
-        std::vector<result> results;
-        co_await detail::run_operation(session, [&](detail::session& s) { return detail::run_simple_query(s, sql, results); });
-        co_return results.empty() ? std::string{} : results.back().command_tag();
-    }
+    static asio::awaitable<std::string> run(std::shared_ptr<detail::session> session, std::string sql);
 
     std::shared_ptr<detail::session> session_;  // null once ended
     std::string savepoint_;                     // empty: the top-level transaction
 };
+
+// The bodies: inline (header-only) or in the src.hpp TU (util/compilation_mode.hpp).
+#if PGCORO_DEFINITIONS
+PGCORO_DECL transaction::~transaction() {
+    if (!session_ || session_->broken()) return;
+    session_->defer(rollback_statement());
+}
+
+PGCORO_DECL asio::awaitable<transaction> transaction::begin(std::shared_ptr<detail::session> session, transaction_options options) {
+    if (session->transaction() != protocol::transaction_status::idle && !session->has_deferred())
+        throw error(errc::invalid_state, "a transaction is already open on this connection; use savepoint() to nest");
+    co_await run(session, options.begin_statement());
+    co_return transaction(std::move(session), {});
+}
+
+PGCORO_DECL asio::awaitable<transaction> transaction::savepoint() {
+    require_active("savepoint()");
+    auto name = "pgcoro_savepoint_" + std::to_string(session_->next_savepoint_number());
+    co_await run(session_, "SAVEPOINT " + name);
+    co_return transaction(session_, std::move(name));
+}
+
+PGCORO_DECL asio::awaitable<void> transaction::commit() {
+    require_active("commit()");
+    auto session = std::move(session_);
+    if (!savepoint_.empty()) {
+        co_await run(session, "RELEASE SAVEPOINT " + savepoint_);
+        co_return;
+    }
+    const auto tag = co_await run(session, "COMMIT");
+    if (tag == "ROLLBACK")
+        throw error(errc::transaction_rolled_back, "COMMIT rolled the transaction back: an earlier statement in it failed");
+}
+
+PGCORO_DECL asio::awaitable<void> transaction::rollback() {
+    require_active("rollback()");
+    auto session = std::move(session_);
+    co_await run(session, rollback_statement());
+}
+
+PGCORO_DECL asio::awaitable<std::string> transaction::run(std::shared_ptr<detail::session> session, std::string sql) {
+    std::vector<result> results;
+    co_await detail::run_operation(session, [&](detail::session& s) { return detail::run_simple_query(s, sql, results); });
+    co_return results.empty() ? std::string{} : results.back().command_tag();
+}
+#endif  // PGCORO_DEFINITIONS
 
 }  // namespace pgcoro

@@ -11,17 +11,12 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include "copy_out_exchange.hpp"
 #include "operation.hpp"
 #include "runner.hpp"
 #include "simple_query.hpp"
 
 namespace pgcoro {
-
-// What the server announced for a COPY: text (or csv) or binary, per column.
-struct copy_format {
-    bool binary = false;
-    std::vector<std::int16_t> column_formats;  // 0 text, 1 binary
-};
 
 namespace detail {
 
@@ -106,51 +101,38 @@ private:
     bool completed_ = false;
 };
 
-// COPY TO STDOUT: suspends at each CopyData with its body in `data`; done
-// after CopyDone, CommandComplete and ReadyForQuery.
-class copy_out_exchange {
-public:
-    next_step on_message(session& s, const protocol::backend_message& m) {
-        using enum protocol::message_type;
-        switch (m.type) {
-        case copy_data:
-            if (at_ != stage::data) return next_step::unexpected;
-            data = m.body;
-            return next_step::suspend;
-        case copy_done:
-            if (at_ != stage::data) return next_step::unexpected;
-            protocol::expect_empty_body(m.body, "CopyDone");
-            at_ = stage::complete;
-            return next_step::read;
-        case command_complete:
-            if (at_ != stage::complete) return next_step::unexpected;
-            tag.assign(protocol::decode_command_complete(m.body));
-            at_ = stage::ready;
-            return next_step::read;
-        case ready_for_query:
-            if (at_ != stage::ready) return next_step::unexpected;
-            s.exchange_ended();
-            data.reset();
-            return errors_.finish();
-        default: return next_step::unexpected;
-        }
-    }
-    next_step on_error(session& s, diagnostics&& d) {
-        errors_.keep(std::move(d));
-        s.exchange_ended();
+inline next_step copy_out_exchange::on_message(session& s, const protocol::backend_message& m) {
+    using enum protocol::message_type;
+    switch (m.type) {
+    case copy_data:
+        if (at_ != stage::data) return next_step::unexpected;
+        data = m.body;
+        return next_step::suspend;
+    case copy_done:
+        if (at_ != stage::data) return next_step::unexpected;
+        protocol::expect_empty_body(m.body, "CopyDone");
+        at_ = stage::complete;
+        return next_step::read;
+    case command_complete:
+        if (at_ != stage::complete) return next_step::unexpected;
+        tag.assign(protocol::decode_command_complete(m.body));
         at_ = stage::ready;
         return next_step::read;
+    case ready_for_query:
+        if (at_ != stage::ready) return next_step::unexpected;
+        s.exchange_ended();
+        data.reset();
+        return errors_.finish();
+    default: return next_step::unexpected;
     }
-    const char* during() const noexcept { return "during COPY TO STDOUT"; }
+}
 
-    std::optional<std::string_view> data;  // the last CopyData, valid until the next read
-    std::string tag;
-
-private:
-    enum class stage { data, complete, ready };
-    stage at_ = stage::data;
-    first_error errors_;
-};
+inline next_step copy_out_exchange::on_error(session& s, diagnostics&& d) {
+    errors_.keep(std::move(d));
+    s.exchange_ended();
+    at_ = stage::ready;
+    return next_step::read;
+}
 
 }  // namespace detail
 

@@ -15,18 +15,10 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include "exchange_step.hpp"
 #include "session.hpp"
 
 namespace pgcoro::detail {
-
-// What an algorithm wants after a message.
-enum class next_step {
-    read,        // the next message
-    write,       // send what it appended, then read on
-    done,        // its exchange is over
-    suspend,     // stop here with the exchange still open (a chunk, a COPY): its owner continues it later
-    unexpected,  // not a message it can take now: a protocol violation
-};
 
 // An algorithm: on_message gets every message but the asynchronous ones and
 // ErrorResponse, which it gets decoded in on_error (unless FATAL: that ends
@@ -106,26 +98,6 @@ asio::awaitable<next_step> run_exchange(session& s, Algorithm& a, next_step step
     }
     co_return step;
 }
-
-// The first ErrorResponse of an exchange, reported once it is back at
-// ReadyForQuery (the server skips to the Sync after an error, so the session
-// is then in sync again).
-struct first_error {
-    std::optional<diagnostics> failure;
-
-    void keep(diagnostics&& d) {
-        if (!failure) failure = std::move(d);
-    }
-    // At ReadyForQuery: throws what failed, if anything did.
-    next_step finish() {
-        if (failure) {
-            auto d = std::move(*failure);
-            failure.reset();
-            throw server_error(std::move(d));
-        }
-        return next_step::done;
-    }
-};
 
 // For algorithms to which every error is the same: kept, and thrown at
 // ReadyForQuery by errors.finish().
