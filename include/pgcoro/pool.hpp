@@ -26,31 +26,39 @@
 #include <memory>
 #include <string_view>
 
+#include <string>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include "util/compilation_mode.hpp"
 #include "config.hpp"
+#include "connection.hpp"
+#include "pool/member_ptr.hpp"
+#include "pool_options.hpp"
+#if PGCORO_DEFINITIONS
 #include "pool/background.hpp"
 #include "pool/core.hpp"
-#include "pool_options.hpp"
+#endif
 
 namespace pgcoro {
+
+namespace asio = boost::asio;
+namespace detail {
+class pool_core;
+}
 
 // A connection checked out of a pool; it goes back when this is destroyed.
 class pooled_connection {
 public:
     pooled_connection(pooled_connection&&) noexcept = default;
-    pooled_connection& operator=(pooled_connection&& other) noexcept {
-        if (this != &other) {
-            give_back();
-            core_ = other.core_;
-            member_ = std::move(other.member_);
-        }
-        return *this;
-    }
-    ~pooled_connection() { give_back(); }
+    pooled_connection& operator=(pooled_connection&& other) noexcept;
+    ~pooled_connection();
 
-    connection* operator->() const noexcept { return &member_->conn; }
-    connection& operator*() const noexcept { return member_->conn; }
+    connection* operator->() const noexcept;
+    connection& operator*() const noexcept;
     // The generation of the settings this connection was opened with.
-    std::uint64_t generation() const noexcept { return member_->generation; }
+    std::uint64_t generation() const noexcept;
     // Returns the connection to the pool now.
     void release() noexcept { give_back(); }
     explicit operator bool() const noexcept { return member_ != nullptr; }
@@ -59,9 +67,7 @@ private:
     friend class detail::pool_core;
     pooled_connection(detail::pool_core* core, detail::member_ptr member) : core_(core), member_(std::move(member)) {}
 
-    void give_back() noexcept {
-        if (member_) core_->release(std::move(member_));
-    }
+    void give_back() noexcept;
 
     // Not owning: the core outlives every connection it lent (pool_core::shut_down).
     detail::pool_core* core_;
@@ -70,46 +76,90 @@ private:
 
 class pool {
 public:
-    pool(asio::any_io_executor executor, config cfg, pool_options options = {})
-        : core_(std::make_shared<detail::pool_core>(std::move(executor), std::move(cfg), std::move(options))) {
-        core_->start();
-    }
+    pool(asio::any_io_executor executor, config cfg, pool_options options = {});
     pool(asio::any_io_executor executor, std::string_view conninfo, pool_options options = {})
         : pool(std::move(executor), config::parse(conninfo), std::move(options)) {}
     pool(const pool&) = delete;
     pool& operator=(const pool&) = delete;
-    ~pool() { core_->shut_down(); }
+    ~pool();
 
     // A connection of the current generation: an idle one, a new one, or the
     // next one returned, in the order acquires arrived. Fails after
     // acquire_timeout with the last connect error, if any. The pool must be
     // alive when the co_await starts, as for any Asio object's operation; the
     // connection it gives may outlive the pool.
-    asio::awaitable<pooled_connection> acquire() { return core_->acquire<pooled_connection>(); }
+    asio::awaitable<pooled_connection> acquire();
 
     // New settings, proven by opening one connection with them first; on
     // success they become the next generation, else nothing changes and
     // the error is thrown. Returns the new generation.
-    asio::awaitable<std::uint64_t> update(config cfg) { return core_->update(std::move(cfg)); }
+    asio::awaitable<std::uint64_t> update(config cfg);
     // A new password for the next connections (e.g. after ALTER ROLE ... PASSWORD).
-    void set_password(std::string password) { core_->set_password(std::move(password)); }
+    void set_password(std::string password);
     // Fresh sessions please, settings unchanged (a certificate rotated on
     // disk, a role's search_path changed). Returns the new generation.
-    std::uint64_t bump() { return core_->bump(); }
-    std::uint64_t generation() const { return core_->generation(); }
+    std::uint64_t bump();
+    std::uint64_t generation() const;
     // Completes once every connection of a generation below `generation` has closed.
-    asio::awaitable<void> retired(std::uint64_t generation) { return core_->retired(generation); }
+    asio::awaitable<void> retired(std::uint64_t generation);
 
     // New acquires fail, idle connections close with Terminate, checked-out
     // ones close when returned; completes when all are closed or at `limit`.
-    asio::awaitable<void> close(std::chrono::milliseconds limit = std::chrono::seconds(30)) { return core_->close(limit); }
+    asio::awaitable<void> close(std::chrono::milliseconds limit = std::chrono::seconds(30));
 
-    pool_stats stats() const { return core_->stats(); }
+    pool_stats stats() const;
 
 private:
     friend class listener;
     friend class cluster;
     std::shared_ptr<detail::pool_core> core_;
 };
+
+// The bodies: inline (header-only) or in the src.hpp TU (util/compilation_mode.hpp).
+#if PGCORO_DEFINITIONS
+PGCORO_DECL pooled_connection& pooled_connection::operator=(pooled_connection&& other) noexcept {
+    if (this != &other) {
+        give_back();
+        core_ = other.core_;
+        member_ = std::move(other.member_);
+    }
+    return *this;
+}
+
+PGCORO_DECL pooled_connection::~pooled_connection() { give_back(); }
+
+PGCORO_DECL connection* pooled_connection::operator->() const noexcept { return &member_->conn; }
+
+PGCORO_DECL connection& pooled_connection::operator*() const noexcept { return member_->conn; }
+
+PGCORO_DECL std::uint64_t pooled_connection::generation() const noexcept { return member_->generation; }
+
+PGCORO_DECL void pooled_connection::give_back() noexcept {
+    if (member_) core_->release(std::move(member_));
+}
+
+PGCORO_DECL pool::pool(asio::any_io_executor executor, config cfg, pool_options options)
+    : core_(std::make_shared<detail::pool_core>(std::move(executor), std::move(cfg), std::move(options))) {
+    core_->start();
+}
+
+PGCORO_DECL pool::~pool() { core_->shut_down(); }
+
+PGCORO_DECL asio::awaitable<pooled_connection> pool::acquire() { return core_->acquire<pooled_connection>(); }
+
+PGCORO_DECL asio::awaitable<std::uint64_t> pool::update(config cfg) { return core_->update(std::move(cfg)); }
+
+PGCORO_DECL void pool::set_password(std::string password) { core_->set_password(std::move(password)); }
+
+PGCORO_DECL std::uint64_t pool::bump() { return core_->bump(); }
+
+PGCORO_DECL std::uint64_t pool::generation() const { return core_->generation(); }
+
+PGCORO_DECL asio::awaitable<void> pool::retired(std::uint64_t generation) { return core_->retired(generation); }
+
+PGCORO_DECL asio::awaitable<void> pool::close(std::chrono::milliseconds limit) { return core_->close(limit); }
+
+PGCORO_DECL pool_stats pool::stats() const { return core_->stats(); }
+#endif  // PGCORO_DEFINITIONS
 
 }  // namespace pgcoro

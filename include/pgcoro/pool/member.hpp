@@ -22,19 +22,10 @@
 #include "../net/handler_memory.hpp"
 #include "clock.hpp"
 #include "member_decisions.hpp"
+#include "member_ptr.hpp"
 #include "state.hpp"
 
 namespace pgcoro::detail {
-
-struct pool_member;
-
-// Destroys out of line: a member_ptr moves through every checkout several
-// times, and each moved-from one should cost a null test, not a call into
-// an inlined ~connection.
-struct pool_member_delete {
-    void operator()(pool_member* m) const noexcept;
-};
-using member_ptr = std::unique_ptr<pool_member, pool_member_delete>;
 
 // The state the pool's decisions read (member_decisions.hpp), and the connection.
 struct pool_member : member_state {
