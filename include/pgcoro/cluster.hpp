@@ -21,10 +21,17 @@
 #include <string>
 #include <string_view>
 
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include "util/compilation_mode.hpp"
+#include "pool.hpp"
+#if PGCORO_DEFINITIONS
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
 #include "net/deadline.hpp"
-#include "pool.hpp"
+#include "pool/core.hpp"
+#endif
 
 namespace pgcoro {
 
@@ -61,20 +68,12 @@ public:
     cluster(asio::any_io_executor executor, std::string_view conninfo, cluster_options options = {})
         : cluster(std::move(executor), config::parse(conninfo), std::move(options)) {}
 
-    asio::awaitable<pooled_connection> acquire(route r = route::primary) {
-        if (r == route::primary) return primary_.acquire();
-        if (r == route::standby) return acquire_standby();
-        return acquire_preferring_standby();
-    }
+    asio::awaitable<pooled_connection> acquire(route r = route::primary);
 
     // New settings for every host: proven by the primary pool's update
     // (one connection opened with them), then taken by the standby pool too.
     // Returns the primary pool's new generation.
-    asio::awaitable<std::uint64_t> update(config cfg) {
-        const auto g = co_await primary_.update(for_route(cfg, route::primary));
-        standby_.core_->adopt(for_route(cfg, route::standby));
-        co_return g;
-    }
+    asio::awaitable<std::uint64_t> update(config cfg);
     void set_password(const std::string& password) {
         primary_.set_password(password);
         standby_.set_password(password);
@@ -85,10 +84,7 @@ public:
         standby_.bump();
     }
 
-    asio::awaitable<void> close(std::chrono::milliseconds limit = std::chrono::seconds(30)) {
-        using namespace asio::experimental::awaitable_operators;
-        co_await (primary_.close(limit) && standby_.close(limit));
-    }
+    asio::awaitable<void> close(std::chrono::milliseconds limit = std::chrono::seconds(30));
 
     pool& primary() noexcept { return primary_; }
     pool& standbys() noexcept { return standby_; }
@@ -114,34 +110,9 @@ private:
     // A standby session within max_replay_lag. One that lags is closed (the
     // pool replaces it on return) and another tried, as many times as the
     // pool may hold sessions; then the lag is the error.
-    asio::awaitable<pooled_connection> acquire_standby() {
-        if (max_replay_lag_.count() <= 0) co_return co_await standby_.acquire();
-        double lag_ms = 0;
-        const auto tries = std::max<std::size_t>(1, standby_.core_->options().max_size);
-        for (std::size_t i = 0; i < tries; ++i) {
-            auto c = co_await standby_.acquire();
-            auto r = co_await c->query(replay_lag_sql);
-            lag_ms = r[0].is_null(0) ? 0.0 : r[0].get<double>(0);
-            if (lag_ms <= static_cast<double>(max_replay_lag_.count())) co_return c;
-            co_await c->close();
-        }
-        throw error(errc::session_attrs_mismatch, "every standby tried lags further behind than max_replay_lag (" +
-                                                      std::to_string(max_replay_lag_.count()) + " ms; the last " +
-                                                      std::to_string(static_cast<long long>(lag_ms)) + " ms)");
-    }
+    asio::awaitable<pooled_connection> acquire_standby();
 
-    asio::awaitable<pooled_connection> acquire_preferring_standby() {
-        if (has_standby()) {
-            std::optional<pooled_connection> got;
-            try {
-                got.emplace(co_await detail::with_deadline(acquire_standby(), prefer_standby_wait_, "prefer_standby"));
-            } catch (const error& e) {
-                if (e.code() == errc::cancelled) throw;
-            }
-            if (got) co_return std::move(*got);
-        }
-        co_return co_await primary_.acquire();
-    }
+    asio::awaitable<pooled_connection> acquire_preferring_standby();
 
     // A standby session open or lent out now (min_idle keeps one warm while
     // a standby answers).
@@ -155,5 +126,54 @@ private:
     std::chrono::milliseconds prefer_standby_wait_;
     std::chrono::milliseconds max_replay_lag_;
 };
+
+// The bodies: inline (header-only) or in the src.hpp TU (util/compilation_mode.hpp).
+#if PGCORO_DEFINITIONS
+PGCORO_DECL asio::awaitable<pooled_connection> cluster::acquire(route r) {
+    if (r == route::primary) return primary_.acquire();
+    if (r == route::standby) return acquire_standby();
+    return acquire_preferring_standby();
+}
+
+PGCORO_DECL asio::awaitable<std::uint64_t> cluster::update(config cfg) {
+    const auto g = co_await primary_.update(for_route(cfg, route::primary));
+    standby_.core_->adopt(for_route(cfg, route::standby));
+    co_return g;
+}
+
+PGCORO_DECL asio::awaitable<void> cluster::close(std::chrono::milliseconds limit) {
+    using namespace asio::experimental::awaitable_operators;
+    co_await (primary_.close(limit) && standby_.close(limit));
+}
+
+PGCORO_DECL asio::awaitable<pooled_connection> cluster::acquire_standby() {
+    if (max_replay_lag_.count() <= 0) co_return co_await standby_.acquire();
+    double lag_ms = 0;
+    const auto tries = std::max<std::size_t>(1, standby_.core_->options().max_size);
+    for (std::size_t i = 0; i < tries; ++i) {
+        auto c = co_await standby_.acquire();
+        auto r = co_await c->query(replay_lag_sql);
+        lag_ms = r[0].is_null(0) ? 0.0 : r[0].get<double>(0);
+        if (lag_ms <= static_cast<double>(max_replay_lag_.count())) co_return c;
+        co_await c->close();
+    }
+    throw error(errc::session_attrs_mismatch, "every standby tried lags further behind than max_replay_lag (" +
+                                                  std::to_string(max_replay_lag_.count()) + " ms; the last " +
+                                                  std::to_string(static_cast<long long>(lag_ms)) + " ms)");
+}
+
+PGCORO_DECL asio::awaitable<pooled_connection> cluster::acquire_preferring_standby() {
+    if (has_standby()) {
+        std::optional<pooled_connection> got;
+        try {
+            got.emplace(co_await detail::with_deadline(acquire_standby(), prefer_standby_wait_, "prefer_standby"));
+        } catch (const error& e) {
+            if (e.code() == errc::cancelled) throw;
+        }
+        if (got) co_return std::move(*got);
+    }
+    co_return co_await primary_.acquire();
+}
+#endif  // PGCORO_DEFINITIONS
 
 }  // namespace pgcoro
