@@ -363,6 +363,14 @@ private:
 #if PGCORO_DEFINITIONS
 static_assert(connection::cancel_drain_limit == detail::cancel_drain_limit);
 
+#ifdef PGCORO_SEPARATE_COMPILATION
+template <class Operation>
+auto connection::run_exclusive(Operation&& op) {
+    require_open();
+    return detail::run_operation(session_, std::forward<Operation>(op));
+}
+#endif
+
 PGCORO_DECL connection& connection::operator=(connection&& other) noexcept {
     if (this != &other) {
         abandon();
@@ -553,12 +561,6 @@ PGCORO_DECL asio::awaitable<void> connection::close_politely(detail::session& s)
 }
 
 #ifdef PGCORO_SEPARATE_COMPILATION
-template <class Operation>
-auto connection::run_exclusive(Operation&& op) {
-    require_open();
-    return detail::run_operation(session_, std::forward<Operation>(op));
-}
-
 PGCORO_DECL asio::awaitable<void> connection::query_into_bound(result& r, std::string_view sql, detail::parameter_writer params) {
     return run_exclusive(detail::extended_execution{sql, detail::bound_parameters{params}, detail::result_sink(r)});
 }

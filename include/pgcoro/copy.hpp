@@ -24,6 +24,7 @@
 
 #include "util/compilation_mode.hpp"
 #include "error.hpp"
+#include "protocol/backend.hpp"
 #include "session/copy_out_exchange.hpp"
 #if PGCORO_DEFINITIONS
 #include "session/copy_exchanges.hpp"
