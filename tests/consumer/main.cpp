@@ -1,5 +1,6 @@
-// The consumer that scripts/check-consumer builds four ways (CMake
-// find_package, CMake add_subdirectory, meson subproject, pkg-config): it
+// The consumer that scripts/check-consumer builds five ways (CMake
+// find_package, CMake add_subdirectory, meson subproject, pkg-config, and
+// separate compilation with pgcoro_src.cpp): it
 // includes pgcoro like a user would, checks that the build system's idea of
 // pgcoro's version is PGCORO_VERSION_STRING, and runs SELECT 40 + 2 through
 // a pool. Exits 0 only if the answer is 42.
