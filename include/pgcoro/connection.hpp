@@ -84,8 +84,7 @@ public:
     template <class... Args>
     asio::awaitable<void> query_into(result& r, std::string_view sql, const Args&... args) {
 #ifdef PGCORO_SEPARATE_COMPILATION
-        const auto params = detail::bind_parameters(args...);
-        co_await query_into_bound(r, sql, params.writer());
+        return query_into_bound(r, sql, detail::bound_parameters(detail::bind_parameters(args...)));
 #else
         return run_exclusive(detail::extended_execution{sql, detail::bind_parameters(args...), detail::result_sink(r)});
 #endif
@@ -96,8 +95,7 @@ public:
     template <class... Args>
     asio::awaitable<std::uint64_t> execute(std::string_view sql, const Args&... args) {
 #ifdef PGCORO_SEPARATE_COMPILATION
-        const auto params = detail::bind_parameters(args...);
-        co_return co_await execute_bound(sql, params.writer());
+        return execute_bound(sql, detail::bound_parameters(detail::bind_parameters(args...)));
 #else
         return run_exclusive(detail::extended_execution{sql, detail::bind_parameters(args...), detail::count_sink()});
 #endif
@@ -119,8 +117,7 @@ public:
     template <class... Args>
     asio::awaitable<void> query_into(result& r, const prepared_statement& statement, const Args&... args) {
 #ifdef PGCORO_SEPARATE_COMPILATION
-        const auto params = detail::bind_parameters(args...);
-        co_await query_into_bound(r, statement, params.writer());
+        return query_into_bound(r, statement, detail::bound_parameters(detail::bind_parameters(args...)));
 #else
         return run_exclusive(detail::prepared_execution{&statement_on_this_session(statement),
                                                         detail::bind_parameters(args...), detail::result_sink(r)});
@@ -129,8 +126,7 @@ public:
     template <class... Args>
     asio::awaitable<std::uint64_t> execute(const prepared_statement& statement, const Args&... args) {
 #ifdef PGCORO_SEPARATE_COMPILATION
-        const auto params = detail::bind_parameters(args...);
-        co_return co_await execute_bound(statement, params.writer());
+        return execute_bound(statement, detail::bound_parameters(detail::bind_parameters(args...)));
 #else
         return run_exclusive(detail::prepared_execution{&statement_on_this_session(statement),
                                                         detail::bind_parameters(args...), detail::count_sink()});
@@ -340,11 +336,11 @@ private:
     auto run_exclusive(Operation&& op);
 
     // What the typed front ends above run, compiled once in the src.hpp TU
-    // (util/compilation_mode.hpp): their frames keep the arguments alive.
-    asio::awaitable<void> query_into_bound(result& r, std::string_view sql, detail::parameter_writer params);
-    asio::awaitable<std::uint64_t> execute_bound(std::string_view sql, detail::parameter_writer params);
-    asio::awaitable<void> query_into_bound(result& r, const prepared_statement& statement, detail::parameter_writer params);
-    asio::awaitable<std::uint64_t> execute_bound(const prepared_statement& statement, detail::parameter_writer params);
+    // (util/compilation_mode.hpp), with the arguments bound by value.
+    asio::awaitable<void> query_into_bound(result& r, std::string_view sql, detail::bound_parameters params);
+    asio::awaitable<std::uint64_t> execute_bound(std::string_view sql, detail::bound_parameters params);
+    asio::awaitable<void> query_into_bound(result& r, const prepared_statement& statement, detail::bound_parameters params);
+    asio::awaitable<std::uint64_t> execute_bound(const prepared_statement& statement, detail::bound_parameters params);
     asio::awaitable<detail::statement_ptr> describe_columns(std::string select_sql);
 #else
     template <class Operation>
@@ -561,23 +557,23 @@ PGCORO_DECL asio::awaitable<void> connection::close_politely(detail::session& s)
 }
 
 #ifdef PGCORO_SEPARATE_COMPILATION
-PGCORO_DECL asio::awaitable<void> connection::query_into_bound(result& r, std::string_view sql, detail::parameter_writer params) {
-    return run_exclusive(detail::extended_execution{sql, detail::bound_parameters{params}, detail::result_sink(r)});
+PGCORO_DECL asio::awaitable<void> connection::query_into_bound(result& r, std::string_view sql, detail::bound_parameters params) {
+    return run_exclusive(detail::extended_execution{sql, std::move(params), detail::result_sink(r)});
 }
 
-PGCORO_DECL asio::awaitable<std::uint64_t> connection::execute_bound(std::string_view sql, detail::parameter_writer params) {
-    return run_exclusive(detail::extended_execution{sql, detail::bound_parameters{params}, detail::count_sink()});
+PGCORO_DECL asio::awaitable<std::uint64_t> connection::execute_bound(std::string_view sql, detail::bound_parameters params) {
+    return run_exclusive(detail::extended_execution{sql, std::move(params), detail::count_sink()});
 }
 
 PGCORO_DECL asio::awaitable<void> connection::query_into_bound(result& r, const prepared_statement& statement,
-                                                               detail::parameter_writer params) {
-    return run_exclusive(detail::prepared_execution{&statement_on_this_session(statement), detail::bound_parameters{params},
+                                                               detail::bound_parameters params) {
+    return run_exclusive(detail::prepared_execution{&statement_on_this_session(statement), std::move(params),
                                                     detail::result_sink(r)});
 }
 
 PGCORO_DECL asio::awaitable<std::uint64_t> connection::execute_bound(const prepared_statement& statement,
-                                                                     detail::parameter_writer params) {
-    return run_exclusive(detail::prepared_execution{&statement_on_this_session(statement), detail::bound_parameters{params},
+                                                                     detail::bound_parameters params) {
+    return run_exclusive(detail::prepared_execution{&statement_on_this_session(statement), std::move(params),
                                                     detail::count_sink()});
 }
 

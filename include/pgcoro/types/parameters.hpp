@@ -4,6 +4,8 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
+#include <new>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -24,14 +26,6 @@ struct parameter_writer {
     std::span<const std::string_view> names;  // the C++ types, for messages
     const void* context = nullptr;
     bool (*write)(const void* context, std::size_t index, std::string& out) = nullptr;  // false: NULL
-};
-
-// Parameters whose values live elsewhere, in the frame of the typed call
-// that bound them: what the separately compiled operations run with
-// (util/compilation_mode.hpp), one closed type for every argument list.
-struct bound_parameters {
-    parameter_writer bound;
-    parameter_writer writer() const noexcept { return bound; }
 };
 
 // A string literal binds as const char*, anything else as its decayed type.
@@ -83,5 +77,60 @@ template <class... Args>
 auto bind_parameters(const Args&... args) {
     return parameter_list<parameter_type<Args>...>(args...);
 }
+
+// A parameter_list of any types, held by value: what the separately compiled
+// operations run with (util/compilation_mode.hpp), one closed type for every
+// argument list. It travels into the operation's frame as the typed list
+// does in header-only mode, so a query costs no extra coroutine frame. The
+// buffer is small because that frame must stay under the 1020 bytes that
+// Asio's per-thread frame cache keeps: a longer list (more than five
+// strings or ten integers) goes on the heap, one allocation per call.
+class bound_parameters {
+public:
+    template <class List>
+        requires(!std::is_same_v<List, bound_parameters>)
+    explicit bound_parameters(const List& list) : kind_(&kind_of<List>) {
+        place(list);
+    }
+    bound_parameters(const bound_parameters& other) : kind_(other.kind_) { kind_->copy(other, *this); }
+    bound_parameters& operator=(const bound_parameters&) = delete;
+    ~bound_parameters() { kind_->destroy(*this); }
+
+    parameter_writer writer() const noexcept { return kind_->writer(*this); }
+
+private:
+    static constexpr std::size_t buffer_size = 40;
+
+    struct kind {
+        void (*copy)(const bound_parameters& from, bound_parameters& to);
+        void (*destroy)(const bound_parameters& self) noexcept;
+        parameter_writer (*writer)(const bound_parameters& self) noexcept;
+    };
+    template <class List>
+    static constexpr bool in_buffer = sizeof(List) <= buffer_size && alignof(List) <= alignof(void*);
+
+    template <class List>
+    const List& object() const noexcept {
+        if constexpr (in_buffer<List>) return *std::launder(reinterpret_cast<const List*>(buffer_));
+        else return **std::launder(reinterpret_cast<List* const*>(buffer_));
+    }
+    template <class List>
+    void place(const List& list) {
+        if constexpr (in_buffer<List>) ::new (static_cast<void*>(buffer_)) List(list);
+        else ::new (static_cast<void*>(buffer_)) List*(new List(list));
+    }
+    template <class List>
+    static constexpr kind kind_of{
+        [](const bound_parameters& from, bound_parameters& to) { to.place(from.object<List>()); },
+        [](const bound_parameters& self) noexcept {
+            if constexpr (in_buffer<List>) self.object<List>().~List();
+            else delete &self.object<List>();
+        },
+        [](const bound_parameters& self) noexcept { return self.object<List>().writer(); },
+    };
+
+    const kind* kind_;
+    alignas(void*) std::byte buffer_[buffer_size];
+};
 
 }  // namespace pgcoro::detail
