@@ -38,8 +38,8 @@ std::tuple<std::int64_t, std::string, std::int64_t, sys_days> make_row(std::int6
     return {i, "item " + std::to_string(i), i * 37 % 100'000, first_day + days{i % 366}};
 }
 
-asio::awaitable<void> run(pgcoro::config cfg, std::int64_t rows, std::string out_path) {
-    auto conn = co_await pgcoro::connection::connect(cfg);
+asio::awaitable<void> run(std::string conninfo, std::int64_t rows, std::string out_path) {
+    auto conn = co_await pgcoro::connection::connect(pgcoro::config::parse(conninfo));
     co_await conn.simple_query(create_sql);
 
     auto started = steady_clock::now();
@@ -77,7 +77,7 @@ int main(int argc, char** argv) {
     }
     asio::io_context io;
     int status = 0;
-    asio::co_spawn(io, run(pgcoro::config::parse(conninfo), rows, out_path), [&](std::exception_ptr e) {
+    asio::co_spawn(io, run(conninfo, rows, out_path), [&](std::exception_ptr e) {
         if (!e) return;
         status = 1;
         try {

@@ -73,8 +73,8 @@ struct worker {
         co_return true;
     }
 
-    // Works until the queue is empty (or a signal came).
-    // A failure (the server went away) is reported and retried at the next wake-up.
+    // Works until the queue is empty (or a signal came). A failure (the
+    // server went away) is reported and retried at the next wake-up.
     asio::awaitable<void> drain(const std::string& why) {
         long count = 0;
         try {
@@ -86,8 +86,9 @@ struct worker {
     }
 };
 
-asio::awaitable<void> run(pgcoro::config cfg, std::string name, std::chrono::seconds poll,
+asio::awaitable<void> run(std::string conninfo, std::string name, std::chrono::seconds poll,
                           std::chrono::milliseconds work_time) {
+    const auto cfg = pgcoro::config::parse(conninfo);
     auto ex = co_await asio::this_coro::executor;
     {
         auto conn = co_await pgcoro::connection::connect(cfg);
@@ -125,8 +126,10 @@ asio::awaitable<void> run(pgcoro::config cfg, std::string name, std::chrono::sec
         if (event.what == pgcoro::listener_event::kind::notification) {
             co_await w.drain("notified");
         } else {
-            // reconnected (or dropped): notifications may have been missed.
-            std::cout << name << ": listener reconnected (" << event.cause << ")" << std::endl;
+            // Notifications may have been missed: look for work.
+            const bool reconnected = event.what == pgcoro::listener_event::kind::reconnected;
+            std::cout << name << ": " << (reconnected ? "listener reconnected" : "notifications dropped") << " ("
+                      << event.cause << ")" << std::endl;
             co_await w.drain("caught up");
         }
     }
@@ -151,7 +154,7 @@ int main(int argc, char** argv) {
     }
     asio::io_context io;
     int status = 0;
-    asio::co_spawn(io, run(pgcoro::config::parse(conninfo), name, poll, work_time), [&](std::exception_ptr e) {
+    asio::co_spawn(io, run(conninfo, name, poll, work_time), [&](std::exception_ptr e) {
         if (!e) return;
         status = 1;
         try {

@@ -17,7 +17,8 @@
 // Without --role it creates a throwaway role in the group pgcoro_examples
 // (scripts/test-server lets its members log in) and drops it at the end;
 // with --role it rotates that existing role and leaves it with the last
-// password. Exit status: 0 if every query succeeded, 1 otherwise.
+// password. Exit status: 0 if every query succeeded, 1 if one failed, 2 on
+// any other error (SQLSTATE and message on stderr).
 #include <pgcoro.hpp>
 
 #include <boost/asio/co_spawn.hpp>
@@ -25,7 +26,6 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
-#include <cstdio>
 #include <iostream>
 #include <random>
 #include <string>
@@ -57,8 +57,9 @@ public:
         cfg.password = password_;
     }
 
-    // A secrets manager's rotation lambda: set the new password on the role
-    // first, then publish it, so a published password always works.
+    // A secrets manager's rotation: set the new password on the role, then
+    // publish it. A connect that read the old one in between is refused and
+    // retried after the pool's back-off: its query waits, it does not fail.
     asio::awaitable<void> rotate(pgcoro::connection& admin, const std::string& role) {
         auto next = random_password();
         const auto sql = "ALTER ROLE " + quoted(role) + " PASSWORD '" + next + "'";  // hex: nothing to escape
@@ -101,7 +102,8 @@ asio::awaitable<void> client(pgcoro::pool& pool, tally& t, std::int64_t id) {
     --t.running;
 }
 
-asio::awaitable<int> run(pgcoro::config admin_cfg, std::string role, std::string password) {
+asio::awaitable<int> run(std::string conninfo, std::string role, std::string password) {
+    const auto admin_cfg = pgcoro::config::parse(conninfo);
     auto admin = co_await pgcoro::connection::connect(admin_cfg);
     const bool own_role = role.empty();
     if (own_role) {
@@ -129,7 +131,7 @@ asio::awaitable<int> run(pgcoro::config admin_cfg, std::string role, std::string
     std::cout << "role " << role << ": " << clients << " coroutines querying through a pool of "
               << options.max_size << '\n';
 
-    // Rotate three times while the clients run; stop them on the first error.
+    // Rotate three times while the clients run; on an error, stop them and report it.
     std::exception_ptr failure;
     asio::steady_timer pause(ex);
     try {
@@ -203,7 +205,7 @@ int main(int argc, char** argv) {
     }
     asio::io_context io;
     int status = 2;
-    asio::co_spawn(io, run(pgcoro::config::parse(conninfo), role, password), [&](std::exception_ptr e, int s) {
+    asio::co_spawn(io, run(conninfo, role, password), [&](std::exception_ptr e, int s) {
         status = s;
         if (!e) return;
         try {

@@ -139,9 +139,9 @@ asio::awaitable<void> accept_loop(asio::io_context& io, tcp::acceptor& acceptor,
 asio::awaitable<void> shut_down_on_signal(asio::signal_set& signals, tcp::acceptor& acceptor, pgcoro::pool& pool,
                                           session_registry& registry) {
     const int signal = co_await signals.async_wait(asio::use_awaitable);
-    std::cout << "signal " << signal << ": no new connections; finishing requests" << std::endl;
     acceptor.close();  // the listening socket goes: connects are refused
     registry.stop_all();
+    std::cout << "signal " << signal << ": no new connections; finishing requests" << std::endl;
     asio::steady_timer poll(co_await asio::this_coro::executor);
     while (registry.open() > 0) {
         poll.expires_after(std::chrono::milliseconds(10));
