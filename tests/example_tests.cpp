@@ -23,7 +23,11 @@ namespace {
 
 namespace asio = boost::asio;
 
-std::string example(const std::string& name) { return std::string(PGCORO_EXAMPLES_DIR) + "/" + name; }
+// The environment variable of the same name overrides it (to try a changed copy of one).
+std::string example(const std::string& name) {
+    const char* dir = std::getenv("PGCORO_EXAMPLES_DIR");
+    return std::string(dir && *dir ? dir : PGCORO_EXAMPLES_DIR) + "/" + name;
+}
 
 std::string scram_conninfo(const std::string& application_name) {
     return test::tcp_conninfo("user=pgcoro_scram password=scram_pw sslmode=disable application_name=" +
