@@ -69,11 +69,16 @@ asio::awaitable<void> run(std::string conninfo, std::int64_t rows, std::string o
 int main(int argc, char** argv) {
     std::int64_t rows = 100'000;
     std::string out_path = "bulk_load_demo.csv", conninfo;
-    for (int i = 1; i < argc; ++i) {
-        const std::string arg = argv[i];
-        if (arg == "--rows" && i + 1 < argc) rows = std::stoll(argv[++i]);
-        else if (arg == "--out" && i + 1 < argc) out_path = argv[++i];
-        else conninfo = arg;
+    try {
+        for (int i = 1; i < argc; ++i) {
+            const std::string arg = argv[i];
+            if (arg == "--rows" && i + 1 < argc) rows = std::stoll(argv[++i]);
+            else if (arg == "--out" && i + 1 < argc) out_path = argv[++i];
+            else conninfo = arg;
+        }
+    } catch (const std::exception&) {  // a number that is not one
+        std::cerr << "usage: bulk_load [--rows N] [--out FILE] [CONNINFO]\n";
+        return 2;
     }
     asio::io_context io;
     int status = 0;

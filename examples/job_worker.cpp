@@ -145,12 +145,17 @@ int main(int argc, char** argv) {
     std::string name = "worker", conninfo;
     std::chrono::seconds poll{30};
     std::chrono::milliseconds work_time{5};
-    for (int i = 1; i < argc; ++i) {
-        const std::string arg = argv[i];
-        if (arg == "--name" && i + 1 < argc) name = argv[++i];
-        else if (arg == "--poll-seconds" && i + 1 < argc) poll = std::chrono::seconds(std::stoi(argv[++i]));
-        else if (arg == "--work-ms" && i + 1 < argc) work_time = std::chrono::milliseconds(std::stoi(argv[++i]));
-        else conninfo = arg;
+    try {
+        for (int i = 1; i < argc; ++i) {
+            const std::string arg = argv[i];
+            if (arg == "--name" && i + 1 < argc) name = argv[++i];
+            else if (arg == "--poll-seconds" && i + 1 < argc) poll = std::chrono::seconds(std::stoi(argv[++i]));
+            else if (arg == "--work-ms" && i + 1 < argc) work_time = std::chrono::milliseconds(std::stoi(argv[++i]));
+            else conninfo = arg;
+        }
+    } catch (const std::exception&) {  // a number that is not one
+        std::cerr << "usage: job_worker [--name NAME] [--poll-seconds N] [--work-ms N] [CONNINFO]\n";
+        return 2;
     }
     asio::io_context io;
     int status = 0;

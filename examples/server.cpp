@@ -98,6 +98,8 @@ asio::awaitable<std::string> answer(pgcoro::pool& pool, std::string_view line) {
         co_return "error: unknown request";
     } catch (const pgcoro::server_error& e) {
         co_return "error: " + e.sqlstate() + ": " + e.message();
+    } catch (const pgcoro::error& e) {  // no connection to be had in time, or it broke
+        co_return "error: " + std::string(e.what());
     }
 }
 
@@ -159,13 +161,13 @@ int main(int argc, char** argv) {
     unsigned short port = 0;
     int threads = 4;
     std::string conninfo;
-    for (int i = 1; i < argc; ++i) {
-        const std::string arg = argv[i];
-        if (arg == "--port" && i + 1 < argc) port = static_cast<unsigned short>(std::stoi(argv[++i]));
-        else if (arg == "--threads" && i + 1 < argc) threads = std::stoi(argv[++i]);
-        else conninfo = arg;
-    }
     try {
+        for (int i = 1; i < argc; ++i) {
+            const std::string arg = argv[i];
+            if (arg == "--port" && i + 1 < argc) port = static_cast<unsigned short>(std::stoi(argv[++i]));
+            else if (arg == "--threads" && i + 1 < argc) threads = std::stoi(argv[++i]);
+            else conninfo = arg;
+        }
         asio::io_context io(threads);
         pgcoro::pool pool(io.get_executor(), conninfo, {.max_size = 8});
         session_registry registry;

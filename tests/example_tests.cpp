@@ -209,11 +209,13 @@ TEST_CASE("server: SIGTERM finishes the requests in flight, refuses new connects
     CHECK(eventually_equals(server_backends, "0", 5s) == "0");
 }
 
-TEST_CASE("server: SIGINT stops it too", "[examples][server]") {
+TEST_CASE("server: a bad request gets an error; SIGINT stops it too", "[examples][server]") {
     child_process server(example("server"), {"--threads", "2", scram_conninfo(server_app)});
     const int port = start_server(server);
     if (port == 0) FAIL(server.describe());
     line_client client(port);
+    REQUIRE(client.send("sum ten"));
+    CHECK(client.receive() == "error: expected a number after the request");  // and the session goes on
     REQUIRE(client.send("sum 10"));
     CHECK(client.receive() == "55");
     server.signal(SIGINT);
@@ -221,7 +223,7 @@ TEST_CASE("server: SIGINT stops it too", "[examples][server]") {
     const auto status = server.wait(10s);
     INFO(server.describe());
     CHECK(status == 0);
-    CHECK(server.wait_for_line("stopped: 1 requests answered, pool closed (1 connections)", 1s));
+    CHECK(server.wait_for_line("stopped: 2 requests answered, pool closed (1 connections)", 1s));
 }
 
 TEST_CASE("rotate_credentials: no query fails while the role's password changes", "[examples][rotation]") {
