@@ -3,4 +3,8 @@
 // reads a conninfo string or URI as libpq does (settings/connection_string.hpp).
 #pragma once
 
+#include "util/compilation_mode.hpp"
+#include "settings/config.hpp"
+#if PGCORO_DEFINITIONS
 #include "settings/connection_string.hpp"
+#endif

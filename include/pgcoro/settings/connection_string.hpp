@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 
+#include "../util/compilation_mode.hpp"
 #include "config.hpp"
 #include "conninfo_format.hpp"
 #include "conninfo_keywords.hpp"
@@ -227,28 +228,31 @@ inline config build_config(const resolved_settings& s) {
 
 }  // namespace pgcoro::detail
 
+// config's members: inline (header-only) or in the src.hpp TU
+// (util/compilation_mode.hpp).
+#if PGCORO_DEFINITIONS
 namespace pgcoro {
 
-inline config config::parse(std::string_view conninfo) { return parse(conninfo, process_environment()); }
+PGCORO_DECL config config::parse(std::string_view conninfo) { return parse(conninfo, process_environment()); }
 
-inline config config::parse(std::string_view conninfo, const environment& env) {
+PGCORO_DECL config config::parse(std::string_view conninfo, const environment& env) {
     auto settings = detail::read_connection_string(conninfo);
     detail::expand_first_dbname(settings);
     return detail::build_config(detail::resolve_settings(settings, env));
 }
 
-inline environment config::process_environment() {
+PGCORO_DECL environment config::process_environment() {
     return [](std::string_view name) -> std::optional<std::string> {
         if (const char* v = std::getenv(std::string(name).c_str())) return std::string(v);
         return std::nullopt;
     };
 }
 
-inline environment config::no_environment() {
+PGCORO_DECL environment config::no_environment() {
     return [](std::string_view) -> std::optional<std::string> { return std::nullopt; };
 }
 
-inline std::string config::to_string() const {
+PGCORO_DECL std::string config::to_string() const {
     using namespace detail;
     std::string out;
     const auto add = [&out](std::string_view keyword, std::string_view value) {
@@ -306,3 +310,4 @@ inline std::string config::to_string() const {
 }
 
 }  // namespace pgcoro
+#endif  // PGCORO_DEFINITIONS
