@@ -198,7 +198,7 @@ public:
     // semicolons, no parameters, text results. Returns every result in order.
     asio::awaitable<std::vector<result>> simple_query(std::string_view sql) {
         std::vector<result> results;
-        co_await run_exclusive([&](detail::session& s) { return detail::run_simple_query(s, sql, results); });
+        co_await run_exclusive(detail::simple_query_operation{sql, &results});
         co_return results;
     }
 

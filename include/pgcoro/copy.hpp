@@ -23,6 +23,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "session/copy_exchanges.hpp"
+#include "session/copy_trace.hpp"
 #include "session/operation.hpp"
 
 namespace pgcoro {
@@ -35,14 +36,18 @@ public:
     static constexpr std::size_t send_threshold = 64 * 1024;
 
     copy_writer(copy_writer&& other) noexcept
-        : session_(std::move(other.session_)), format_(std::move(other.format_)), open_(other.open_) {
+        : session_(std::move(other.session_)), format_(std::move(other.format_)), trace_(std::move(other.trace_)),
+          open_(other.open_) {
         other.open_ = false;
     }
     copy_writer& operator=(copy_writer&&) = delete;
     copy_writer(const copy_writer&) = delete;
     ~copy_writer() {
         // The next operation on the connection sends CopyFail first.
-        if (open_ && session_) session_->let_go_of(detail::open_exchange::copy_in);
+        if (open_ && session_) {
+            trace_.stopped(*session_, "copy_writer dropped before finish(): the COPY is rolled back");
+            session_->let_go_of(detail::open_exchange::copy_in);
+        }
     }
 
     const copy_format& format() const noexcept { return format_; }
@@ -74,6 +79,7 @@ public:
             co_await detail::run_exchange(s, exchange);
             rows = exchange.rows;
         });
+        trace_.succeeded(*session_, rows);
         co_return rows;
     }
 
@@ -86,15 +92,23 @@ public:
             std::optional<diagnostics> expected;  // 57014: COPY from stdin failed: <reason>
             co_await detail::end_exchange_and_drain(s, expected, reason, detail::exchange_stop::at_rest);
         });
+        trace_.stopped(*session_, "copy_writer::abort()");
     }
 
     bool is_open() const noexcept { return open_; }
 
     static asio::awaitable<copy_writer> open(std::shared_ptr<detail::session> session, std::string_view sql) {
         copy_writer w(std::move(session));
-        co_await detail::run_operation(w.session_, [&](detail::session& s) -> asio::awaitable<void> {
+        w.trace_.start(*w.session_, sql, copy_direction::in);
+        auto start = [&](detail::session& s) -> asio::awaitable<void> {
             w.format_ = co_await detail::start_copy(s, sql, protocol::message_type::copy_in_response, "copy_in()");
-        });
+        };
+        try {
+            co_await detail::run_operation(w.session_, start);
+        } catch (...) {
+            w.trace_.failed(*w.session_, std::current_exception());
+            throw;
+        }
         w.open_ = true;
         co_return w;
     }
@@ -113,12 +127,14 @@ private:
             co_await detail::run_operation(session_, std::move(op), detail::operation_start::continues_exchange);
         } catch (...) {
             open_ = false;  // cancelled, failed or broken: the exchange is over
+            trace_.failed(*session_, std::current_exception());
             throw;
         }
     }
 
     std::shared_ptr<detail::session> session_;
     copy_format format_;
+    detail::copy_trace trace_;
     bool open_ = false;
 };
 
@@ -126,14 +142,17 @@ class copy_reader {
 public:
     copy_reader(copy_reader&& other) noexcept
         : session_(std::move(other.session_)), format_(std::move(other.format_)), exchange_(std::move(other.exchange_)),
-          open_(other.open_) {
+          trace_(std::move(other.trace_)), open_(other.open_) {
         other.open_ = false;
     }
     copy_reader& operator=(copy_reader&&) = delete;
     copy_reader(const copy_reader&) = delete;
     ~copy_reader() {
         // The next operation on the connection cancels the rest and drains it.
-        if (open_ && session_) session_->let_go_of(detail::open_exchange::copy_out);
+        if (open_ && session_) {
+            trace_.stopped(*session_, "copy_reader dropped before the end of the data");
+            session_->let_go_of(detail::open_exchange::copy_out);
+        }
     }
 
     const copy_format& format() const noexcept { return format_; }
@@ -155,9 +174,13 @@ public:
             }, detail::operation_start::continues_exchange);
         } catch (...) {
             open_ = false;
+            trace_.failed(s, std::current_exception());
             throw;
         }
-        if (!exchange_.data) open_ = false;
+        if (!exchange_.data) {
+            open_ = false;
+            trace_.succeeded(s, rows());
+        }
         co_return exchange_.data;
     }
 
@@ -170,6 +193,7 @@ public:
     asio::awaitable<void> close() {
         if (!open_) co_return;
         open_ = false;
+        trace_.stopped(*session_, "copy_reader::close() before the end of the data");
         co_await detail::run_operation(session_, [](detail::session& s) -> asio::awaitable<void> {
             co_await detail::finish_abandoned_exchange(s);
         }, detail::operation_start::continues_exchange);
@@ -177,9 +201,16 @@ public:
 
     static asio::awaitable<copy_reader> open(std::shared_ptr<detail::session> session, std::string_view sql) {
         copy_reader r(std::move(session));
-        co_await detail::run_operation(r.session_, [&](detail::session& s) -> asio::awaitable<void> {
+        r.trace_.start(*r.session_, sql, copy_direction::out);
+        auto start = [&](detail::session& s) -> asio::awaitable<void> {
             r.format_ = co_await detail::start_copy(s, sql, protocol::message_type::copy_out_response, "copy_out()");
-        });
+        };
+        try {
+            co_await detail::run_operation(r.session_, start);
+        } catch (...) {
+            r.trace_.failed(*r.session_, std::current_exception());
+            throw;
+        }
         r.open_ = true;
         co_return r;
     }
@@ -190,6 +221,7 @@ private:
     std::shared_ptr<detail::session> session_;
     copy_format format_;
     detail::copy_out_exchange exchange_;
+    detail::copy_trace trace_;
     bool open_ = false;
 };
 

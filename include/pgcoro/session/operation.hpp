@@ -20,6 +20,7 @@
 
 #include "cancel_request.hpp"
 #include "../net/deadline.hpp"
+#include "operation_trace.hpp"
 #include "runner.hpp"
 #include "session.hpp"
 #include "simple_query.hpp"
@@ -306,6 +307,7 @@ asio::awaitable<typename operation_result<Operation>::type> run_operation(std::s
             s.end_operation();
         }
     } scope{s};
+    operation_trace<Operation> trace(s, op);
 
     std::exception_ptr failure;
     try {
@@ -331,15 +333,28 @@ asio::awaitable<typename operation_result<Operation>::type> run_operation(std::s
             co_await op(s);
         }
         scope.clean = true;
+        trace.succeeded(s, op);
         if constexpr (std::is_void_v<typename operation_result<Operation>::type>) co_return;
         else co_return op.result();
     } catch (...) {
         failure = std::current_exception();
     }
-    const auto owed = settle_failure(s, failure, scope.clean);
+    // The trace ends with what the caller sees, which these two throw.
+    owed_recovery owed;
+    try {
+        owed = settle_failure(s, failure, scope.clean);
+    } catch (...) {
+        trace.failed(s, op, std::current_exception());
+        throw;
+    }
     // Until reset, every further co_await in this coroutine would throw.
     if (owed == owed_recovery::cancelled) co_await asio::this_coro::reset_cancellation_state();
-    co_await recover_and_throw(s, owed, scope.clean);
+    try {
+        co_await recover_and_throw(s, owed, scope.clean);
+    } catch (...) {
+        trace.failed(s, op, std::current_exception());
+        throw;
+    }
     __builtin_unreachable();  // recover_and_throw always throws
 }
 
