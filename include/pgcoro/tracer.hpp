@@ -36,18 +36,18 @@ using trace_token = std::uint64_t;
 
 // The server session an operation ran on.
 struct traced_session {
-    std::string_view host;  // as configured: a name, an IP address or a socket directory
+    std::string_view host{};  // as configured: a name, an IP address or a socket directory
     std::uint16_t port = 0;
-    std::string_view database;
-    std::string_view user;
+    std::string_view database{};
+    std::string_view user{};
     std::int32_t backend_pid = 0;
 };
 
 // How an operation ended; part of every end event.
 struct trace_outcome {
     std::chrono::nanoseconds duration{0};
-    std::error_code error;      // empty on success; errc::server_error for an ErrorResponse
-    std::string_view message;   // the exception's what(), on failure
+    std::error_code error{};      // empty on success; errc::server_error for an ErrorResponse
+    std::string_view message{};   // the exception's what(), on failure
     const diagnostics* server_error = nullptr;  // the server's ErrorResponse, when that is the failure
 
     bool ok() const noexcept { return !error; }
@@ -61,21 +61,21 @@ enum class query_protocol : std::uint8_t {
 
 // query(), query_into(), execute() (by SQL text or prepared statement) and simple_query().
 struct query_start {
-    traced_session session;
-    std::string_view sql;            // empty for a prepare()d statement: see prepared_name
-    std::string_view prepared_name;  // the server-side name of a prepare()d statement
+    traced_session session{};
+    std::string_view sql{};            // empty for a prepare()d statement: see prepared_name
+    std::string_view prepared_name{};  // the server-side name of a prepare()d statement
     std::size_t parameters = 0;
     query_protocol protocol = query_protocol::extended;
 };
 
 struct query_end {
-    traced_session session;
-    std::string_view sql;
-    std::string_view prepared_name;
+    traced_session session{};
+    std::string_view sql{};
+    std::string_view prepared_name{};
     std::size_t parameters = 0;
     query_protocol protocol = query_protocol::extended;
     trace_token token = 0;
-    trace_outcome outcome;
+    trace_outcome outcome{};
     // Rows returned or affected, as the command tag reports (the last
     // statement's, for simple_query()); 0 on failure.
     std::uint64_t rows = 0;
@@ -83,17 +83,17 @@ struct query_end {
 
 // connection::run() and run_into().
 struct pipeline_start {
-    traced_session session;
+    traced_session session{};
     std::size_t statements = 0;
 };
 
 struct pipeline_end {
-    traced_session session;
+    traced_session session{};
     std::size_t statements = 0;
     trace_token token = 0;
     // A failed statement does not fail the call: outcome.ok() may hold
     // while some statements failed.
-    trace_outcome outcome;
+    trace_outcome outcome{};
     std::size_t failed = 0;   // statements the server (or a preparation) refused
     std::size_t aborted = 0;  // statements skipped after a failure in their sync segment
     const diagnostics* first_statement_error = nullptr;
@@ -105,16 +105,16 @@ enum class copy_direction : std::uint8_t { in, out };  // FROM STDIN, TO STDOUT
 // copy_out() until read() returns std::nullopt, close() or a failure. A
 // writer or reader dropped while open ends with errc::cancelled.
 struct copy_start {
-    traced_session session;
-    std::string_view sql;
+    traced_session session{};
+    std::string_view sql{};
     copy_direction direction = copy_direction::in;
 };
 
 struct copy_end {
-    traced_session session;
+    traced_session session{};
     copy_direction direction = copy_direction::in;
     trace_token token = 0;
-    trace_outcome outcome;
+    trace_outcome outcome{};
     std::uint64_t rows = 0;  // rows copied, as the server reports
 };
 
@@ -127,8 +127,8 @@ struct connect_start {
 struct connect_end {
     const config& settings;
     trace_token token = 0;
-    trace_outcome outcome;
-    traced_session session;  // empty when the connect failed
+    trace_outcome outcome{};
+    traced_session session{};  // empty when the connect failed
 };
 
 // pool::acquire(): from the call until a connection is handed out, or the
@@ -137,8 +137,8 @@ struct acquire_start {};  // nothing to tell yet; a struct, so fields can come
 
 struct acquire_end {
     trace_token token = 0;
-    trace_outcome outcome;         // duration: the time spent waiting
-    traced_session session;        // the connection handed out; empty on failure
+    trace_outcome outcome{};         // duration: the time spent waiting
+    traced_session session{};        // the connection handed out; empty on failure
     std::uint64_t generation = 0;  // its generation
 };
 
