@@ -340,7 +340,7 @@ asio::awaitable<typename operation_result<Operation>::type> run_operation(std::s
         failure = std::current_exception();
     }
     // The trace ends with what the caller sees, which these two throw.
-    owed_recovery owed;
+    auto owed = owed_recovery::cancelled;
     try {
         owed = settle_failure(s, failure, scope.clean);
     } catch (...) {
