@@ -447,3 +447,59 @@ TEST_CASE("hostile: a cancel connection never closed, and streamed into, costs a
     INFO("resident before " << before << ", after the cancel " << after);
     CHECK(after < before + (16u << 20));
 }
+
+TEST_CASE("hostile: a COPY that never ends after it was abandoned holds the next query only until query_timeout",
+          "[hostile]") {
+    // The drain of an abandoned COPY TO STDOUT belongs to the next operation,
+    // so its query_timeout bounds it. This server takes the CancelRequest and
+    // closes it, then never answers on the main connection.
+    std::optional<pgcoro::errc> failure;
+    bool broken = false;
+    run([&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        test::tcp::acceptor acceptor(ex, {asio::ip::make_address("127.0.0.1"), 0});
+        const auto port = acceptor.local_endpoint().port();
+        auto server = [&]() -> asio::awaitable<void> {
+            auto main = co_await acceptor.async_accept(asio::use_awaitable);
+            co_await test::read_packet(main);
+            co_await test::send(main, session_started());
+            char type = 0;
+            co_await test::read_message(main, type);  // COPY ... TO STDOUT
+            co_await test::send(main, message('H', "\0"s + int16(1) + int16(0)) + message('d', "row 1\n"));
+            for (;;) {  // every cancel request is taken and closed; nothing more on main
+                auto cancel = co_await acceptor.async_accept(asio::use_awaitable);
+                co_await test::read_packet(cancel);
+            }
+        };
+        asio::co_spawn(ex, server, asio::detached);
+
+        auto cfg = config_of(address(port));
+        cfg.connect_timeout = std::chrono::seconds(1);
+        cfg.query_timeout = std::chrono::milliseconds(500);
+        auto conn = co_await pgcoro::connection::connect(cfg);
+        {
+            const std::string copy = "COPY t TO STDOUT";
+            auto reader = co_await conn.copy_out(copy);
+            const auto first = co_await reader.read();
+            CHECK(first == std::optional<std::string_view>("row 1\n"));
+        }  // dropped mid-COPY
+        const std::string sql = "SELECT 1";
+        // `||` waits for the first branch that succeeds: the failure is caught inside.
+        auto attempt = [&]() -> asio::awaitable<void> {
+            try {
+                co_await conn.simple_query(sql);
+            } catch (const pgcoro::error& e) {
+                failure = static_cast<pgcoro::errc>(e.code().value());
+            }
+        };
+        auto query = attempt();
+        auto outcome = co_await (std::move(query) || test::sleep_for(30s));
+        INFO("the query " << (outcome.index() == 0 ? "ended" : "was still waiting after 30 s"));
+        CHECK(outcome.index() == 0);
+        broken = !conn.is_open();
+        acceptor.close();
+    }());
+    REQUIRE(failure);
+    CHECK(*failure == pgcoro::errc::timeout);
+    CHECK(broken);
+}

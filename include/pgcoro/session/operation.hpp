@@ -228,6 +228,15 @@ inline asio::awaitable<void> tidy_session(session& s) {
     if (s.has_deferred()) co_await run_deferred_sql(s);
 }
 
+// With query_timeout set, the tidying counts against the operation's
+// deadline: a server that never ends an abandoned COPY must not hold the
+// next operation beyond its timeout.
+template <class Operation>
+asio::awaitable<void> tidy_then_start(session& s, Operation& op) {
+    co_await tidy_session(s);
+    co_await start_operation(s, op);
+}
+
 // What a failed operation still owes the session before its error is thrown.
 enum class owed_recovery { cancelled, timed_out };
 
@@ -311,11 +320,13 @@ asio::awaitable<typename operation_result<Operation>::type> run_operation(std::s
 
     std::exception_ptr failure;
     try {
-        if (start == operation_start::fresh && (s.exchange() != open_exchange::none || s.has_deferred()))
-            co_await tidy_session(s);
+        const bool untidy = start == operation_start::fresh && (s.exchange() != open_exchange::none || s.has_deferred());
         if (s.query_timeout.count() > 0) {
-            co_await with_deadline(start_operation(s, op), s.query_timeout, "query_timeout expired");
+            // Not one co_await over a conditional: GCC 12 destroys both operands' frames.
+            if (untidy) co_await with_deadline(tidy_then_start(s, op), s.query_timeout, "query_timeout expired");
+            else co_await with_deadline(start_operation(s, op), s.query_timeout, "query_timeout expired");
         } else if constexpr (message_exchange<Operation>) {
+            if (untidy) co_await tidy_session(s);
             // run_message_exchange, inlined: its frames would be a third and
             // a fourth one per query.
             do {
@@ -330,6 +341,7 @@ asio::awaitable<typename operation_result<Operation>::type> run_operation(std::s
                 }
             } while (op.retry());
         } else {
+            if (untidy) co_await tidy_session(s);
             co_await op(s);
         }
         scope.clean = true;
