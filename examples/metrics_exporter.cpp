@@ -170,7 +170,7 @@ void write_pool_stats(std::string& out, const pgcoro::pool_stats& s) {
         const auto reason = static_cast<pgcoro::close_reason>(r);
         out.append(sample("pgcoro_pool_closes_total", std::string("reason=\"") + pgcoro::to_string(reason) + "\"", s.closed(reason)));
     }
-    prometheus_tracer::counter_header(out, "pgcoro_pool_acquires_total", "Connections handed out after a wait.");
+    prometheus_tracer::counter_header(out, "pgcoro_pool_acquires_total", "Connections handed out by acquire().");
     out.append(sample("pgcoro_pool_acquires_total", "", s.acquires));
     prometheus_tracer::counter_header(out, "pgcoro_pool_acquire_timeouts_total", "acquire() calls that timed out.");
     out.append(sample("pgcoro_pool_acquire_timeouts_total", "", s.acquire_timeouts));
