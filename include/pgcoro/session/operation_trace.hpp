@@ -1,13 +1,16 @@
-// Tracing one operation from run_operation's own frame: no frame, no
-// allocation of its own, and with no tracer set a null test at each end. An
-// operation is traced when it says what to report (traced_operation): the
-// executions, simple_query(), pipelines. The rest (BEGIN, Close, waiting for
-// a notification) runs untraced at no cost at all.
+// Tracing one operation that run_operation runs, with nothing added to its
+// coroutine frame (which must stay small enough for Asio's frame cache):
+// the start time, the tracer's token and how to end the trace live in the
+// session while the operation runs. With no tracer set, a null test at the
+// start and one at the end. An operation is traced when it says what to
+// report (traced_operation): the executions, simple_query(), pipelines;
+// the rest (BEGIN, Close, waiting for a notification) is never traced.
 #pragma once
 
 #include <concepts>
 #include <exception>
 #include <string_view>
+#include <utility>
 
 #include <boost/system/system_error.hpp>
 
@@ -66,49 +69,43 @@ void call_end(Call&& call) noexcept {
 }
 
 // What an operation reports: its start event, and its end event from the
-// outcome (trace_end is told of a failure only through `outcome`).
+// outcome (trace_end learns of a failure only through `outcome`).
 template <class Operation>
 concept traced_operation = requires(const Operation& op, pgcoro::tracer& t, const session& s, const trace_outcome& o) {
     { op.trace_start(t, s) } -> std::same_as<trace_token>;
     op.trace_end(t, s, trace_token{}, o);
 };
 
-// Untraced operations: nothing at all.
-template <class Operation>
-class operation_trace {
-public:
-    operation_trace(const session&, const Operation&) noexcept {}
-    void succeeded(const session&, const Operation&) noexcept {}
-    void failed(const session&, const Operation&, const std::exception_ptr&) noexcept {}
-};
-
 template <traced_operation Operation>
-class operation_trace<Operation> {
-public:
-    operation_trace(const session& s, const Operation& op) noexcept {
-        if (auto* t = s.settings().tracer.get()) [[unlikely]] start(*t, s, op);
-    }
-    void succeeded(const session& s, const Operation& op) noexcept {
-        if (auto* t = s.settings().tracer.get()) [[unlikely]] end(*t, s, op, nullptr);
-    }
-    void failed(const session& s, const Operation& op, const std::exception_ptr& failure) noexcept {
-        if (auto* t = s.settings().tracer.get()) [[unlikely]] end(*t, s, op, &failure);
-    }
+void begin_trace(pgcoro::tracer& t, session& s, const Operation& op) noexcept {
+    auto& trace = s.trace;
+    trace.operation = &op;
+    trace.end = [](pgcoro::tracer& t, const session& s, const void* op, trace_token token, const trace_outcome& o) {
+        static_cast<const Operation*>(op)->trace_end(t, s, token, o);
+    };
+    trace.started = trace_clock::now();
+    trace.token = call_start([&] { return op.trace_start(t, s); });
+}
 
-private:
-    void start(pgcoro::tracer& t, const session& s, const Operation& op) noexcept {
-        started_ = trace_clock::now();
-        token_ = call_start([&] { return op.trace_start(t, s); });
+// At the start of every operation; `op` must live until end_trace.
+template <class Operation>
+void start_trace(session& s, const Operation& op) noexcept {
+    if constexpr (traced_operation<Operation>) {
+        if (auto* t = s.settings().tracer.get()) [[unlikely]] begin_trace(*t, s, op);
     }
-    void end(pgcoro::tracer& t, const session& s, const Operation& op, const std::exception_ptr* failure) noexcept {
-        trace_outcome o;
-        o.duration = trace_clock::now() - started_;
-        if (failure) describe_failure(o, *failure);
-        call_end([&] { op.trace_end(t, s, token_, o); });
-    }
+}
 
-    trace_token token_ = 0;
-    trace_clock::time_point started_{};
-};
+// Ends the running operation's trace, if it has one: with `failure`, the
+// error its caller is about to see.
+inline void end_trace(session& s, const std::exception_ptr* failure = nullptr) noexcept {
+    auto& trace = s.trace;
+    if (!trace.operation) [[likely]] return;
+    const void* op = std::exchange(trace.operation, nullptr);
+    auto* t = s.settings().tracer.get();  // set, or no trace would have started
+    trace_outcome o;
+    o.duration = trace_clock::now() - trace.started;
+    if (failure) describe_failure(o, *failure);
+    call_end([&] { trace.end(*t, s, op, trace.token, o); });
+}
 
 }  // namespace pgcoro::detail
