@@ -1,6 +1,7 @@
 // The trace of one pool::acquire(), kept in its frame: the start when the
 // call is made, the end when a connection is handed out or the call fails.
-// With no tracer, a null test at each end.
+// The pool tests its tracer at each end; without one, nothing here runs and
+// nothing is stored.
 #pragma once
 
 #include <exception>
@@ -11,21 +12,17 @@ namespace pgcoro::detail {
 
 class acquire_trace {
 public:
-    explicit acquire_trace(pgcoro::tracer* t) noexcept : tracer_(t) {
-        if (!t) [[likely]] return;
+    void start(pgcoro::tracer& t) noexcept {
         started_ = trace_clock::now();
-        token_ = call_start([&] { return t->acquire_started({}); });
+        token_ = call_start([&] { return t.acquire_started({}); });
     }
-
-    void handed_out(const pool_member& m) noexcept {
-        if (!tracer_) [[likely]] return;
-        end(outcome(), pool_access::traced(m.conn), m.generation);
+    void handed_out(pgcoro::tracer& t, const connection& c, std::uint64_t generation) noexcept {
+        end(t, outcome(), pool_access::traced(c), generation);
     }
-    void failed(const std::exception_ptr& failure) noexcept {
-        if (!tracer_) [[likely]] return;
+    void failed(pgcoro::tracer& t, const std::exception_ptr& failure) noexcept {
         auto o = outcome();
         describe_failure(o, failure);
-        end(o, {}, 0);
+        end(t, o, {}, 0);
     }
 
 private:
@@ -34,15 +31,13 @@ private:
         o.duration = trace_clock::now() - started_;
         return o;
     }
-    void end(const trace_outcome& o, const traced_session& session, std::uint64_t generation) noexcept {
-        call_end([&] {
-            tracer_->acquire_ended({.token = token_, .outcome = o, .session = session, .generation = generation});
-        });
+    void end(pgcoro::tracer& t, const trace_outcome& o, const traced_session& session, std::uint64_t generation) noexcept {
+        call_end([&] { t.acquire_ended({.token = token_, .outcome = o, .session = session, .generation = generation}); });
     }
 
-    pgcoro::tracer* tracer_;
-    trace_token token_ = 0;
-    trace_clock::time_point started_{};
+    // Uninitialised: written by start(), read only after it.
+    trace_token token_;
+    trace_clock::time_point started_;
 };
 
 }  // namespace pgcoro::detail

@@ -59,21 +59,28 @@ public:
     // the core, see shut_down).
     template <class Handle>
     asio::awaitable<Handle> acquire() {
-        acquire_trace trace(tracer_.get());
+        // Each tracer_ test is the whole cost of tracing when none is set.
+        acquire_trace trace;
+        if (tracer_) [[unlikely]] trace.start(*tracer_);
+        member_ptr m;
+        pool_clock::time_point started;
         try {
-            member_ptr m;
-            pool_clock::time_point started;
             with_lock([&](batch& b) {
                 started = b.now;
                 m = take_ready(b);
             });
-            if (m && !needs_check(*m, started, options_.health_check_after)) [[likely]] {
-                trace.handed_out(*m);
-                co_return Handle(this, std::move(m));
-            }
-            // No idle connection was ready (m is null), or the one taken needs a check.
-            const auto self = shared_from_this();  // the pool may go while this waits
-            auto ex = co_await asio::this_coro::executor;
+        } catch (...) {
+            if (tracer_) [[unlikely]] trace.failed(*tracer_, std::current_exception());
+            throw;
+        }
+        if (m && !needs_check(*m, started, options_.health_check_after)) [[likely]] {
+            if (tracer_) [[unlikely]] trace.handed_out(*tracer_, m->conn, m->generation);
+            co_return Handle(this, std::move(m));
+        }
+        // No idle connection was ready (m is null), or the one taken needs a check.
+        const auto self = shared_from_this();  // the pool may go while this waits
+        auto ex = co_await asio::this_coro::executor;
+        try {
             for (;;) {
                 auto taken = started;
                 if (!m) {
@@ -113,7 +120,7 @@ public:
                 }
                 if (!needs_check(*m, taken, options_.health_check_after)) {
                     if (still_fit_after_wait(m)) {
-                        trace.handed_out(*m);
+                        if (tracer_) [[unlikely]] trace.handed_out(*tracer_, m->conn, m->generation);
                         co_return Handle(this, std::move(m));
                     }
                     continue;
@@ -123,7 +130,7 @@ public:
                 const auto failure = co_await check_alive(*m, options_.health_check_timeout);
                 if (!failure) {
                     if (still_fit_after_wait(m)) {
-                        trace.handed_out(*m);
+                        if (tracer_) [[unlikely]] trace.handed_out(*tracer_, m->conn, m->generation);
                         co_return Handle(this, std::move(m));
                     }
                     continue;
@@ -144,7 +151,8 @@ public:
                 if (cancelled) std::rethrow_exception(cancelled);
             }
         } catch (...) {
-            trace.failed(std::current_exception());
+            // Inside self's scope: the pool is still alive here.
+            if (tracer_) [[unlikely]] trace.failed(*tracer_, std::current_exception());
             throw;
         }
     }
