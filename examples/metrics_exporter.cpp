@@ -1,7 +1,7 @@
-// metrics_exporter CONNINFO PORT [WORKERS]
+// metrics_exporter [--port P] [--workers N] [CONNINFO]
 //
-// A pool, WORKERS coroutines (default 4) running queries through it, and a
-// tiny HTTP responder on 127.0.0.1:PORT that answers GET /metrics in the
+// A pool, N coroutines (default 4) running queries through it, and a tiny
+// HTTP responder on 127.0.0.1:P that answers GET /metrics in the
 // Prometheus text exposition format (version 0.0.4) with:
 //   - the pool's stats(): connections by state, waiting acquires, the
 //     generation, connects, closes by reason, acquire timeouts and waits;
@@ -9,8 +9,9 @@
 //     failed queries by SQLSTATE, an acquire wait histogram, connects and
 //     pipelines.
 // Every tenth query divides by zero, so errors show up (SQLSTATE 22012).
-// PORT 0 takes a free port. Prints "listening on PORT" once it accepts;
-// SIGINT or SIGTERM stops the workers, closes the pool and exits 0.
+// It prints "listening on 127.0.0.1:PORT" (--port 0, the default, picks a
+// free port); SIGINT or SIGTERM stops the workers, closes the pool and exits
+// 0. A bad number prints the usage and exits 2.
 // Plain Asio, no HTTP library: one request per connection.
 #include <pgcoro.hpp>
 
@@ -267,38 +268,45 @@ asio::awaitable<void> run(pgcoro::pool& pool, tcp::acceptor& acceptor, const pro
     co_await pool.close();
 }
 
-int port_argument(const char* text) {
-    int port = -1;
-    const std::string_view s(text);
-    const auto [end, error] = std::from_chars(s.data(), s.data() + s.size(), port);
-    return error == std::errc{} && end == s.data() + s.size() && port >= 0 && port <= 65535 ? port : -1;
+// A whole decimal number in [low, high], or -1.
+int number_argument(std::string_view text, int low, int high) {
+    int n = -1;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), n);
+    return error == std::errc{} && end == text.data() + text.size() && n >= low && n <= high ? n : -1;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    const int port = argc >= 3 ? port_argument(argv[2]) : -1;
-    const int workers = argc >= 4 ? std::atoi(argv[3]) : 4;
-    if (argc < 3 || argc > 4 || port < 0 || workers < 1) {
-        std::cerr << "usage: metrics_exporter CONNINFO PORT [WORKERS]\n";
-        return 2;
+    int port = 0;
+    int workers = 4;
+    std::string conninfo;
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view arg = argv[i];
+        if (arg == "--port" && i + 1 < argc) port = number_argument(argv[++i], 0, 65535);
+        else if (arg == "--workers" && i + 1 < argc) workers = number_argument(argv[++i], 1, 1000);
+        else conninfo = arg;
+        if (port < 0 || workers < 0) {
+            std::cerr << "usage: metrics_exporter [--port P] [--workers N] [CONNINFO]\n";
+            return 2;
+        }
     }
     try {
         asio::io_context io(1);
         auto tracer = std::make_shared<prometheus_tracer>();
-        auto cfg = pgcoro::config::parse(argv[1]);
+        auto cfg = pgcoro::config::parse(conninfo);
         cfg.tracer = tracer;
         // Fewer connections than workers: acquires wait, and the histogram shows it.
         pgcoro::pool pool(io.get_executor(), cfg, {.max_size = 2, .acquire_timeout = 5s});
         tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::address_v4::loopback(), static_cast<std::uint16_t>(port)));
-        std::cout << "listening on " << acceptor.local_endpoint().port() << std::endl;
+        std::cout << "listening on 127.0.0.1:" << acceptor.local_endpoint().port() << std::endl;
 
         std::exception_ptr failure;
         asio::co_spawn(io, run(pool, acceptor, *tracer, workers), [&](std::exception_ptr e) { failure = e; });
         io.run();
         if (failure) std::rethrow_exception(failure);
     } catch (const std::exception& e) {
-        std::cerr << "metrics_exporter: " << e.what() << '\n';
+        std::cerr << "metrics_exporter: error: " << e.what() << '\n';
         return 1;
     }
     return 0;

@@ -2,6 +2,7 @@
 // HTTP as Prometheus would: the exposition parses, the pool's stats and the
 // tracer's histograms and counters are there and add up, errors are counted
 // by SQLSTATE, counters only grow, and SIGTERM ends it cleanly.
+#include "support/child_process.hpp"
 #include "support/test_server.hpp"
 
 #include <boost/asio/connect.hpp>
@@ -13,92 +14,22 @@
 
 #include <algorithm>
 #include <csignal>
+#include <cstdlib>
 #include <map>
 #include <regex>
 #include <sstream>
 #include <thread>
-
-#include <fcntl.h>
-#include <poll.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
 
 namespace {
 
-// The exporter as a child process: its stdout through a pipe (stderr is
-// the test's), killed and reaped if still running at the end.
-class exporter_process {
-public:
-    exporter_process(const std::string& path, const std::vector<std::string>& args) {
-        int out[2];
-        if (::pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
-        std::vector<char*> argv{const_cast<char*>(path.c_str())};  // built before fork: the child only execs
-        for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-        argv.push_back(nullptr);
-        pid_ = ::fork();
-        if (pid_ < 0) throw std::runtime_error("fork failed");
-        if (pid_ == 0) {
-            ::dup2(out[1], STDOUT_FILENO);
-            ::execv(path.c_str(), argv.data());
-            ::_exit(127);
-        }
-        ::close(out[1]);
-        out_ = out[0];
-    }
-    exporter_process(const exporter_process&) = delete;
-    exporter_process& operator=(const exporter_process&) = delete;
-    ~exporter_process() {
-        if (!status_) {
-            ::kill(pid_, SIGKILL);
-            ::waitpid(pid_, nullptr, 0);
-        }
-        ::close(out_);
-    }
-
-    // The next line of stdout, or std::nullopt after `limit` or at its end.
-    std::optional<std::string> read_line(std::chrono::milliseconds limit) {
-        const auto until = std::chrono::steady_clock::now() + limit;
-        for (;;) {
-            if (const auto nl = output_.find('\n', taken_); nl != std::string::npos) {
-                auto line = output_.substr(taken_, nl - taken_);
-                taken_ = nl + 1;
-                return line;
-            }
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
-            pollfd fd{out_, POLLIN, 0};
-            if (left.count() <= 0 || ::poll(&fd, 1, static_cast<int>(left.count())) <= 0) return std::nullopt;
-            char buffer[4096];
-            const auto got = ::read(out_, buffer, sizeof buffer);
-            if (got <= 0) return std::nullopt;
-            output_.append(buffer, static_cast<std::size_t>(got));
-        }
-    }
-
-    void signal(int sig) const { ::kill(pid_, sig); }
-
-    // The exit status (128 + signal if killed), or std::nullopt after `limit`.
-    std::optional<int> wait(std::chrono::milliseconds limit) {
-        const auto until = std::chrono::steady_clock::now() + limit;
-        while (!status_ && std::chrono::steady_clock::now() < until) {
-            int st = 0;
-            if (::waitpid(pid_, &st, WNOHANG) == pid_) status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-            else std::this_thread::sleep_for(20ms);
-        }
-        return status_;
-    }
-
-    const std::string& output() const noexcept { return output_; }
-
-private:
-    pid_t pid_ = -1;
-    int out_ = -1;
-    std::string output_;
-    std::size_t taken_ = 0;
-    std::optional<int> status_;
-};
+// As in example_tests.cpp: the environment variable of the same name overrides it.
+std::string example(const std::string& name) {
+    const char* dir = std::getenv("PGCORO_EXAMPLES_DIR");
+    return std::string(dir && *dir ? dir : PGCORO_EXAMPLES_DIR) + "/" + name;
+}
 
 struct http_response {
     std::string status_line;
@@ -168,15 +99,14 @@ exposition parse(const std::string& body) {
 
 }  // namespace
 
-TEST_CASE("metrics_exporter: GET /metrics serves pool stats and tracer timings as Prometheus text", "[example]") {
-    const std::string exporter = std::string(PGCORO_EXAMPLES_DIR) + "/metrics_exporter";
-    const std::vector<std::string> args{test::tcp_conninfo("user=pgcoro_scram password=scram_pw sslmode=disable"), "0", "4"};
-    exporter_process p(exporter, args);
-    const auto listening = p.read_line(10s);
-    INFO(exporter << " printed: " << p.output());
+TEST_CASE("metrics_exporter: GET /metrics serves pool stats and tracer timings as Prometheus text", "[examples][metrics]") {
+    const std::vector<std::string> args{"--port", "0", "--workers", "4",
+                                        test::tcp_conninfo("user=pgcoro_scram password=scram_pw sslmode=disable")};
+    test::child_process p(example("metrics_exporter"), args);
+    const auto listening = p.wait_for_line("listening on ", 10s);
+    INFO(p.describe());
     REQUIRE(listening);
-    REQUIRE(listening->starts_with("listening on "));
-    const auto port = static_cast<std::uint16_t>(std::stoi(listening->substr(listening->rfind(' ') + 1)));
+    const auto port = static_cast<std::uint16_t>(std::stoi(listening->substr(listening->rfind(':') + 1)));
 
     // Scraped until a division by zero was counted (every tenth query).
     http_response first;
@@ -233,4 +163,11 @@ TEST_CASE("metrics_exporter: GET /metrics serves pool stats and tracer timings a
     p.signal(SIGTERM);
     const auto status = p.wait(10s);
     CHECK(status == 0);
+}
+
+TEST_CASE("metrics_exporter: a bad number prints the usage and exits 2", "[examples][metrics]") {
+    const std::vector<std::string> args{"--port", "http"};
+    test::child_process p(example("metrics_exporter"), args);
+    CHECK(p.wait(10s) == 2);
+    CHECK(p.stderr_text().find("usage: metrics_exporter") != std::string::npos);
 }
