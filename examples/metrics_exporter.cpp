@@ -71,8 +71,10 @@ public:
     }
 
     static std::string seconds(std::chrono::nanoseconds d) {
-        std::array<char, 32> text{};
-        const auto end = std::to_chars(text.data(), text.data() + text.size(), std::chrono::duration<double>(d).count()).ptr;
+        std::array<char, 64> text{};
+        // Fixed notation ("0.0001", not "1e-04"): a bucket's le label reads as written.
+        const auto end = std::to_chars(text.data(), text.data() + text.size(), std::chrono::duration<double>(d).count(),
+                                       std::chars_format::fixed).ptr;
         return std::string(text.data(), end);
     }
 
