@@ -36,7 +36,9 @@ public:
     }
     std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
     std::string conninfo() const {
-        return "host=127.0.0.1 port=" + std::to_string(port()) + " user=bench dbname=bench sslmode=disable";
+        // statement_mode=prepare: this stand-in is the server itself, and
+        // does not answer the automatic mode's proxy probe.
+        return "host=127.0.0.1 port=" + std::to_string(port()) + " user=bench dbname=bench sslmode=disable statement_mode=prepare";
     }
 
 private:

@@ -31,9 +31,26 @@ namespace {
 constexpr std::string_view add_sql = "SELECT $1::int4 + 1";
 constexpr std::string_view rows_sql = "SELECT i, i::text, i::float8, now() FROM generate_series(1, $1::int4) i";
 
+// PGCORO_PEER_TRACER=1: what a tracer costs, one that counts and sums
+// durations (as a metrics exporter does) and allocates nothing.
+struct counting_tracer final : pgcoro::tracer {
+    std::uint64_t operations = 0;
+    std::chrono::nanoseconds total{0};
+    void query_ended(const pgcoro::query_end& e) override { count(e.outcome); }
+    void pipeline_ended(const pgcoro::pipeline_end& e) override { count(e.outcome); }
+    void acquire_ended(const pgcoro::acquire_end& e) override { count(e.outcome); }
+    void count(const pgcoro::trace_outcome& o) {
+        ++operations;
+        total += o.duration;
+    }
+};
+
 pgcoro::config settings() {
     const char* ssl = std::getenv("PEERS_SSL");
-    return pgcoro::config::parse(ssl && std::string_view(ssl) == "1" ? "sslmode=verify-full" : "sslmode=disable");
+    auto cfg = pgcoro::config::parse(ssl && std::string_view(ssl) == "1" ? "sslmode=verify-full" : "sslmode=disable");
+    const char* traced = std::getenv("PGCORO_PEER_TRACER");
+    if (traced && std::string_view(traced) == "1") cfg.tracer = std::make_shared<counting_tracer>();
+    return cfg;
 }
 
 void check(bool ok, const char* what) {

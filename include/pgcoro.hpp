@@ -15,5 +15,6 @@
 #include "pgcoro/transaction.hpp"
 #include "pgcoro/protocol.hpp"
 #include "pgcoro/result.hpp"
+#include "pgcoro/tracer.hpp"
 #include "pgcoro/types.hpp"
 #include "pgcoro/version.hpp"

@@ -172,3 +172,86 @@ TEST_CASE("a TLS query allocates only what OpenSSL's record layer does") {
         CHECK(per_query < 6);
     }());
 }
+
+namespace {
+
+// What a metrics exporter keeps: counts and summed durations, no allocation.
+struct counting_tracer final : pgcoro::tracer {
+    long queries_started = 0, queries_ended = 0, pipelines = 0, acquires = 0;
+    std::chrono::nanoseconds query_time{0}, acquire_time{0};
+    pgcoro::trace_token query_started(const pgcoro::query_start&) override { return ++queries_started; }
+    void query_ended(const pgcoro::query_end& e) override {
+        ++queries_ended;
+        query_time += e.outcome.duration;
+    }
+    void pipeline_ended(const pgcoro::pipeline_end&) override { ++pipelines; }
+    void acquire_ended(const pgcoro::acquire_end& e) override {
+        ++acquires;
+        acquire_time += e.outcome.duration;
+    }
+};
+
+}  // namespace
+
+TEST_CASE("with a tracer that allocates nothing, queries, pipelines and pool cycles allocate nothing", "[tracer]") {
+    auto tracer = std::make_shared<counting_tracer>();
+    test::run([&]() -> asio::awaitable<void> {
+        auto cfg = test::config_of(test::tcp_conninfo("user=pgcoro_scram password=scram_pw sslmode=disable"));
+        cfg.tracer = tracer;
+        auto conn = co_await pgcoro::connection::connect(cfg);
+        pgcoro::result r;
+        for (int i = 0; i < 50; ++i) co_await conn.query_into(r, "SELECT $1::int4 + 1, $2::int8 * 2", i, std::int64_t{i});
+        const auto prepared = co_await conn.prepare("SELECT $1::int4");
+        for (int i = 0; i < 50; ++i) co_await conn.execute(prepared, i);
+
+        const long before = test::heap_allocations;
+        long checked = 0;
+        for (int i = 0; i < 1000; ++i) {
+            co_await conn.query_into(r, "SELECT $1::int4 + 1, $2::int8 * 2", i, std::int64_t{i});
+            checked += r[0].get<int>(0) == i + 1;
+        }
+        const long per_query_into = test::heap_allocations - before;
+        const long before_execute = test::heap_allocations;
+        for (int i = 0; i < 1000; ++i) checked += co_await conn.execute(prepared, i) == 1;
+        const long per_execute = test::heap_allocations - before_execute;
+
+        pgcoro::pipeline batch;
+        std::vector<pgcoro::pipeline_outcome> outcomes;
+        long before_pipeline = 0;
+        for (int b = 0; b < 60; ++b) {
+            if (b == 10) before_pipeline = test::heap_allocations;
+            batch.clear();
+            for (int k = 0; k < 64; ++k) batch.query("SELECT $1::int4 + 1", k);
+            batch.sync();
+            co_await conn.run_into(batch, outcomes);
+        }
+        const long pipelined = test::heap_allocations - before_pipeline;
+        co_await conn.close();
+
+        pgcoro::pool pool(co_await asio::this_coro::executor, cfg, {.max_size = 1});
+        for (int i = 0; i < 50; ++i) {
+            auto c = co_await pool.acquire();
+            co_await c->query_into(r, "SELECT $1::int4 + 1", i);
+        }
+        const long before_cycles = test::heap_allocations;
+        for (int i = 0; i < 1000; ++i) {
+            auto c = co_await pool.acquire();
+            co_await c->query_into(r, "SELECT $1::int4 + 1", i);
+            checked += r[0].get<int>(0) == i + 1;
+        }
+        const long cycles = test::heap_allocations - before_cycles;
+        co_await pool.close();
+
+        CHECK(checked == 3000);
+        INFO("counted: " << test::heap_counter_scope);
+        CHECK(per_query_into == 0);
+        CHECK(per_execute == 0);
+        CHECK(pipelined == 0);
+        CHECK(cycles < 10);  // the pool's own timers, now and then (as above)
+    }());
+    CHECK(tracer->queries_started == tracer->queries_ended);
+    CHECK(tracer->queries_ended == 3 * 50 + 3 * 1000);  // prepare() is not a query
+    CHECK(tracer->pipelines == 60);
+    CHECK(tracer->acquires == 1050);
+    CHECK(tracer->query_time > std::chrono::nanoseconds::zero());
+}

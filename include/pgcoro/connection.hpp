@@ -424,7 +424,7 @@ PGCORO_DECL asio::awaitable<transaction> connection::begin(transaction_options o
 
 PGCORO_DECL asio::awaitable<std::vector<result>> connection::simple_query(std::string_view sql) {
     std::vector<result> results;
-    co_await run_exclusive([&](detail::session& s) { return detail::run_simple_query(s, sql, results); });
+    co_await run_exclusive(detail::simple_query_operation{sql, &results});
     co_return results;
 }
 

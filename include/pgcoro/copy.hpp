@@ -26,8 +26,10 @@
 #include "error.hpp"
 #include "protocol/backend.hpp"
 #include "session/copy_out_exchange.hpp"
+#include "session/copy_trace.hpp"
 #if PGCORO_DEFINITIONS
 #include "session/copy_exchanges.hpp"
+#include "session/copy_trace_definitions.hpp"
 #include "session/operation.hpp"
 #endif
 
@@ -41,7 +43,8 @@ public:
     static constexpr std::size_t send_threshold = 64 * 1024;
 
     copy_writer(copy_writer&& other) noexcept
-        : session_(std::move(other.session_)), format_(std::move(other.format_)), open_(other.open_) {
+        : session_(std::move(other.session_)), format_(std::move(other.format_)), trace_(std::move(other.trace_)),
+          open_(other.open_) {
         other.open_ = false;
     }
     copy_writer& operator=(copy_writer&&) = delete;
@@ -76,6 +79,7 @@ private:
 
     std::shared_ptr<detail::session> session_;
     copy_format format_;
+    detail::copy_trace trace_;
     bool open_ = false;
 };
 
@@ -83,7 +87,7 @@ class copy_reader {
 public:
     copy_reader(copy_reader&& other) noexcept
         : session_(std::move(other.session_)), format_(std::move(other.format_)), exchange_(std::move(other.exchange_)),
-          open_(other.open_) {
+          trace_(std::move(other.trace_)), open_(other.open_) {
         other.open_ = false;
     }
     copy_reader& operator=(copy_reader&&) = delete;
@@ -112,6 +116,7 @@ private:
     std::shared_ptr<detail::session> session_;
     copy_format format_;
     detail::copy_out_exchange exchange_;
+    detail::copy_trace trace_;
     bool open_ = false;
 };
 
@@ -119,7 +124,10 @@ private:
 #if PGCORO_DEFINITIONS
 PGCORO_DECL copy_writer::~copy_writer() {
     // The next operation on the connection sends CopyFail first.
-    if (open_ && session_) session_->let_go_of(detail::open_exchange::copy_in);
+    if (open_ && session_) {
+        trace_.stopped(*session_, "copy_writer dropped before finish(): the COPY is rolled back");
+        session_->let_go_of(detail::open_exchange::copy_in);
+    }
 }
 
 PGCORO_DECL asio::awaitable<void> copy_writer::write(std::string_view data) {
@@ -145,6 +153,7 @@ PGCORO_DECL asio::awaitable<std::uint64_t> copy_writer::finish() {
         co_await detail::run_exchange(s, exchange);
         rows = exchange.rows;
     });
+    trace_.succeeded(*session_, rows);
     co_return rows;
 }
 
@@ -155,13 +164,21 @@ PGCORO_DECL asio::awaitable<void> copy_writer::abort(std::string reason) {
         std::optional<diagnostics> expected;  // 57014: COPY from stdin failed: <reason>
         co_await detail::end_exchange_and_drain(s, expected, reason, detail::exchange_stop::at_rest);
     });
+    trace_.stopped(*session_, "copy_writer::abort()");
 }
 
 PGCORO_DECL asio::awaitable<copy_writer> copy_writer::open(std::shared_ptr<detail::session> session, std::string_view sql) {
     copy_writer w(std::move(session));
-    co_await detail::run_operation(w.session_, [&](detail::session& s) -> asio::awaitable<void> {
+    w.trace_.start(*w.session_, sql, copy_direction::in);
+    auto start = [&](detail::session& s) -> asio::awaitable<void> {
         w.format_ = co_await detail::start_copy(s, sql, protocol::message_type::copy_in_response, "copy_in()");
-    });
+    };
+    try {
+        co_await detail::run_operation(w.session_, start);
+    } catch (...) {
+        w.trace_.failed(*w.session_, std::current_exception());
+        throw;
+    }
     w.open_ = true;
     co_return w;
 }
@@ -177,13 +194,17 @@ asio::awaitable<void> copy_writer::step(Operation op) {
         co_await detail::run_operation(session_, std::move(op), detail::operation_start::continues_exchange);
     } catch (...) {
         open_ = false;  // cancelled, failed or broken: the exchange is over
+        trace_.failed(*session_, std::current_exception());
         throw;
     }
 }
 
 PGCORO_DECL copy_reader::~copy_reader() {
     // The next operation on the connection cancels the rest and drains it.
-    if (open_ && session_) session_->let_go_of(detail::open_exchange::copy_out);
+    if (open_ && session_) {
+        trace_.stopped(*session_, "copy_reader dropped before the end of the data");
+        session_->let_go_of(detail::open_exchange::copy_out);
+    }
 }
 
 PGCORO_DECL asio::awaitable<std::optional<std::string_view>> copy_reader::read() {
@@ -201,15 +222,20 @@ PGCORO_DECL asio::awaitable<std::optional<std::string_view>> copy_reader::read()
         }, detail::operation_start::continues_exchange);
     } catch (...) {
         open_ = false;
+        trace_.failed(s, std::current_exception());
         throw;
     }
-    if (!exchange_.data) open_ = false;
+    if (!exchange_.data) {
+        open_ = false;
+        trace_.succeeded(s, rows());
+    }
     co_return exchange_.data;
 }
 
 PGCORO_DECL asio::awaitable<void> copy_reader::close() {
     if (!open_) co_return;
     open_ = false;
+    trace_.stopped(*session_, "copy_reader::close() before the end of the data");
     co_await detail::run_operation(session_, [](detail::session& s) -> asio::awaitable<void> {
         co_await detail::finish_abandoned_exchange(s);
     }, detail::operation_start::continues_exchange);
@@ -217,9 +243,16 @@ PGCORO_DECL asio::awaitable<void> copy_reader::close() {
 
 PGCORO_DECL asio::awaitable<copy_reader> copy_reader::open(std::shared_ptr<detail::session> session, std::string_view sql) {
     copy_reader r(std::move(session));
-    co_await detail::run_operation(r.session_, [&](detail::session& s) -> asio::awaitable<void> {
+    r.trace_.start(*r.session_, sql, copy_direction::out);
+    auto start = [&](detail::session& s) -> asio::awaitable<void> {
         r.format_ = co_await detail::start_copy(s, sql, protocol::message_type::copy_out_response, "copy_out()");
-    });
+    };
+    try {
+        co_await detail::run_operation(r.session_, start);
+    } catch (...) {
+        r.trace_.failed(*r.session_, std::current_exception());
+        throw;
+    }
     r.open_ = true;
     co_return r;
 }

@@ -23,6 +23,7 @@
 #include "../connection.hpp"
 #include "../pool_options.hpp"
 #include "../net/deadline.hpp"
+#include "acquire_trace.hpp"
 #include "backoff.hpp"
 #include "clock.hpp"
 #include "connect_decisions.hpp"
@@ -58,79 +59,101 @@ public:
     // the core, see shut_down).
     template <class Handle>
     asio::awaitable<Handle> acquire() {
+        // Each tracer_ test is the whole cost of tracing when none is set.
+        acquire_trace trace;
+        if (tracer_) [[unlikely]] trace.start(*tracer_);
         member_ptr m;
         pool_clock::time_point started;
-        with_lock([&](batch& b) {
-            started = b.now;
-            m = take_ready(b);
-        });
-        if (m && !needs_check(*m, started, options_.health_check_after)) [[likely]]
+        try {
+            with_lock([&](batch& b) {
+                started = b.now;
+                m = take_ready(b);
+            });
+        } catch (...) {
+            if (tracer_) [[unlikely]] trace.failed(*tracer_, std::current_exception());
+            throw;
+        }
+        if (m && !needs_check(*m, started, options_.health_check_after)) [[likely]] {
+            if (tracer_) [[unlikely]] trace.handed_out(*tracer_, m->conn, m->generation);
             co_return Handle(this, std::move(m));
+        }
         // No idle connection was ready (m is null), or the one taken needs a check.
         const auto self = shared_from_this();  // the pool may go while this waits
         auto ex = co_await asio::this_coro::executor;
-        for (;;) {
-            auto taken = started;
-            if (!m) {
-                std::shared_ptr<pool_waiter> w;
+        try {
+            for (;;) {
+                auto taken = started;
+                if (!m) {
+                    std::shared_ptr<pool_waiter> w;
+                    with_lock([&](batch& b) {
+                        taken = b.now;
+                        if ((m = take_ready(b))) return;
+                        w = spare_waiters_.take(ex);
+                        w->queued = pool_clock::now();
+                        w->timer.expires_at(started + options_.acquire_timeout);
+                        waiters_.push_back(w);
+                        start_connects(b);
+                    });
+                    if (w) {
+                        boost::system::error_code ec;
+                        co_await w->timer.async_wait(w->wait_token(ec));
+                        with_lock([&](batch&) {
+                            m = std::move(w->member);  // counted in use when handed over
+                            const auto failure = w->failure;
+                            if (!m && !failure) waiters_.erase(w);  // timed out or cancelled
+                            const auto wait = pool_clock::now() - w->queued;
+                            spare_waiters_.give_back(std::move(w));
+                            if (failure) std::rethrow_exception(failure);
+                            if (m) {
+                                ++stats_.acquires;
+                                stats_.acquire_wait_total += wait;
+                                stats_.acquire_wait_max = std::max<std::chrono::nanoseconds>(stats_.acquire_wait_max, wait);
+                                return;
+                            }
+                            if (ec == asio::error::operation_aborted)
+                                throw error(errc::cancelled, "acquire() cancelled while waiting for a connection");
+                            ++stats_.acquire_timeouts;
+                            throw error(errc::timeout, timeout_message());
+                        });
+                        taken = coarse_now();
+                    }
+                }
+                if (!needs_check(*m, taken, options_.health_check_after)) {
+                    if (still_fit_after_wait(m)) {
+                        if (tracer_) [[unlikely]] trace.handed_out(*tracer_, m->conn, m->generation);
+                        co_return Handle(this, std::move(m));
+                    }
+                    continue;
+                }
+                // Idle for a while, or the server sent something meanwhile: an
+                // empty query proves it (and reads what came) before the caller sees it.
+                const auto failure = co_await check_alive(*m, options_.health_check_timeout);
+                if (!failure) {
+                    if (still_fit_after_wait(m)) {
+                        if (tracer_) [[unlikely]] trace.handed_out(*tracer_, m->conn, m->generation);
+                        co_return Handle(this, std::move(m));
+                    }
+                    continue;
+                }
+                // The caller's cancellation is theirs to see; a failed check only replaces the connection.
+                std::exception_ptr cancelled;
+                auto state = co_await asio::this_coro::cancellation_state;
+                if (state.cancelled() != asio::cancellation_type::none) cancelled = failure;
+                std::shared_ptr<pool_core> last;  // as in release(): the pool may have gone during the check
                 with_lock([&](batch& b) {
-                    taken = b.now;
-                    if ((m = take_ready(b))) return;
-                    w = spare_waiters_.take(ex);
-                    w->queued = pool_clock::now();
-                    w->timer.expires_at(started + options_.acquire_timeout);
-                    waiters_.push_back(w);
+                    if (--in_use_ == 0) last = std::move(lent_out_);
+                    if (auto reason = after_failed_check(bool(cancelled), *m, connection_answers{m->conn}, state_, b.now))
+                        retire(std::move(m), *reason, b);
+                    else
+                        return_member(std::move(m), b);
                     start_connects(b);
                 });
-                if (w) {
-                    boost::system::error_code ec;
-                    co_await w->timer.async_wait(w->wait_token(ec));
-                    with_lock([&](batch&) {
-                        m = std::move(w->member);  // counted in use when handed over
-                        const auto failure = w->failure;
-                        if (!m && !failure) waiters_.erase(w);  // timed out or cancelled
-                        const auto wait = pool_clock::now() - w->queued;
-                        spare_waiters_.give_back(std::move(w));
-                        if (failure) std::rethrow_exception(failure);
-                        if (m) {
-                            ++stats_.acquires;
-                            stats_.acquire_wait_total += wait;
-                            stats_.acquire_wait_max = std::max<std::chrono::nanoseconds>(stats_.acquire_wait_max, wait);
-                            return;
-                        }
-                        if (ec == asio::error::operation_aborted)
-                            throw error(errc::cancelled, "acquire() cancelled while waiting for a connection");
-                        ++stats_.acquire_timeouts;
-                        throw error(errc::timeout, timeout_message());
-                    });
-                    taken = coarse_now();
-                }
+                if (cancelled) std::rethrow_exception(cancelled);
             }
-            if (!needs_check(*m, taken, options_.health_check_after)) {
-                if (still_fit_after_wait(m)) co_return Handle(this, std::move(m));
-                continue;
-            }
-            // Idle for a while, or the server sent something meanwhile: an
-            // empty query proves it (and reads what came) before the caller sees it.
-            const auto failure = co_await check_alive(*m, options_.health_check_timeout);
-            if (!failure) {
-                if (still_fit_after_wait(m)) co_return Handle(this, std::move(m));
-                continue;
-            }
-            // The caller's cancellation is theirs to see; a failed check only replaces the connection.
-            std::exception_ptr cancelled;
-            auto state = co_await asio::this_coro::cancellation_state;
-            if (state.cancelled() != asio::cancellation_type::none) cancelled = failure;
-            std::shared_ptr<pool_core> last;  // as in release(): the pool may have gone during the check
-            with_lock([&](batch& b) {
-                if (--in_use_ == 0) last = std::move(lent_out_);
-                if (auto reason = after_failed_check(bool(cancelled), *m, connection_answers{m->conn}, state_, b.now))
-                    retire(std::move(m), *reason, b);
-                else
-                    return_member(std::move(m), b);
-                start_connects(b);
-            });
-            if (cancelled) std::rethrow_exception(cancelled);
+        } catch (...) {
+            // Inside self's scope: the pool is still alive here.
+            if (tracer_) [[unlikely]] trace.failed(*tracer_, std::current_exception());
+            throw;
         }
     }
 
@@ -504,6 +527,8 @@ private:
     mutable pool_mutex mutex_;
     asio::strand<asio::any_io_executor> strand_;
     config config_;
+    // config_'s when the pool was made: acquires report there, whatever update() brings.
+    const std::shared_ptr<pgcoro::tracer> tracer_ = config_.tracer;
     pool_options options_;
     pool_state state_;
     std::vector<member_ptr> idle_;  // most recently used last

@@ -8,6 +8,7 @@
 #include <exception>
 #include <memory>
 #include <optional>
+#include <string_view>
 #include <vector>
 
 #include <boost/asio/bind_allocator.hpp>
@@ -130,6 +131,15 @@ struct pool_access {
         return s.exchange() != open_exchange::none || s.has_deferred() || s.transaction() != transaction_status::idle;
     }
     static void forget_statements(connection& c) { c.session_->statements.clear(); }
+    // The pool's own statements (checks, resets): not the user's queries, so untraced.
+    static asio::awaitable<void> run_untraced(connection& c, std::string_view sql) {
+        std::vector<result> ignored;
+        auto run = [&](session& s) { return run_simple_query(s, sql, ignored); };
+        co_await c.run_exclusive(run);
+    }
+    static traced_session traced(const connection& c) noexcept {
+        return c.session_ ? traced_session_of(*c.session_) : traced_session{};
+    }
     static bool fits_target(const connection& c) noexcept { return !c.session_ || c.session_->fits_target(); }
     static idle_input peek(const connection& c) {
         if (!c.session_) return idle_input::closed;
@@ -165,7 +175,7 @@ struct connection_answers {
 // what arrived while it sat idle). Returns the failure instead of throwing it.
 inline asio::awaitable<std::exception_ptr> check_alive(pool_member& m, std::chrono::milliseconds limit) {
     try {
-        co_await with_deadline(m.conn.simple_query(""), limit, "pool health check");
+        co_await with_deadline(pool_access::run_untraced(m.conn, ""), limit, "pool health check");
         m.last_checked = pool_clock::now();
         m.input_waiting = false;
         // What arrived while it sat idle may be a promotion (in_hot_standby).
@@ -182,11 +192,11 @@ inline asio::awaitable<std::exception_ptr> check_alive(pool_member& m, std::chro
 // reads whatever arrived; then, for a returned one (`policy` set), an open
 // transaction is rolled back and DISCARD ALL runs if asked for.
 inline asio::awaitable<void> reset_session(connection& conn, std::optional<reset_policy> policy) {
-    co_await conn.simple_query("");
+    co_await pool_access::run_untraced(conn, "");
     if (!policy) co_return;
-    if (conn.transaction_state() != transaction_status::idle) co_await conn.simple_query("ROLLBACK");
+    if (conn.transaction_state() != transaction_status::idle) co_await pool_access::run_untraced(conn, "ROLLBACK");
     if (*policy == reset_policy::discard_all) {
-        co_await conn.simple_query("DISCARD ALL");
+        co_await pool_access::run_untraced(conn, "DISCARD ALL");
         pool_access::forget_statements(conn);
     }
 }

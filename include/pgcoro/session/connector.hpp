@@ -17,6 +17,7 @@
 #include <boost/asio/this_coro.hpp>
 
 #include "../net/deadline.hpp"
+#include "operation_trace.hpp"
 #include "simple_query.hpp"
 #include "startup.hpp"
 
@@ -231,7 +232,7 @@ void shuffle_for(const config& cfg, std::vector<T>& v) {
     std::shuffle(v.begin(), v.end(), random);
 }
 
-inline asio::awaitable<std::unique_ptr<session>> connect_session(const config& cfg) {
+inline asio::awaitable<std::unique_ptr<session>> open_fitting_session(const config& cfg) {
     std::string report;  // one line per failed server, as libpq prints them
     std::error_code last_code = make_error_code(errc::connection_broken);
     bool wrong_role = false;  // some server answered and did not fit target_session_attrs
@@ -304,6 +305,35 @@ inline asio::awaitable<std::unique_ptr<session>> connect_session(const config& c
     // A server that answered but did not fit says more than one that was
     // down: the pool retries those sooner (a standby about to be promoted).
     throw error(wrong_role ? make_error_code(errc::session_attrs_mismatch) : last_code, report);
+}
+
+inline asio::awaitable<std::unique_ptr<session>> traced_connect_session(const config& cfg, pgcoro::tracer& t) {
+    const auto started = trace_clock::now();
+    const auto token = call_start([&] { return t.connect_started({.settings = cfg}); });
+    auto end = [&](const session* s, const std::exception_ptr& failure) {
+        trace_outcome o;
+        o.duration = trace_clock::now() - started;
+        if (failure) describe_failure(o, failure);
+        call_end([&] {
+            t.connect_ended({.settings = cfg, .token = token, .outcome = o, .session = s ? traced_session_of(*s) : traced_session{}});
+        });
+    };
+    std::unique_ptr<session> s;
+    try {
+        s = co_await open_fitting_session(cfg);
+    } catch (...) {
+        end(nullptr, std::current_exception());
+        throw;
+    }
+    end(s.get(), nullptr);
+    co_return s;
+}
+
+// Opens a session over the configured hosts; with a tracer, reported as one
+// connect (the frame of the traced path is paid only when one is set).
+inline asio::awaitable<std::unique_ptr<session>> connect_session(const config& cfg) {
+    if (auto* t = cfg.tracer.get()) [[unlikely]] return traced_connect_session(cfg, *t);
+    return open_fitting_session(cfg);
 }
 
 }  // namespace pgcoro::detail

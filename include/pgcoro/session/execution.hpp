@@ -103,6 +103,26 @@ struct execution_base {
         return next_step::read;
     }
     const char* during() const noexcept { return "while executing a statement"; }
+
+    // The events of a traced query; `name` is a prepare()d statement's.
+    trace_token trace_start_named(pgcoro::tracer& t, const session& s, std::string_view name) const {
+        return t.query_started({.session = traced_session_of(s),
+                                .sql = sql,
+                                .prepared_name = name,
+                                .parameters = params.writer().types.size(),
+                                .protocol = query_protocol::extended});
+    }
+    void trace_end_named(pgcoro::tracer& t, const session& s, std::string_view name, trace_token token,
+                         const trace_outcome& outcome) const {
+        t.query_ended({.session = traced_session_of(s),
+                       .sql = sql,
+                       .prepared_name = name,
+                       .parameters = params.writer().types.size(),
+                       .protocol = query_protocol::extended,
+                       .token = token,
+                       .outcome = outcome,
+                       .rows = outcome.ok() ? sink.rows() : 0});
+    }
 };
 
 // SQL text: prepared through the session's statement cache. A cached
@@ -125,6 +145,10 @@ struct extended_execution : execution_base<Parameters, Sink> {
         this->statement = co_await prepare_statement(s, s.statements, this->sql, this->params.writer().types);
     }
     next_step start(session& s) { return this->send_execution(s, this->statement); }
+    trace_token trace_start(pgcoro::tracer& t, const session& s) const { return this->trace_start_named(t, s, {}); }
+    void trace_end(pgcoro::tracer& t, const session& s, trace_token token, const trace_outcome& outcome) const {
+        this->trace_end_named(t, s, {}, token, outcome);
+    }
     next_step on_message(session& s, const protocol::backend_message& m) {
         try {
             return execution_base<Parameters, Sink>::on_message(s, m);
@@ -157,6 +181,10 @@ struct prepared_execution : execution_base<Parameters, Sink> {
     bool ready(session&) { return true; }
     asio::awaitable<void> prepare(session&) { co_return; }
     next_step start(session& s) { return this->send_execution(s, *prepared); }
+    trace_token trace_start(pgcoro::tracer& t, const session& s) const { return this->trace_start_named(t, s, (*prepared)->name); }
+    void trace_end(pgcoro::tracer& t, const session& s, trace_token token, const trace_outcome& outcome) const {
+        this->trace_end_named(t, s, (*prepared)->name, token, outcome);
+    }
     bool retry() { return false; }
 };
 

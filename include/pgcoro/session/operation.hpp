@@ -20,6 +20,7 @@
 
 #include "cancel_request.hpp"
 #include "../net/deadline.hpp"
+#include "operation_trace.hpp"
 #include "runner.hpp"
 #include "session.hpp"
 #include "simple_query.hpp"
@@ -236,6 +237,17 @@ asio::awaitable<void> tidy_then_start(session& s, Operation& op) {
     co_await start_operation(s, op);
 }
 
+// The operation under query_timeout. A coroutine of its own: each co_await
+// of with_deadline keeps its temporaries (the message, the awaitables) in
+// the frame, and two of them in run_operation's made that frame too large
+// for Asio's frame cache (1,020 bytes), so every query allocated twice.
+template <class Operation>
+asio::awaitable<void> start_with_deadline(session& s, Operation& op, bool untidy) {
+    // Not one co_await over a conditional: GCC 12 destroys both operands' frames.
+    if (untidy) co_await with_deadline(tidy_then_start(s, op), s.query_timeout, "query_timeout expired");
+    else co_await with_deadline(start_operation(s, op), s.query_timeout, "query_timeout expired");
+}
+
 // What a failed operation still owes the session before its error is thrown.
 enum class owed_recovery { cancelled, timed_out };
 
@@ -244,7 +256,7 @@ enum class owed_recovery { cancelled, timed_out };
 // statement must first be cancelled on the server and drained (see
 // recover_and_throw). Not a coroutine: run when the coroutine's own
 // cancellation state would make any co_await throw.
-inline owed_recovery settle_failure(session& s, const std::exception_ptr& failure, bool& clean) {
+inline owed_recovery judge_failure(session& s, const std::exception_ptr& failure, bool& clean) {
     bool cancelled = false;
     bool timed_out = false;
     try {
@@ -282,18 +294,37 @@ inline owed_recovery settle_failure(session& s, const std::exception_ptr& failur
     }
 }
 
-inline asio::awaitable<void> recover_and_throw(session& s, owed_recovery owed, bool& clean) {
-    const recovery outcome = co_await recover_from_cancellation(s);
-    clean = outcome.recovered;
-    if (owed == owed_recovery::cancelled) {
-        throw error(errc::cancelled, clean
-            ? "operation cancelled (query canceled on the server; the connection is usable)"
-            : "operation cancelled; the connection could not be brought back to a clean state and was closed");
+// judge_failure, ending the operation's trace with what it throws.
+inline owed_recovery settle_failure(session& s, const std::exception_ptr& failure, bool& clean) {
+    try {
+        return judge_failure(s, failure, clean);
+    } catch (...) {
+        const auto thrown = std::current_exception();
+        end_trace(s, &thrown);
+        throw;
     }
-    if (outcome.recovered && outcome.server_error) throw server_error(*outcome.server_error);
-    throw error(errc::timeout, outcome.recovered
-        ? "query_timeout expired (the connection is usable)"
-        : "query_timeout expired; the connection could not be brought back to a clean state and was closed");
+}
+
+// Cancels on the server, drains, and throws what the caller should see,
+// ending the operation's trace with it.
+inline asio::awaitable<void> recover_and_throw(session& s, owed_recovery owed, bool& clean) {
+    try {
+        const recovery outcome = co_await recover_from_cancellation(s);
+        clean = outcome.recovered;
+        if (owed == owed_recovery::cancelled) {
+            throw error(errc::cancelled, clean
+                ? "operation cancelled (query canceled on the server; the connection is usable)"
+                : "operation cancelled; the connection could not be brought back to a clean state and was closed");
+        }
+        if (outcome.recovered && outcome.server_error) throw server_error(*outcome.server_error);
+        throw error(errc::timeout, outcome.recovered
+            ? "query_timeout expired (the connection is usable)"
+            : "query_timeout expired; the connection could not be brought back to a clean state and was closed");
+    } catch (...) {
+        const auto thrown = std::current_exception();
+        end_trace(s, &thrown);
+        throw;
+    }
 }
 
 // Runs `op(session&)` (or a message_exchange) with the session to itself.
@@ -313,16 +344,16 @@ asio::awaitable<typename operation_result<Operation>::type> run_operation(std::s
         ~operation_scope() {
             if (!clean) s.mark_broken();
             s.end_operation();
+            s.trace.operation = nullptr;  // ended, or its frame destroyed mid-flight: never ended later
         }
     } scope{s};
+    start_trace(s, op);
 
     std::exception_ptr failure;
     try {
         const bool untidy = start == operation_start::fresh && (s.exchange() != open_exchange::none || s.has_deferred());
         if (s.query_timeout.count() > 0) {
-            // Not one co_await over a conditional: GCC 12 destroys both operands' frames.
-            if (untidy) co_await with_deadline(tidy_then_start(s, op), s.query_timeout, "query_timeout expired");
-            else co_await with_deadline(start_operation(s, op), s.query_timeout, "query_timeout expired");
+            co_await start_with_deadline(s, op, untidy);
         } else if constexpr (message_exchange<Operation>) {
             if (untidy) co_await tidy_session(s);
             // run_message_exchange, inlined: its frames would be a third and
@@ -343,6 +374,7 @@ asio::awaitable<typename operation_result<Operation>::type> run_operation(std::s
             co_await op(s);
         }
         scope.clean = true;
+        if constexpr (traced_operation<Operation>) end_trace(s);
         if constexpr (std::is_void_v<typename operation_result<Operation>::type>) co_return;
         else co_return op.result();
     } catch (...) {

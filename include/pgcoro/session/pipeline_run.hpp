@@ -15,6 +15,7 @@
 
 #include "../pipeline.hpp"
 #include "extended_query.hpp"
+#include "operation_trace.hpp"
 #include "result_budget.hpp"
 
 namespace pgcoro::detail {
@@ -259,6 +260,26 @@ public:
     const char* during() const noexcept { return "while reading a pipeline"; }
 
     bool retry() const noexcept { return false; }
+
+    trace_token trace_start(pgcoro::tracer& t, const session& s) const {
+        return t.pipeline_started({.session = traced_session_of(s), .statements = pipeline_access::statements(*pipeline_).size()});
+    }
+    void trace_end(pgcoro::tracer& t, const session& s, trace_token token, const trace_outcome& outcome) const {
+        pipeline_end e;
+        e.session = traced_session_of(s);
+        e.statements = pipeline_access::statements(*pipeline_).size();
+        e.token = token;
+        e.outcome = outcome;
+        if (outcome.ok()) {
+            for (const auto& o : *out_) {
+                if (o.state == pipeline_outcome::status::aborted) ++e.aborted;
+                if (o.state != pipeline_outcome::status::failed) continue;
+                ++e.failed;
+                if (!e.first_statement_error && o.error) e.first_statement_error = &*o.error;
+            }
+        }
+        t.pipeline_ended(e);
+    }
 
 private:
     const pipeline* pipeline_;

@@ -24,6 +24,8 @@ public:
     }
     void row(std::string_view body) override { result_.append_row(body); }
     void complete(std::string_view tag) override { result_.set_command_tag(tag); }
+    // Rows returned or affected, as the command tag says (for a tracer).
+    std::uint64_t rows() const { return result_.rows_affected().value_or(0); }
 
 private:
     result& result_;
@@ -38,6 +40,7 @@ public:
     void complete(std::string_view tag) override { rows_affected_ = protocol::rows_affected(tag).value_or(0); }
     // What the operation returns (see operation_result).
     std::uint64_t value() const noexcept { return rows_affected_; }
+    std::uint64_t rows() const noexcept { return rows_affected_; }
 
 private:
     std::uint64_t rows_affected_ = 0;

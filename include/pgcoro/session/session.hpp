@@ -28,6 +28,7 @@
 #include "../settings/config.hpp"
 #include "../error.hpp"
 #include "../protocol.hpp"
+#include "../tracer.hpp"
 #include "notification.hpp"
 #include "session_state.hpp"
 #include "statement_cache.hpp"
@@ -256,6 +257,15 @@ public:
     // The columns an unnamed portal reports (statement_as_reported).
     std::vector<protocol::field_description> reported_fields;
     std::chrono::milliseconds query_timeout{0};
+    // The traced operation running now (operation_trace.hpp). Kept here
+    // rather than in run_operation's frame, which must stay small enough
+    // for Asio's frame cache; operations run one at a time.
+    struct operation_trace {
+        const void* operation = nullptr;  // set from start to end of a traced operation
+        void (*end)(pgcoro::tracer&, const session&, const void* operation, trace_token, const trace_outcome&) = nullptr;
+        trace_token token = 0;
+        trace_clock::time_point started{};
+    } trace;
     // Called with each NoticeResponse; notifications wait here to be taken.
     notice_handler on_notice;
     std::deque<notification> notifications;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "../result.hpp"
+#include "operation_trace.hpp"
 #include "result_budget.hpp"
 #include "runner.hpp"
 
@@ -96,5 +97,33 @@ inline asio::awaitable<void> run_simple_query(session& s, std::string_view sql, 
     exchange.start(s, sql);
     co_await run_exchange(s, exchange);
 }
+
+// connection::simple_query() as an operation, traced as a query; the
+// statements pgcoro sends itself (ROLLBACK, a pool's checks) are not.
+struct simple_query_operation {
+    std::string_view sql;
+    std::vector<result>* results;
+
+    asio::awaitable<void> operator()(session& s) const { return run_simple_query(s, sql, *results); }
+
+    trace_token trace_start(pgcoro::tracer& t, const session& s) const {
+        return t.query_started({.session = traced_session_of(s),
+                                .sql = sql,
+                                .prepared_name = {},
+                                .parameters = 0,
+                                .protocol = query_protocol::simple});
+    }
+    void trace_end(pgcoro::tracer& t, const session& s, trace_token token, const trace_outcome& outcome) const {
+        const bool counted = outcome.ok() && !results->empty();
+        t.query_ended({.session = traced_session_of(s),
+                       .sql = sql,
+                       .prepared_name = {},
+                       .parameters = 0,
+                       .protocol = query_protocol::simple,
+                       .token = token,
+                       .outcome = outcome,
+                       .rows = counted ? results->back().rows_affected().value_or(0) : 0});
+    }
+};
 
 }  // namespace pgcoro::detail

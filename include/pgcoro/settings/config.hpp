@@ -5,10 +5,13 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "../tracer.hpp"
 
 namespace pgcoro {
 
@@ -161,6 +164,10 @@ struct config {
     // is cancelled on the server and the connection drained back to
     // ReadyForQuery; the caller gets the server's 57014 error.
     std::chrono::milliseconds query_timeout{0};
+    // Told when queries, pipelines, COPYs and connects start and end, and,
+    // for a pool made with these settings, acquires (see tracer.hpp). Not a
+    // conninfo keyword; shared by every connection opened with these settings.
+    std::shared_ptr<pgcoro::tracer> tracer;
 
     // Parses a conninfo string ("host=... port=...") or a postgresql:// /
     // postgres:// URI, then fills what it left unset from the PG* environment
