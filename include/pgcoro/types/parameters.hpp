@@ -119,15 +119,23 @@ private:
         if constexpr (in_buffer<List>) ::new (static_cast<void*>(buffer_)) List(list);
         else ::new (static_cast<void*>(buffer_)) List*(new List(list));
     }
+    // Functions, not lambdas in kind_of's initializer: only a member
+    // function's body sees the class complete (clang insists).
     template <class List>
-    static constexpr kind kind_of{
-        [](const bound_parameters& from, bound_parameters& to) { to.place(from.object<List>()); },
-        [](const bound_parameters& self) noexcept {
-            if constexpr (in_buffer<List>) self.object<List>().~List();
-            else delete &self.object<List>();
-        },
-        [](const bound_parameters& self) noexcept { return self.object<List>().writer(); },
-    };
+    static void copy_of(const bound_parameters& from, bound_parameters& to) {
+        to.place(from.object<List>());
+    }
+    template <class List>
+    static void destroy_of(const bound_parameters& self) noexcept {
+        if constexpr (in_buffer<List>) self.object<List>().~List();
+        else delete &self.object<List>();
+    }
+    template <class List>
+    static parameter_writer writer_of(const bound_parameters& self) noexcept {
+        return self.object<List>().writer();
+    }
+    template <class List>
+    static constexpr kind kind_of{&copy_of<List>, &destroy_of<List>, &writer_of<List>};
 
     const kind* kind_;
     alignas(void*) std::byte buffer_[buffer_size];
