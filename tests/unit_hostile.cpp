@@ -388,6 +388,28 @@ TEST_CASE("hostile: no failure a server provokes shows the password, sslpassword
     }
 }
 
+// The server's side of a session that starts a COPY TO STDOUT and sends one row.
+asio::awaitable<test::tcp::socket> accept_and_start_copy_out(test::tcp::acceptor& acceptor) {
+    auto main = co_await acceptor.async_accept(asio::use_awaitable);
+    co_await test::read_packet(main);
+    co_await test::send(main, session_started());
+    char type = 0;
+    co_await test::read_message(main, type);  // COPY ... TO STDOUT
+    co_await test::send(main, message('H', "\0"s + int16(1) + int16(0)) + message('d', "row 1\n"));
+    co_return main;
+}
+
+// Connects, reads the first row of a COPY TO STDOUT and drops the reader:
+// the next operation owes the server a cancel and a drain.
+asio::awaitable<pgcoro::connection> connect_and_abandon_copy_out(const pgcoro::config& cfg) {
+    auto conn = co_await pgcoro::connection::connect(cfg);
+    const std::string copy = "COPY t TO STDOUT";
+    auto reader = co_await conn.copy_out(copy);
+    const auto first = co_await reader.read();
+    CHECK(first == std::optional<std::string_view>("row 1\n"));
+    co_return conn;
+}
+
 TEST_CASE("hostile: a cancel connection never closed, and streamed into, costs a bounded wait and no memory", "[hostile]") {
     // A COPY TO STDOUT abandoned early is cancelled before the next query.
     // This server takes the CancelRequest but never closes that connection,
@@ -407,12 +429,8 @@ TEST_CASE("hostile: a cancel connection never closed, and streamed into, costs a
             co_await test::wait_for_hangup(cancel);
         };
         auto server = [&]() -> asio::awaitable<void> {
-            auto main = co_await acceptor.async_accept(asio::use_awaitable);
-            co_await test::read_packet(main);
-            co_await test::send(main, session_started());
+            auto main = co_await accept_and_start_copy_out(acceptor);
             char type = 0;
-            co_await test::read_message(main, type);  // COPY ... TO STDOUT
-            co_await test::send(main, message('H', "\0"s + int16(1) + int16(0)) + message('d', "row 1\n"));
             auto cancel = co_await acceptor.async_accept(asio::use_awaitable);
             const auto request = co_await test::read_packet(cancel);
             cancel_request_read = request.size() == 12;  // code, process id, key
@@ -427,13 +445,7 @@ TEST_CASE("hostile: a cancel connection never closed, and streamed into, costs a
 
         auto cfg = config_of(address(port));
         cfg.connect_timeout = std::chrono::seconds(1);
-        auto conn = co_await pgcoro::connection::connect(cfg);
-        {
-            const std::string copy = "COPY t TO STDOUT";
-            auto reader = co_await conn.copy_out(copy);
-            const auto first = co_await reader.read();
-            CHECK(first == std::optional<std::string_view>("row 1\n"));
-        }  // dropped mid-COPY
+        auto conn = co_await connect_and_abandon_copy_out(cfg);
         const std::string sql = "SELECT 1";
         auto outcome = co_await (conn.simple_query(sql) || test::sleep_for(10s));
         REQUIRE(outcome.index() == 0);
@@ -460,12 +472,7 @@ TEST_CASE("hostile: a COPY that never ends after it was abandoned holds the next
         test::tcp::acceptor acceptor(ex, {asio::ip::make_address("127.0.0.1"), 0});
         const auto port = acceptor.local_endpoint().port();
         auto server = [&]() -> asio::awaitable<void> {
-            auto main = co_await acceptor.async_accept(asio::use_awaitable);
-            co_await test::read_packet(main);
-            co_await test::send(main, session_started());
-            char type = 0;
-            co_await test::read_message(main, type);  // COPY ... TO STDOUT
-            co_await test::send(main, message('H', "\0"s + int16(1) + int16(0)) + message('d', "row 1\n"));
+            auto main = co_await accept_and_start_copy_out(acceptor);
             for (;;) {  // every cancel request is taken and closed; nothing more on main
                 auto cancel = co_await acceptor.async_accept(asio::use_awaitable);
                 co_await test::read_packet(cancel);
@@ -476,13 +483,7 @@ TEST_CASE("hostile: a COPY that never ends after it was abandoned holds the next
         auto cfg = config_of(address(port));
         cfg.connect_timeout = std::chrono::seconds(1);
         cfg.query_timeout = std::chrono::milliseconds(500);
-        auto conn = co_await pgcoro::connection::connect(cfg);
-        {
-            const std::string copy = "COPY t TO STDOUT";
-            auto reader = co_await conn.copy_out(copy);
-            const auto first = co_await reader.read();
-            CHECK(first == std::optional<std::string_view>("row 1\n"));
-        }  // dropped mid-COPY
+        auto conn = co_await connect_and_abandon_copy_out(cfg);
         const std::string sql = "SELECT 1";
         // `||` waits for the first branch that succeeds: the failure is caught inside.
         auto attempt = [&]() -> asio::awaitable<void> {
