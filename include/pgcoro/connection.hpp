@@ -40,6 +40,7 @@
 #include "session/operation.hpp"
 #include "session/pipeline_run.hpp"
 #include "session/row_sinks.hpp"
+#include "session/shared_requests.hpp"
 #include "session/simple_query.hpp"
 #endif
 
@@ -50,6 +51,14 @@ using protocol::transaction_status;
 namespace detail {
 struct pool_access;
 }
+
+// What pipelining concurrent query()/execute() calls did on a connection.
+struct pipelining_stats {
+    std::uint64_t requests = 0;         // requests written with others' (not run alone)
+    std::uint64_t writes = 0;           // socket writes that carried them
+    std::uint64_t dropped_answers = 0;  // answers read and dropped: their callers gave up (cancelled, timed out)
+    std::size_t peak_owed = 0;          // most answers owed at once (config::max_pipelined_requests bounds it)
+};
 
 class connection {
 public:
@@ -86,7 +95,7 @@ public:
 #ifdef PGCORO_SEPARATE_COMPILATION
         return query_into_bound(r, sql, detail::bound_parameters(detail::bind_parameters(args...)));
 #else
-        return run_exclusive(detail::extended_execution{sql, detail::bind_parameters(args...), detail::result_sink(r)});
+        return run_shared(detail::extended_execution{sql, detail::bind_parameters(args...), detail::result_sink(r)});
 #endif
     }
 
@@ -97,7 +106,7 @@ public:
 #ifdef PGCORO_SEPARATE_COMPILATION
         return execute_bound(sql, detail::bound_parameters(detail::bind_parameters(args...)));
 #else
-        return run_exclusive(detail::extended_execution{sql, detail::bind_parameters(args...), detail::count_sink()});
+        return run_shared(detail::extended_execution{sql, detail::bind_parameters(args...), detail::count_sink()});
 #endif
     }
 
@@ -119,7 +128,7 @@ public:
 #ifdef PGCORO_SEPARATE_COMPILATION
         return query_into_bound(r, statement, detail::bound_parameters(detail::bind_parameters(args...)));
 #else
-        return run_exclusive(detail::prepared_execution{&statement_on_this_session(statement),
+        return run_shared(detail::prepared_execution{&statement_on_this_session(statement),
                                                         detail::bind_parameters(args...), detail::result_sink(r)});
 #endif
     }
@@ -128,7 +137,7 @@ public:
 #ifdef PGCORO_SEPARATE_COMPILATION
         return execute_bound(statement, detail::bound_parameters(detail::bind_parameters(args...)));
 #else
-        return run_exclusive(detail::prepared_execution{&statement_on_this_session(statement),
+        return run_shared(detail::prepared_execution{&statement_on_this_session(statement),
                                                         detail::bind_parameters(args...), detail::count_sink()});
 #endif
     }
@@ -195,8 +204,11 @@ public:
 
     // --- state ---
     bool is_open() const noexcept;
-    // Open, not broken and not in the middle of an operation.
+    // Open, not broken, and free: no operation running, waiting or owed an answer.
     bool is_usable() const noexcept;
+    // What pipelining concurrent query()/execute() calls did on this
+    // connection (docs/pipelining.md).
+    pipelining_stats pipelining() const;
     // Idle, in a transaction block, or in a failed one, as of the last
     // ReadyForQuery.
     transaction_status transaction_state() const;
@@ -342,11 +354,20 @@ private:
     asio::awaitable<void> query_into_bound(result& r, const prepared_statement& statement, detail::bound_parameters params);
     asio::awaitable<std::uint64_t> execute_bound(const prepared_statement& statement, detail::bound_parameters params);
     asio::awaitable<detail::statement_ptr> describe_columns(std::string select_sql);
+    // query() and execute(): pipelined with other coroutines' (session/shared_requests.hpp).
+    template <class Operation>
+    auto run_shared(Operation&& op);
 #else
     template <class Operation>
     asio::awaitable<typename detail::operation_result<std::decay_t<Operation>>::type> run_exclusive(Operation&& op) {
         require_open();
         return detail::run_operation(session_, std::forward<Operation>(op));
+    }
+    // query() and execute(): pipelined with other coroutines' (session/shared_requests.hpp).
+    template <class Operation>
+    asio::awaitable<typename detail::operation_result<std::decay_t<Operation>>::type> run_shared(Operation&& op) {
+        require_open();
+        return detail::run_shared(session_, std::forward<Operation>(op));
     }
 #endif
 
@@ -364,6 +385,12 @@ template <class Operation>
 auto connection::run_exclusive(Operation&& op) {
     require_open();
     return detail::run_operation(session_, std::forward<Operation>(op));
+}
+
+template <class Operation>
+auto connection::run_shared(Operation&& op) {
+    require_open();
+    return detail::run_shared(session_, std::forward<Operation>(op));
 }
 #endif
 
@@ -436,7 +463,7 @@ PGCORO_DECL asio::awaitable<void> connection::cancel() {
 PGCORO_DECL asio::awaitable<void> connection::close() {
     if (!session_) co_return;
     auto s = std::move(session_);
-    if (s->busy()) {
+    if (!s->may_start_alone()) {
         // Another coroutine is mid-operation: a Terminate now would
         // interleave with its messages. Drop the socket; it fails cleanly.
         s->mark_abandoned();
@@ -452,11 +479,18 @@ PGCORO_DECL asio::awaitable<void> connection::close() {
         ignored = std::current_exception();  // closing anyway
     }
     s->stream().close();
+    s->requests.stop();  // a shared session's reader and writer end
 }
 
 PGCORO_DECL bool connection::is_open() const noexcept { return session_ && !session_->broken() && session_->stream().is_open(); }
 
-PGCORO_DECL bool connection::is_usable() const noexcept { return is_open() && !session_->busy(); }
+PGCORO_DECL bool connection::is_usable() const noexcept { return is_open() && session_->may_start_alone(); }
+
+PGCORO_DECL pipelining_stats connection::pipelining() const {
+    require_open();
+    const auto& c = session_->requests.stats;
+    return {.requests = c.requests, .writes = c.writes, .dropped_answers = c.dropped_answers, .peak_owed = c.peak_owed};
+}
 
 PGCORO_DECL transaction_status connection::transaction_state() const { require_open(); return session_->transaction(); }
 
@@ -539,7 +573,7 @@ PGCORO_DECL const detail::statement_ptr& connection::statement_on_this_session(c
 
 PGCORO_DECL void connection::abandon() noexcept {
     if (!session_) return;
-    if (!session_->broken() && !session_->busy()) {
+    if (!session_->broken() && session_->may_start_alone()) {
         static constexpr char terminate[] = {'X', 0, 0, 0, 4};
         session_->stream().try_write_now(asio::buffer(terminate, sizeof terminate));
     }
@@ -558,22 +592,22 @@ PGCORO_DECL asio::awaitable<void> connection::close_politely(detail::session& s)
 
 #ifdef PGCORO_SEPARATE_COMPILATION
 PGCORO_DECL asio::awaitable<void> connection::query_into_bound(result& r, std::string_view sql, detail::bound_parameters params) {
-    return run_exclusive(detail::extended_execution{sql, std::move(params), detail::result_sink(r)});
+    return run_shared(detail::extended_execution{sql, std::move(params), detail::result_sink(r)});
 }
 
 PGCORO_DECL asio::awaitable<std::uint64_t> connection::execute_bound(std::string_view sql, detail::bound_parameters params) {
-    return run_exclusive(detail::extended_execution{sql, std::move(params), detail::count_sink()});
+    return run_shared(detail::extended_execution{sql, std::move(params), detail::count_sink()});
 }
 
 PGCORO_DECL asio::awaitable<void> connection::query_into_bound(result& r, const prepared_statement& statement,
                                                                detail::bound_parameters params) {
-    return run_exclusive(detail::prepared_execution{&statement_on_this_session(statement), std::move(params),
+    return run_shared(detail::prepared_execution{&statement_on_this_session(statement), std::move(params),
                                                     detail::result_sink(r)});
 }
 
 PGCORO_DECL asio::awaitable<std::uint64_t> connection::execute_bound(const prepared_statement& statement,
                                                                      detail::bound_parameters params) {
-    return run_exclusive(detail::prepared_execution{&statement_on_this_session(statement), std::move(params),
+    return run_shared(detail::prepared_execution{&statement_on_this_session(statement), std::move(params),
                                                     detail::count_sink()});
 }
 

@@ -27,6 +27,7 @@
 #include <string_view>
 
 #include <string>
+#include <utility>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -74,6 +75,28 @@ private:
     detail::member_ptr member_;
 };
 
+namespace detail {
+struct pool_member;
+}
+
+// A pool connection lent for one pool.query()/execute(); given back (its
+// load lowered) when this is destroyed.
+class shared_lease {
+public:
+    shared_lease(shared_lease&& other) noexcept
+        : core_(other.core_), member_(std::exchange(other.member_, nullptr)) {}
+    shared_lease& operator=(shared_lease&&) = delete;
+    ~shared_lease();
+    connection& conn() const noexcept;
+
+private:
+    friend class detail::pool_core;
+    shared_lease(detail::pool_core* core, detail::pool_member* member) noexcept : core_(core), member_(member) {}
+
+    detail::pool_core* core_;  // outlives its lent connections (pool_core::shut_down)
+    detail::pool_member* member_;
+};
+
 class pool {
 public:
     pool(asio::any_io_executor executor, config cfg, pool_options options = {});
@@ -89,6 +112,29 @@ public:
     // alive when the co_await starts, as for any Asio object's operation; the
     // connection it gives may outlive the pool.
     asio::awaitable<pooled_connection> acquire();
+
+    // One statement on a connection shared with other coroutines' queries:
+    // the least loaded of the current generation that serves the caller's
+    // executor, a new one while the least loaded is busy and the pool may
+    // grow. Concurrent requests on it are pipelined (docs/pipelining.md):
+    // far fewer round trips and system calls than a connection each. For
+    // statements that leave nothing behind in the session (no SET, no
+    // temporary table, no transaction): those need acquire().
+    template <class... Args>
+    asio::awaitable<result> query(std::string_view sql, const Args&... args) {
+        auto lease = co_await lease_shared();
+        co_return co_await lease.conn().query(sql, args...);
+    }
+    template <class... Args>
+    asio::awaitable<void> query_into(result& r, std::string_view sql, const Args&... args) {
+        auto lease = co_await lease_shared();
+        co_await lease.conn().query_into(r, sql, args...);
+    }
+    template <class... Args>
+    asio::awaitable<std::uint64_t> execute(std::string_view sql, const Args&... args) {
+        auto lease = co_await lease_shared();
+        co_return co_await lease.conn().execute(sql, args...);
+    }
 
     // New settings, proven by opening one connection with them first; on
     // success they become the next generation, else nothing changes and
@@ -110,6 +156,8 @@ public:
     pool_stats stats() const;
 
 private:
+    asio::awaitable<shared_lease> lease_shared();
+
     friend class listener;
     friend class cluster;
     std::shared_ptr<detail::pool_core> core_;
@@ -146,6 +194,14 @@ PGCORO_DECL pool::pool(asio::any_io_executor executor, config cfg, pool_options 
 PGCORO_DECL pool::~pool() { core_->shut_down(); }
 
 PGCORO_DECL asio::awaitable<pooled_connection> pool::acquire() { return core_->acquire<pooled_connection>(); }
+
+PGCORO_DECL asio::awaitable<shared_lease> pool::lease_shared() { return core_->lease<shared_lease>(); }
+
+PGCORO_DECL shared_lease::~shared_lease() {
+    if (member_) core_->end_lease(member_);
+}
+
+PGCORO_DECL connection& shared_lease::conn() const noexcept { return member_->conn; }
 
 PGCORO_DECL asio::awaitable<std::uint64_t> pool::update(config cfg) { return core_->update(std::move(cfg)); }
 

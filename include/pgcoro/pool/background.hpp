@@ -164,6 +164,7 @@ inline void pool_core::expire_idle(batch& b) {
         }
     }
     idle_ = std::move(keep);
+    retire_unfit_shared(b);
 }
 
 }  // namespace pgcoro::detail

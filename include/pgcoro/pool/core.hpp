@@ -11,6 +11,8 @@
 #include <memory>
 #include <mutex>
 #include <random>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/co_spawn.hpp>
@@ -58,7 +60,7 @@ public:
     // touched (the pool is alive while it is called; a lent connection keeps
     // the core, see shut_down).
     template <class Handle>
-    asio::awaitable<Handle> acquire() {
+    asio::awaitable<Handle> acquire(bool for_sharing = false) {
         // Each tracer_ test is the whole cost of tracing when none is set.
         acquire_trace trace;
         if (tracer_) [[unlikely]] trace.start(*tracer_);
@@ -89,6 +91,7 @@ public:
                         taken = b.now;
                         if ((m = take_ready(b))) return;
                         w = spare_waiters_.take(ex);
+                        w->wants_share = for_sharing;
                         w->queued = pool_clock::now();
                         w->timer.expires_at(started + options_.acquire_timeout);
                         waiters_.push_back(w);
@@ -97,14 +100,16 @@ public:
                     if (w) {
                         boost::system::error_code ec;
                         co_await w->timer.async_wait(w->wait_token(ec));
+                        pool_member* shared = nullptr;
                         with_lock([&](batch&) {
                             m = std::move(w->member);  // counted in use when handed over
+                            shared = std::exchange(w->shared, nullptr);  // its load raised when lent
                             const auto failure = w->failure;
-                            if (!m && !failure) waiters_.erase(w);  // timed out or cancelled
+                            if (!m && !shared && !failure) waiters_.erase(w);  // timed out or cancelled
                             const auto wait = pool_clock::now() - w->queued;
                             spare_waiters_.give_back(std::move(w));
                             if (failure) std::rethrow_exception(failure);
-                            if (m) {
+                            if (m || shared) {
                                 ++stats_.acquires;
                                 stats_.acquire_wait_total += wait;
                                 stats_.acquire_wait_max = std::max<std::chrono::nanoseconds>(stats_.acquire_wait_max, wait);
@@ -116,6 +121,9 @@ public:
                             throw error(errc::timeout, timeout_message());
                         });
                         taken = coarse_now();
+                        if constexpr (std::is_constructible_v<Handle, pool_core*, pool_member*>) {
+                            if (shared) co_return Handle(this, shared);
+                        }
                     }
                 }
                 if (!needs_check(*m, taken, options_.health_check_after)) {
@@ -154,6 +162,66 @@ public:
             // Inside self's scope: the pool is still alive here.
             if (tracer_) [[unlikely]] trace.failed(*tracer_, std::current_exception());
             throw;
+        }
+    }
+
+    // A connection for pool.query()/execute(): the least loaded one already
+    // shared by coroutines on the caller's executor; a connection of its
+    // own (as acquire() gets one) when none is, or when one is free and the
+    // least loaded is not. A shared connection stays shared until it
+    // retires; its requests are pipelined (session/shared_requests.hpp).
+    // Returns Lease(this, member), which hands the load back on destruction.
+    template <class Lease>
+    asio::awaitable<Lease> lease() {
+        auto ex = co_await asio::this_coro::executor;
+        pool_member* chosen = nullptr;
+        with_lock([&](batch& b) {
+            notice_fork(b);
+            if (state_.closed) throw error(errc::pool_closed, "query() on a pool that is closed");
+            chosen = least_loaded_shared(ex);
+            if (chosen && chosen->load > 0 && (!idle_.empty() || wants_more_shared(b))) chosen = nullptr;
+            if (chosen) ++chosen->load;
+        });
+        if (chosen) co_return Lease(this, chosen);
+        auto taken = co_await acquire<taken_member>(true);
+        if (taken.shared) co_return Lease(this, taken.shared);  // another lease's, lent while this one waited
+        with_lock([&](batch&) {
+            auto& m = *taken.member;
+            m.shared = true;
+            m.home = ex;
+            m.load = 1;
+            chosen = &m;
+            shared_.push_back(std::move(taken.member));
+            serve_waiting_leases(m);
+        });
+        co_return Lease(this, chosen);
+    }
+
+    // A pool.query()/execute() is over: with no request left on it, a
+    // shared connection that may no longer serve retires.
+    void end_lease(pool_member* m) noexcept {
+        std::shared_ptr<pool_core> last;  // as in release()
+        try {
+            with_lock([&](batch& b) {
+                if (--m->load > 0) {
+                    if (!waiters_.empty()) serve_waiting_leases(*m);
+                    return;
+                }
+                notice_fork(b);
+                const auto reason = unfit_reason(*m, shared_connection_answers{{m->conn}}, state_, b.now);
+                if (!reason) {
+                    if (!waiters_.empty()) serve_waiting_leases(*m);
+                    return;
+                }
+                auto it = std::find_if(shared_.begin(), shared_.end(), [&](const member_ptr& p) { return p.get() == m; });
+                if (it == shared_.end()) return;
+                auto member = std::move(*it);
+                shared_.erase(it);
+                if (--in_use_ == 0) last = std::move(lent_out_);
+                retire(std::move(member), *reason, b);
+                start_connects(b);
+            });
+        } catch (...) {
         }
     }
 
@@ -336,6 +404,64 @@ private:
                        asio::detached);
     }
 
+    // What acquire() hands lease(): a member of its own, or one shared
+    // with other leases' requests (its load already raised).
+    struct taken_member {
+        taken_member(pool_core*, member_ptr m) noexcept : member(std::move(m)) {}
+        taken_member(pool_core*, pool_member* m) noexcept : shared(m) {}
+        member_ptr member;
+        pool_member* shared = nullptr;
+    };
+
+    // Leases waiting for a connection take turns on a shared one of their
+    // executor, up to its depth, rather than wait for one each.
+    void serve_waiting_leases(pool_member& m) {
+        if (m.generation != state_.generation) return;
+        for (auto& w : waiters_) {
+            if (m.load >= config_.max_pipelined_requests) return;
+            if (w->finished || !w->wants_share || w->timer.get_executor() != m.home) continue;
+            w->finished = true;
+            w->shared = &m;
+            ++m.load;
+            pool_waiter::wake(w);
+        }
+    }
+
+    // The least loaded shared member that takes requests from `ex`: of the
+    // current generation, usable, below its depth.
+    pool_member* least_loaded_shared(const asio::any_io_executor& ex) {
+        pool_member* best = nullptr;
+        for (auto& m : shared_) {
+            if (m->generation != state_.generation || m->home != ex || !m->conn.is_open()) continue;
+            if (m->load >= config_.max_pipelined_requests) continue;
+            if (!best || m->load < best->load) best = m.get();
+        }
+        return best;
+    }
+
+    // Shared members with no request under way that may no longer serve
+    // (an old generation, the pool closed, a lifetime over) retire now;
+    // those with requests retire when the last one ends (end_lease).
+    void retire_unfit_shared(batch& b) {
+        for (std::size_t i = 0; i < shared_.size();) {
+            auto& m = shared_[i];
+            const auto reason = m->load == 0 ? unfit_reason(*m, shared_connection_answers{{m->conn}}, state_, b.now) : std::nullopt;
+            if (!reason) {
+                ++i;
+                continue;
+            }
+            auto member = std::move(m);
+            shared_.erase(shared_.begin() + static_cast<std::ptrdiff_t>(i));
+            --in_use_;
+            retire(std::move(member), *reason, b);
+        }
+    }
+
+    // Room for one more connection to share, and nobody else waiting for one.
+    bool wants_more_shared(batch&) const noexcept {
+        return waiters_.empty() && connect_room(counts(), options_) > 0;
+    }
+
     // An idle connection, counted in use, unless acquires are already waiting (first come, first served).
     member_ptr take_ready(batch& b) {
         notice_fork(b);
@@ -445,6 +571,7 @@ private:
             idle_.pop_back();
             retire(std::move(m), close_reason::pool_closed, b);
         }
+        retire_unfit_shared(b);
     }
 
     // `connect`: start the connects the new generation wants now; update()
@@ -462,6 +589,7 @@ private:
             else keep.push_back(std::move(m));
         }
         idle_ = std::move(keep);
+        retire_unfit_shared(b);
         if (connect) start_connects(b);
         return state_.generation;
     }
@@ -532,6 +660,7 @@ private:
     pool_options options_;
     pool_state state_;
     std::vector<member_ptr> idle_;  // most recently used last
+    std::vector<member_ptr> shared_;  // lent to pool.query()/execute(), counted in use
     std::vector<pool_event> events_;  // of the step under way (batch)
     waiter_queue waiters_;
     spare_waiters spare_waiters_;

@@ -31,6 +31,11 @@ namespace pgcoro::detail {
 // The state the pool's decisions read (member_decisions.hpp), and the connection.
 struct pool_member : member_state {
     connection conn;
+    // Lent to pool.query()/execute() (pool_core::lease): shared by the
+    // requests of coroutines on `home`, `load` of them under way.
+    bool shared = false;
+    std::size_t load = 0;
+    asio::any_io_executor home;
 };
 
 [[gnu::noinline]] inline void pool_member_delete::operator()(pool_member* m) const noexcept { delete m; }
@@ -46,6 +51,10 @@ struct pool_waiter {
     pool_clock::time_point queued;  // for the acquire wait statistics
     std::exception_ptr failure;     // e.g. the pool closed
     bool finished = false;          // served, failed, or gave up
+    // A pool.query() waiting (pool_core::lease): served by a shared member
+    // of its executor too, lent with its load raised, not owned.
+    bool wants_share = false;
+    pool_member* shared = nullptr;
 
     auto wait_token(boost::system::error_code& ec) {
         return asio::bind_allocator(handler_allocator<void>(memory), asio::redirect_error(asio::use_awaitable, ec));
@@ -109,6 +118,8 @@ public:
             w->member.reset();
             w->failure = nullptr;
             w->finished = false;
+            w->wants_share = false;
+            w->shared = nullptr;
             return w;
         }
         return std::make_shared<pool_waiter>(ex);
@@ -169,6 +180,12 @@ struct connection_answers {
     bool left_unfinished() const { return pool_access::left_unfinished(conn); }
     idle_input peek() const { return pool_access::peek(conn); }
     bool fits_target() const noexcept { return pool_access::fits_target(conn); }
+};
+
+// A shared member (pool.query) between requests: usable while open, even
+// with the answers of abandoned requests still to read.
+struct shared_connection_answers : connection_answers {
+    bool usable() const noexcept { return conn.is_open(); }
 };
 
 // An empty query, bounded by `limit`, proves an idle connection (and reads

@@ -24,6 +24,7 @@
 #include "runner.hpp"
 #include "session.hpp"
 #include "simple_query.hpp"
+#include "turns.hpp"
 
 namespace pgcoro::detail {
 
@@ -211,15 +212,16 @@ asio::awaitable<void> start_operation(session& s, Operation& op) {
     else return op(s);
 }
 
+// An operation waits for its turn behind the others (shared_requests.hpp),
+// but not behind a row_stream or COPY left open between operations: its
+// owner may be the very coroutine asking, which would then wait forever.
 inline void check_operation_can_start(const session& s, operation_start start) {
     if (s.broken()) throw error(errc::connection_broken, "connection is broken by an earlier failure and must be closed");
-    if (start == operation_start::fresh && s.busy()) {
-        if (s.exchange() != open_exchange::none)
-            throw error(errc::operation_in_progress,
-                        "a row_stream or COPY is open on this connection: read it to the end (or close it) first");
-        throw error(errc::operation_in_progress, "another operation is in progress on this connection");
-    }
+    if (start == operation_start::fresh && s.busy() && s.exchange() != open_exchange::none)
+        throw error(errc::operation_in_progress,
+                    "a row_stream or COPY is open on this connection: read it to the end (or close it) first");
 }
+
 
 // Brings the session back to a usable state before an operation: ends an
 // exchange its owner abandoned, runs statements queued for it.
@@ -337,6 +339,7 @@ asio::awaitable<typename operation_result<Operation>::type> run_operation(std::s
                                                                           operation_start start = operation_start::fresh) {
     auto& s = *keep_alive;
     check_operation_can_start(s, start);
+    if (start == operation_start::fresh && !s.may_start_alone()) co_await wait_for_session_alone(s);
     struct operation_scope {
         session& s;
         bool clean = false;

@@ -30,6 +30,7 @@
 #include "../protocol.hpp"
 #include "../tracer.hpp"
 #include "notification.hpp"
+#include "request_queue.hpp"
 #include "session_state.hpp"
 #include "statement_cache.hpp"
 #include "../net/tls_setup.hpp"
@@ -79,6 +80,7 @@ public:
           executor_(io_object_executor(ex)), config_(std::move(cfg)) {
         read_buffer_.resize(initial_read_buffer);
         statements.set_name_tag(name_tag);
+        requests.set_limits(config_.max_pipelined_requests, config_.max_pipelined_bytes);
     }
 
     // Unique per process: tells whether a prepared_statement belongs here.
@@ -126,6 +128,29 @@ public:
         write_buffer_.erase(0, sent);
         return write_buffer_.empty();
     }
+
+    // The writer of shared requests (shared_requests.hpp) sends from a
+    // buffer of its own, so that requests keep being appended to out()
+    // while a write is in flight.
+    bool take_for_sending() noexcept {
+        if (write_buffer_.empty() || !sending_.empty()) return false;
+        std::swap(write_buffer_, sending_);
+        return true;
+    }
+    bool send_taken_now() {
+        const auto n = transport_.try_write(asio::buffer(sending_));
+        sending_.erase(0, n);
+        return sending_.empty();
+    }
+    asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> send_taken_rest() {
+        return transport_.write(asio::buffer(sending_));
+    }
+    void sent_taken(const std::tuple<boost::system::error_code, std::size_t>& outcome) {
+        sending_.erase(0, std::get<1>(outcome));
+        if (std::get<0>(outcome)) throw boost::system::system_error(std::get<0>(outcome));
+    }
+    // Written by requests, not yet on the wire.
+    std::size_t unsent_bytes() const noexcept { return write_buffer_.size() + sending_.size(); }
 
     // --- reading -------------------------------------------------------------
     // The next message if it is already buffered; reads nothing.
@@ -211,6 +236,50 @@ public:
         }
     }
 
+    // --- turns (request_queue.hpp) ------------------------------------------------------
+    // Whether an exclusive operation may start now: nothing runs, waits
+    // before it, or is owed.
+    bool may_start_alone() const noexcept {
+        return !busy() && requests.none_waiting() && requests.quiet();
+    }
+    // Whether a request waiting for its turn may have it now.
+    bool may_admit(const queued_request& r) const noexcept {
+        if (busy()) return false;
+        return r.exclusive ? requests.quiet() : requests.room_for_shared(unsent_bytes());
+    }
+    // Gives the waiting requests their turns, in order, as far as they may
+    // go: shared ones while there is room, an exclusive one when all is
+    // quiet (it then has the session). On a broken session, wakes them all
+    // to fail.
+    void admit_waiting() noexcept {
+        while (auto* r = requests.first_waiting()) {
+            const bool failing = broken();
+            if (!failing && !may_admit(*r)) return;
+            requests.pop_waiting();
+            if (!failing) {
+                if (r->exclusive) begin_operation();
+                else ++requests.reserved;
+            }
+            try {
+                r->wake.wake();
+            } catch (...) {
+                // Only the post's memory can fail: the session cannot keep its promises.
+                mark_broken();
+            }
+            if (r->exclusive && !failing) return;
+        }
+    }
+    // The operation is over (session_state::end_operation): the next turns.
+    void end_operation() noexcept {
+        session_state::end_operation();
+        admit_waiting();
+    }
+    // The object driving `e` let go of it (session_state::let_go_of).
+    void let_go_of(open_exchange e) noexcept {
+        session_state::let_go_of(e);
+        admit_waiting();
+    }
+
     // --- the server's role ---------------------------------------------------------
     // Whether the server is what target_session_attrs asked for, as it last
     // said: in_hot_standby (PostgreSQL 14+) and default_transaction_read_only
@@ -241,7 +310,7 @@ public:
     // In sync: no request in flight and nothing half-written, so an error
     // raised on the client side leaves the session usable.
     bool in_sync() const noexcept {
-        return readies_owed_ == 0 && write_buffer_.empty() && exchange() == open_exchange::none;
+        return readies_owed_ == 0 && write_buffer_.empty() && sending_.empty() && exchange() == open_exchange::none;
     }
 
     std::map<std::string, std::string, std::less<>>& parameters() noexcept { return parameters_; }
@@ -257,6 +326,8 @@ public:
     // The columns an unnamed portal reports (statement_as_reported).
     std::vector<protocol::field_description> reported_fields;
     std::chrono::milliseconds query_timeout{0};
+    // Concurrent requests: waiting, and written with answers owed.
+    request_queue requests;
     // The traced operation running now (operation_trace.hpp). Kept here
     // rather than in run_operation's frame, which must stay small enough
     // for Asio's frame cache; operations run one at a time.
@@ -290,6 +361,10 @@ public:
     void mark_broken() noexcept {
         set_broken();
         transport_.close();
+        try {
+            requests.stop();  // the reader and writer of shared requests end
+        } catch (...) {
+        }
     }
 
 private:
@@ -366,6 +441,7 @@ private:
     transport transport_;
     server_address address_;
     protocol::buffer write_buffer_;
+    protocol::buffer sending_;  // the writer's, while shared requests are pipelined
     std::string read_buffer_;
     std::size_t read_begin_ = 0;
     std::size_t read_end_ = 0;

@@ -164,6 +164,12 @@ struct config {
     // is cancelled on the server and the connection drained back to
     // ReadyForQuery; the caller gets the server's 57014 error.
     std::chrono::milliseconds query_timeout{0};
+    // Concurrent query()/execute() calls on one connection are pipelined
+    // (docs/pipelining.md): at most this many answers owed at once, and at
+    // most this many bytes written but not yet sent. A request beyond
+    // either waits for room, in order.
+    std::size_t max_pipelined_requests = 256;
+    std::size_t max_pipelined_bytes = std::size_t{1} << 20;
     // Told when queries, pipelines, COPYs and connects start and end, and,
     // for a pool made with these settings, acquires (see tracer.hpp). Not a
     // conninfo keyword; shared by every connection opened with these settings.
