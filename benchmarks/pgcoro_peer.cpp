@@ -1,6 +1,7 @@
 // pgcoro in the peers benchmark (../shared/peers, see its README):
 //
-//   pgcoro_peer WORKLOAD N CONC      WORKLOAD in seq|pipe|pool|rows|connect
+//   pgcoro_peer WORKLOAD N CONC      WORKLOAD in seq|pipe|pool|rows|connect, or shared
+//                                    (CONC coroutines pipelined on one connection)
 //
 // Connection settings come from the PG* variables; sslmode=disable unless
 // PEERS_SSL=1 (then verify-full with PGSSLROOTCERT). Every answer is checked.
@@ -109,42 +110,84 @@ struct pipelined : workload {
     asio::awaitable<void> tear_down() override { co_await conn->close(); }
 };
 
-// CONC coroutines over a pool of min(CONC,16): acquire, query, release.
+// Runs worker(k) in CONC coroutines and waits for them all.
+template <class Worker>
+asio::awaitable<void> run_workers(int conc, Worker worker) {
+    auto ex = co_await asio::this_coro::executor;
+    int running = conc;
+    std::exception_ptr failure;
+    asio::steady_timer all_done(ex, std::chrono::steady_clock::time_point::max());
+    for (int k = 0; k < conc; ++k)
+        asio::co_spawn(ex, worker(k), [&](std::exception_ptr e) {
+            if (e && !failure) failure = e;
+            if (--running == 0) all_done.cancel();
+        });
+    boost::system::error_code ec;
+    co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (failure) std::rethrow_exception(failure);
+}
+
+// CONC coroutines over a pool of min(CONC,16). By default pool.query(): the
+// pool's shared connections, each pipelining the queries of the coroutines
+// on it (the harness allows implicit pipelining, as postgres.js's pool
+// does). PGCORO_PEER_POOL=acquire: acquire, query, release, one query in
+// flight per connection.
 struct pooled : workload {
     int conc;
+    bool exclusive;
     std::optional<pgcoro::pool> pool;
-    explicit pooled(int c) : conc(c) {}
+    std::vector<pgcoro::result> results;  // one per coroutine
+    explicit pooled(int c) : conc(c), results(static_cast<std::size_t>(c)) {
+        const char* mode = std::getenv("PGCORO_PEER_POOL");
+        exclusive = mode && std::string_view(mode) == "acquire";
+    }
 
     asio::awaitable<void> set_up() override {
         const auto size = static_cast<std::size_t>(std::min(conc, 16));
         pool.emplace(co_await asio::this_coro::executor, settings(),
                      pgcoro::pool_options{.max_size = size, .min_idle = size, .max_connecting = size});
     }
-    static asio::awaitable<void> worker(pgcoro::pool& pool, long& issued, long n) {
-        pgcoro::result r;
-        while (issued < n) {
-            const auto v = static_cast<std::int32_t>(issued++);
-            auto conn = co_await pool.acquire();
-            co_await conn->query_into(r, add_sql, v);
-            check(r[0].get<std::int32_t>(0) == v + 1, "wrong result");
-        }
-    }
     asio::awaitable<void> run(long n) override {
-        auto ex = co_await asio::this_coro::executor;
         long issued = 0;
-        int running = conc;
-        std::exception_ptr failure;
-        asio::steady_timer all_done(ex, std::chrono::steady_clock::time_point::max());
-        for (int k = 0; k < conc; ++k)
-            asio::co_spawn(ex, worker(*pool, issued, n), [&](std::exception_ptr e) {
-                if (e && !failure) failure = e;
-                if (--running == 0) all_done.cancel();
-            });
-        boost::system::error_code ec;
-        co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-        if (failure) std::rethrow_exception(failure);
+        co_await run_workers(conc, [&](int k) -> asio::awaitable<void> {
+            auto& r = results[static_cast<std::size_t>(k)];
+            while (issued < n) {
+                const auto v = static_cast<std::int32_t>(issued++);
+                if (exclusive) {
+                    auto conn = co_await pool->acquire();
+                    co_await conn->query_into(r, add_sql, v);
+                } else {
+                    co_await pool->query_into(r, add_sql, v);
+                }
+                check(r[0].get<std::int32_t>(0) == v + 1, "wrong result");
+            }
+        });
     }
     asio::awaitable<void> tear_down() override { co_await pool->close(); }  // ends its background work
+};
+
+// CONC coroutines on one connection, each query its own request: pgcoro
+// pipelines them (docs/pipelining.md). Not one of the harness's workloads;
+// benchmarks/run sets it beside libpq's pipeline mode.
+struct shared_connection : workload {
+    int conc;
+    std::optional<pgcoro::connection> conn;
+    std::vector<pgcoro::result> results;  // one per coroutine
+    explicit shared_connection(int c) : conc(c), results(static_cast<std::size_t>(c)) {}
+
+    asio::awaitable<void> set_up() override { conn.emplace(co_await pgcoro::connection::connect(settings())); }
+    asio::awaitable<void> run(long n) override {
+        long issued = 0;
+        co_await run_workers(conc, [&](int k) -> asio::awaitable<void> {
+            auto& r = results[static_cast<std::size_t>(k)];
+            while (issued < n) {
+                const auto v = static_cast<std::int32_t>(issued++);
+                co_await conn->query_into(r, add_sql, v);
+                check(r[0].get<std::int32_t>(0) == v + 1, "wrong result");
+            }
+        });
+    }
+    asio::awaitable<void> tear_down() override { co_await conn->close(); }
 };
 
 std::int64_t digits_sum(std::int64_t n) {
@@ -222,7 +265,7 @@ asio::awaitable<measurement> measure(workload& w, long warm_up, long n) {
 
 int main(int argc, char** argv) {
     if (argc != 4) {
-        std::fprintf(stderr, "usage: %s seq|pipe|pool|rows|connect N CONC\n", argv[0]);
+        std::fprintf(stderr, "usage: %s seq|pipe|pool|shared|rows|connect N CONC\n", argv[0]);
         return 2;
     }
     const std::string_view name = argv[1];
@@ -236,6 +279,7 @@ int main(int argc, char** argv) {
     if (name == "seq") w = std::make_unique<sequential>();
     else if (name == "pipe") w = std::make_unique<pipelined>(conc);
     else if (name == "pool") w = std::make_unique<pooled>(conc);
+    else if (name == "shared") w = std::make_unique<shared_connection>(conc);
     else if (name == "rows") w = std::make_unique<many_rows>();
     else if (name == "connect") w = std::make_unique<connecting>();
     else {
@@ -243,6 +287,9 @@ int main(int argc, char** argv) {
         return 2;
     }
     const long warm_up = name == "connect" ? std::min(n, 2L) : std::min(n, 1000L);
+    const char* note = name == "pool" && !static_cast<pooled&>(*w).exclusive
+                           ? ",\"note\":\"pool.query(): queries of coroutines pipelined on shared connections\""
+                           : "";
 
     // PGCORO_PEER_ONE_THREAD=1: an io_context that promises a single thread
     // (BOOST_ASIO_CONCURRENCY_HINT_UNSAFE), so Asio takes none of its locks,
@@ -263,7 +310,7 @@ int main(int argc, char** argv) {
         return 1;
     }
     std::printf("{\"peer\":\"pgcoro\",\"workload\":\"%s\",\"n\":%ld,\"conc\":%d,\"wall_s\":%.6f,\"cpu_s\":%.6f,"
-                "\"ops_per_s\":%.1f}\n",
-                argv[1], n, conc, m.wall_s, m.cpu_s, static_cast<double>(n) / m.wall_s);
+                "\"ops_per_s\":%.1f%s}\n",
+                argv[1], n, conc, m.wall_s, m.cpu_s, static_cast<double>(n) / m.wall_s, note);
     return 0;
 }

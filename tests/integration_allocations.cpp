@@ -115,6 +115,44 @@ TEST_CASE("coroutines waiting on a busy pool allocate nothing in steady state") 
     }());
 }
 
+// 64 coroutines run `start(r, i)`'s query in a loop, each into its own
+// result (a query() would allocate a result of its own); `start` returns
+// the query's awaitable, so it adds no coroutine frame. Returns the
+// allocations after every coroutine's first 30 queries, over 200 more each.
+template <class Start>
+asio::awaitable<long> shared_steady_state(Start start, long& checked) {
+    constexpr int coroutines = 64, warm_up = 30, measured = 200;
+    int warmed = 0, done = 0;
+    long before = 0, after = 0;
+    std::vector<pgcoro::result> results(coroutines);
+    co_await test::run_concurrently(coroutines, [&](int caller) -> asio::awaitable<void> {
+        auto& r = results[static_cast<std::size_t>(caller)];
+        for (int i = 0; i < warm_up + measured; ++i) {
+            if (i == warm_up && ++warmed == coroutines) before = test::heap_allocations;
+            co_await start(r, i);
+            checked += r[0].get<int>(0) == i + 1;
+        }
+        if (++done == coroutines) after = test::heap_allocations;
+    });
+    co_return after - before;
+}
+
+TEST_CASE("concurrent queries pipelined on one connection allocate nothing in steady state") {
+    test::run([]() -> asio::awaitable<void> {
+        auto conn = co_await pgcoro::connection::connect(
+            test::config_of(test::tcp_conninfo("user=pgcoro_scram password=scram_pw sslmode=disable")));
+        long checked = 0;
+        const auto allocations = co_await shared_steady_state(
+            [&](pgcoro::result& r, int i) { return conn.query_into(r, "SELECT $1::int4 + 1", i); }, checked);
+        const auto stats = conn.pipelining();
+        co_await conn.close();
+        CHECK(checked == 64 * 230);
+        CHECK(stats.requests > 64 * 200);  // pipelined, not run alone
+        INFO("counted: " << test::heap_counter_scope);
+        CHECK(allocations < 10);  // 12,800 queries
+    }());
+}
+
 TEST_CASE("a pipeline of cached statements refilled in a loop allocates nothing in steady state") {
     test::run([]() -> asio::awaitable<void> {
         auto conn = co_await pgcoro::connection::connect(

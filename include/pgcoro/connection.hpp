@@ -479,7 +479,6 @@ PGCORO_DECL asio::awaitable<void> connection::close() {
         ignored = std::current_exception();  // closing anyway
     }
     s->stream().close();
-    s->requests.stop();  // a shared session's reader and writer end
 }
 
 PGCORO_DECL bool connection::is_open() const noexcept { return session_ && !session_->broken() && session_->stream().is_open(); }

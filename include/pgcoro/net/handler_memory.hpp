@@ -20,6 +20,9 @@
 
 namespace pgcoro::detail {
 
+// `Blocks` blocks of `BlockSize` bytes: two of 512 for a socket (a read
+// and a write at once), one small one for a posted wake-up.
+template <std::size_t Blocks = 2, std::size_t BlockSize = 512>
 class handler_memory {
 public:
     handler_memory() = default;
@@ -47,35 +50,39 @@ public:
 private:
     // A socket read through TLS (Asio's SSL io_op around the read) is the
     // largest operation in the hot paths, at about 300 bytes.
-    static constexpr std::size_t block_size = 512;
+    static constexpr std::size_t block_size = BlockSize;
     struct block {
         alignas(std::max_align_t) unsigned char storage[block_size];
         std::atomic<bool> in_use{false};
     };
-    std::array<block, 2> blocks_;
+    std::array<block, Blocks> blocks_;
 };
 
-template <class T>
+template <class T, class Memory = handler_memory<>>
 class handler_allocator {
 public:
     using value_type = T;
 
-    explicit handler_allocator(handler_memory& memory) noexcept : memory_(&memory) {}
+    explicit handler_allocator(Memory& memory) noexcept : memory_(&memory) {}
     template <class U>
-    handler_allocator(const handler_allocator<U>& other) noexcept : memory_(other.memory_) {}
+    handler_allocator(const handler_allocator<U, Memory>& other) noexcept : memory_(other.memory_) {}
+    template <class U>
+    struct rebind {
+        using other = handler_allocator<U, Memory>;
+    };
 
     T* allocate(std::size_t n) { return static_cast<T*>(memory_->allocate(sizeof(T) * n, alignof(T))); }
     void deallocate(T* p, std::size_t) noexcept { memory_->deallocate(p, alignof(T)); }
 
     template <class U>
-    bool operator==(const handler_allocator<U>& other) const noexcept {
+    bool operator==(const handler_allocator<U, Memory>& other) const noexcept {
         return memory_ == other.memory_;
     }
 
 private:
-    template <class>
+    template <class, class>
     friend class handler_allocator;
-    handler_memory* memory_;
+    Memory* memory_;
 };
 
 }  // namespace pgcoro::detail

@@ -7,11 +7,13 @@
 #include <memory>
 #include <variant>
 
+#include <boost/asio/append.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -90,6 +92,26 @@ public:
         }, stream_);
     }
 
+    // read_some() and write() with a completion handler instead of a
+    // coroutine: the reader and writer of shared requests
+    // (session/shared_requests.hpp), which must not churn Asio's frame cache.
+    template <class Handler>
+    void async_read_some(asio::mutable_buffer b, Handler&& handler) {
+        std::visit([&](auto& s) {
+            if constexpr (std::is_same_v<std::decay_t<decltype(s)>, std::monostate>)
+                asio::post(asio::append(std::forward<Handler>(handler), boost::system::error_code(asio::error::not_connected), std::size_t{0}));
+            else s.async_read_some(b, asio::bind_allocator(allocator(), std::forward<Handler>(handler)));
+        }, stream_);
+    }
+    template <class Handler>
+    void async_write(asio::const_buffer b, Handler&& handler) {
+        std::visit([&](auto& s) {
+            if constexpr (std::is_same_v<std::decay_t<decltype(s)>, std::monostate>)
+                asio::post(asio::append(std::forward<Handler>(handler), boost::system::error_code(asio::error::not_connected), std::size_t{0}));
+            else asio::async_write(s, b, asio::bind_allocator(allocator(), std::forward<Handler>(handler)));
+        }, stream_);
+    }
+
     // Sends what the socket accepts now, without waiting, and returns how
     // much that was. TLS sends nothing here: its records go out through
     // write(), which keeps the TLS engine's own output buffer whole.
@@ -161,7 +183,7 @@ private:
 
     // Declared before stream_: the TLS stream holds a reference to it.
     std::unique_ptr<asio::ssl::context> tls_context_;
-    handler_memory operation_memory_;  // for read_some() and write(); outlives the socket
+    handler_memory<> operation_memory_;  // for read_some() and write(); outlives the socket
     std::variant<std::monostate, tcp_socket, unix_socket, tls_stream> stream_;
 };
 

@@ -46,7 +46,7 @@ struct pool_member : member_state {
 struct pool_waiter {
     explicit pool_waiter(asio::any_io_executor ex) : timer(std::move(ex)) {}
     asio::steady_timer timer;
-    handler_memory memory;          // for the timer's wait and the wake-up
+    handler_memory<> memory;        // for the timer's wait and the wake-up
     member_ptr member;              // handed over by the pool
     pool_clock::time_point queued;  // for the acquire wait statistics
     std::exception_ptr failure;     // e.g. the pool closed

@@ -3,6 +3,7 @@
 // so that a public class can hold an exchange without the session.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <utility>
 
@@ -22,11 +23,13 @@ enum class next_step {
 // The first ErrorResponse of an exchange, reported once it is back at
 // ReadyForQuery (the server skips to the Sync after an error, so the session
 // is then in sync again).
+// Held by pointer: an operation's frame carries one, and the diagnostics
+// (a dozen strings) inline would push a query's frame past Asio's frame cache.
 struct first_error {
-    std::optional<diagnostics> failure;
+    std::unique_ptr<diagnostics> failure;
 
     void keep(diagnostics&& d) {
-        if (!failure) failure = std::move(d);
+        if (!failure) failure = std::make_unique<diagnostics>(std::move(d));
     }
     // At ReadyForQuery: throws what failed, if anything did.
     next_step finish() {

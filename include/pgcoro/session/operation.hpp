@@ -80,7 +80,7 @@ public:
             closed_ = true;
             return next_step::read;
         case ready_for_query:
-            return (ending_ == open_exchange::suspended_portal ? closed_ : errors.failure.has_value()) ? next_step::done
+            return (ending_ == open_exchange::suspended_portal ? closed_ : errors.failure != nullptr) ? next_step::done
                                                                                                       : next_step::unexpected;
         default: return next_step::unexpected;
         }
@@ -122,13 +122,13 @@ inline asio::awaitable<void> end_exchange_and_drain(session& s, std::optional<di
         s.readies_owed() == 1) {
         exchange_end end(ending);
         co_await run_exchange(s, end);
-        first_error = std::move(end.errors.failure);
+        if (end.errors.failure) first_error = std::move(*end.errors.failure);
         co_return;
     }
     drain_exchange drain(copy_fail_reason);
     if (s.readies_owed() > 0) co_await run_exchange(s, drain);
     else co_await s.flush();
-    first_error = std::move(drain.errors.failure);
+    if (drain.errors.failure) first_error = std::move(*drain.errors.failure);
 }
 
 // An exchange whose driving object (a row_stream, a COPY) was destroyed

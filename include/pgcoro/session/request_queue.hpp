@@ -15,7 +15,10 @@
 #include <exception>
 #include <vector>
 
+#include <boost/asio/any_io_executor.hpp>
+
 #include "exchange_step.hpp"
+#include "../net/handler_memory.hpp"
 #include "request_wait.hpp"
 
 namespace pgcoro::detail {
@@ -137,23 +140,15 @@ public:
     // next operation's to finish: see tidy_session.)
     bool quiet() const noexcept { return count_ == 0 && reserved == 0 && !writing; }
 
-    // --- the reader and the writer of shared requests -----------------------------
-    // Started with the first shared request; they live until the session
-    // breaks or its connection is closed (stop()).
-    bool pipelining = false;
-    bool reader_parked = false;
-    bool writer_parked = false;
-    bool writing = false;   // the writer has bytes in flight
-    bool stopping = false;  // the connection is closing: reader and writer end
-    request_wait reader_wait;
-    request_wait writer_wait;
-
-    // The connection is closing or broken: the reader and writer end when idle.
-    void stop() {
-        stopping = true;
-        reader_wait.wake();
-        writer_wait.wake();
-    }
+    // --- the reader and the writer of shared requests (shared_requests.hpp) --------
+    // Completion handlers, not coroutines: a coroutine's frames would churn
+    // Asio's per-thread frame cache, which the requests' own frames need.
+    bool pipelining = false;    // the session has had requests at once
+    bool reading = false;       // answers are being read (a read in flight, or taken now)
+    bool writing = false;       // the writer has bytes in flight
+    bool flush_posted = false;  // the writer runs soon
+    asio::any_io_executor home;  // where they run: the first shared request's executor
+    handler_memory<1, 128> flush_memory;  // for posting the writer
 
 private:
     queued_request* head_ = nullptr;

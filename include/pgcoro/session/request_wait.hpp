@@ -16,10 +16,14 @@
 #include <utility>
 
 #include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
+
+#include "../net/handler_memory.hpp"
 
 namespace pgcoro::detail {
 
@@ -53,16 +57,27 @@ public:
     bool waiting() const noexcept { return handler_.has_value(); }
 
     // Resumes the waiting coroutine on its own executor, after the caller is done.
-    void wake(boost::system::error_code ec = {}) {
+    void wake(boost::system::error_code ec = {}) { resume(ec, false); }
+
+    // Resumes it at once when the caller runs on its executor, else as
+    // wake(). For the reader of answers: handing each answer over in place
+    // costs no posted operation, where dozens of posts at once would
+    // overflow Asio's per-thread cache of operation memory.
+    void wake_here() { resume({}, true); }
+
+    const boost::system::error_code& outcome() const noexcept { return outcome_; }
+
+private:
+    void resume(boost::system::error_code ec, bool here) {
         if (!handler_) return;
         auto handler = std::move(*handler_);
         handler_.reset();
         outcome_ = ec;
-        asio::post(std::move(handler));
+        auto bound = asio::bind_allocator(handler_allocator<void, handler_memory<1, 128>>(memory_), std::move(handler));
+        if (here) asio::dispatch(std::move(bound));
+        else asio::post(std::move(bound));
     }
-    const boost::system::error_code& outcome() const noexcept { return outcome_; }
 
-private:
     struct canceller {
         request_wait* wait;
         void operator()(asio::cancellation_type) noexcept {
@@ -76,6 +91,7 @@ private:
     cancel_hook on_cancel_ = nullptr;
     void* owner_ = nullptr;
     boost::system::error_code outcome_;
+    handler_memory<1, 128> memory_;  // for the posted wake-up
 };
 
 }  // namespace pgcoro::detail

@@ -142,8 +142,9 @@ public:
         sending_.erase(0, n);
         return sending_.empty();
     }
-    asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> send_taken_rest() {
-        return transport_.write(asio::buffer(sending_));
+    template <class Handler>
+    void send_taken_rest(Handler&& handler) {
+        transport_.async_write(asio::buffer(sending_), std::forward<Handler>(handler));
     }
     void sent_taken(const std::tuple<boost::system::error_code, std::size_t>& outcome) {
         sending_.erase(0, std::get<1>(outcome));
@@ -187,6 +188,13 @@ public:
         return transport_.read_some(asio::buffer(read_buffer_.data() + read_end_, read_buffer_.size() - read_end_));
     }
     void received(std::size_t n) noexcept { read_end_ += n; }
+    // receive() with a completion handler (the reader of shared requests).
+    template <class Handler>
+    void receive(Handler&& handler) {
+        make_room(room_for_next_read());
+        transport_.async_read_some(asio::buffer(read_buffer_.data() + read_end_, read_buffer_.size() - read_end_),
+                                   std::forward<Handler>(handler));
+    }
 
     // Bytes taken as if the socket had delivered them: scripted tests drive
     // the algorithms with it, byte by byte, without a server.
@@ -360,11 +368,7 @@ public:
     // Marks the session unusable and drops the socket at once.
     void mark_broken() noexcept {
         set_broken();
-        transport_.close();
-        try {
-            requests.stop();  // the reader and writer of shared requests end
-        } catch (...) {
-        }
+        transport_.close();  // a read or write of shared requests in flight ends with an error
     }
 
 private:

@@ -6,10 +6,9 @@
 // waiting coroutine's frame, then wakes that coroutine. The work is per
 // connection: no lock and no writer shared between connections.
 //
-// The reader and the writer are two coroutines of the session, started on
-// the executor of its first shared request and parked while there is
-// nothing to do; all of a connection's requests must come from that
-// executor (one strand), as for any Asio object.
+// The reader and the writer are completion handlers on the executor of the
+// session's first shared request; all of a connection's requests must come
+// from that executor (one strand), as for any Asio object.
 //
 // A request that gives up (cancellation, query_timeout) before its turn
 // is taken out of the queue: nothing was written. After it was written it
@@ -28,8 +27,9 @@
 #include <type_traits>
 #include <utility>
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
+#include <boost/asio/bind_allocator.hpp>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 
 #include "operation.hpp"
@@ -107,21 +107,16 @@ inline void fail_shared_requests(session& s, const std::exception_ptr& failure) 
     s.admit_waiting();  // on a broken session: wakes them all to fail
 }
 
-// Reads the answers of shared requests in order, for as long as the
-// session lives; parked while none is owed.
-inline asio::awaitable<void> read_answers(std::shared_ptr<session> keep_alive) {
+inline void read_answers(const std::shared_ptr<session>& keep_alive);
+
+// Takes the buffered answers, in order, each to its request's algorithm,
+// waking each request's coroutine in place when its answer is complete;
+// reads on while any is owed. Runs on the session's home executor.
+inline void take_answers(const std::shared_ptr<session>& keep_alive) noexcept {
     auto& s = *keep_alive;
     auto& q = s.requests;
-    discarded_answer discard;
     try {
-        for (;;) {
-            if (q.owed() == 0) {
-                if (q.stopping || s.broken()) break;
-                q.reader_parked = true;
-                co_await q.reader_wait.wait();
-                q.reader_parked = false;
-                continue;
-            }
+        while (q.owed() > 0) {
             if (s.broken()) throw error(errc::connection_broken, "connection is broken");
             auto* r = q.first_owed();
             const auto owed = s.readies_owed();
@@ -137,16 +132,64 @@ inline asio::awaitable<void> read_answers(std::shared_ptr<session> keep_alive) {
                     step = next_step::done;
                 }
             } else {
+                discarded_answer discard;
                 step = consume(s, discard);
             }
             if (step == next_step::read) {
-                s.received(co_await s.receive());
-                continue;
+                read_answers(keep_alive);
+                return;
             }
             if (step != next_step::done || s.readies_owed() + 1 != owed)
                 protocol::throw_protocol_violation("a pipelined request ended before its ReadyForQuery");
             q.pop_owed();
-            if (r) r->wake.wake();
+            s.admit_waiting();
+            if (r) r->wake.wake_here();  // its coroutine runs now, until it waits again
+        }
+        q.reading = false;
+    } catch (...) {
+        q.reading = false;
+        fail_shared_requests(s, as_session_failure(s, std::current_exception()));
+    }
+}
+
+// One read towards the next answer; take_answers goes on when it completes.
+inline void read_answers(const std::shared_ptr<session>& keep_alive) {
+    auto& s = *keep_alive;
+    s.receive(asio::bind_executor(s.requests.home, [keep_alive](boost::system::error_code ec, std::size_t n) {
+        if (ec) {
+            keep_alive->requests.reading = false;
+            fail_shared_requests(*keep_alive, as_session_failure(*keep_alive, std::make_exception_ptr(boost::system::system_error(ec))));
+            return;
+        }
+        keep_alive->received(n);
+        take_answers(keep_alive);
+    }));
+}
+
+// Sends what requests wrote, everything written by the time it runs in one
+// write, until nothing is left. Runs on the session's home executor.
+inline void write_requests(const std::shared_ptr<session>& keep_alive) noexcept {
+    auto& s = *keep_alive;
+    auto& q = s.requests;
+    try {
+        while (!s.broken() && s.take_for_sending()) {
+            ++q.stats.writes;
+            if (!s.send_taken_now()) {
+                q.writing = true;
+                s.send_taken_rest(asio::bind_executor(q.home, [keep_alive](boost::system::error_code ec, std::size_t n) {
+                    auto& s = *keep_alive;
+                    s.requests.writing = false;
+                    try {
+                        s.sent_taken({ec, n});
+                    } catch (...) {
+                        fail_shared_requests(s, as_session_failure(s, std::current_exception()));
+                        return;
+                    }
+                    s.admit_waiting();  // room in the byte bound, or quiet for an exclusive operation
+                    write_requests(keep_alive);
+                }));
+                return;
+            }
             s.admit_waiting();
         }
     } catch (...) {
@@ -154,40 +197,22 @@ inline asio::awaitable<void> read_answers(std::shared_ptr<session> keep_alive) {
     }
 }
 
-// Sends what requests wrote, everything written by the time it runs in one
-// write; parked while there is nothing to send. Its wake-up is posted, so
-// every request written meanwhile goes out with the first.
-inline asio::awaitable<void> write_requests(std::shared_ptr<session> keep_alive) {
-    auto& s = *keep_alive;
-    auto& q = s.requests;
-    try {
-        for (;;) {
-            if (s.broken()) break;
-            if (!s.take_for_sending()) {
-                if (q.stopping) break;
-                q.writer_parked = true;
-                co_await q.writer_wait.wait();
-                q.writer_parked = false;
-                continue;
-            }
-            q.writing = true;
-            ++q.stats.writes;
-            if (!s.send_taken_now()) s.sent_taken(co_await s.send_taken_rest());
-            q.writing = false;
-            s.admit_waiting();  // room in the byte bound, or quiet for an exclusive one
-        }
-    } catch (...) {
-        q.writing = false;
-        fail_shared_requests(s, as_session_failure(s, std::current_exception()));
-    }
-}
-
-// Starts the reader and writer on the first shared request's executor.
-inline void start_pipelining(const std::shared_ptr<session>& keep_alive, const asio::any_io_executor& ex) {
+// After a request was written: the writer runs once the coroutines ready
+// to run have had their turn (a post), so that their requests go with it;
+// the reader starts if it is idle.
+inline void shared_request_written(const std::shared_ptr<session>& keep_alive) {
     auto& q = keep_alive->requests;
-    q.pipelining = true;
-    asio::co_spawn(ex, read_answers(keep_alive), asio::detached);
-    asio::co_spawn(ex, write_requests(keep_alive), asio::detached);
+    if (!q.writing && !q.flush_posted) {
+        q.flush_posted = true;
+        asio::post(q.home, asio::bind_allocator(handler_allocator<void, handler_memory<1, 128>>(q.flush_memory), [keep_alive] {
+            keep_alive->requests.flush_posted = false;
+            write_requests(keep_alive);
+        }));
+    }
+    if (!q.reading) {
+        q.reading = true;
+        take_answers(keep_alive);  // nothing is buffered for it yet: starts a read
+    }
 }
 
 // A written request's coroutine gave up on its answer (request_wait's hook).
@@ -228,6 +253,16 @@ void end_shared_trace(session& s, shared_request<Operation>& r, const std::excep
     }
 }
 
+// Runs `op` as an exclusive operation after all (it must prepare first).
+// A coroutine of its own: the operation run_operation takes by value is
+// built in this frame, not in run_pipelined's, which must stay within
+// Asio's frame cache (1,020 bytes) for a query to allocate nothing.
+template <class Operation>
+[[gnu::noinline]] asio::awaitable<typename operation_result<Operation>::type> run_alone_instead(std::shared_ptr<session> keep_alive,
+                                                                                             Operation& op) {
+    co_return co_await run_operation(std::move(keep_alive), std::move(op));
+}
+
 // The request written with others, its answer read by the session's reader.
 template <class Operation>
 asio::awaitable<typename operation_result<Operation>::type> run_pipelined(std::shared_ptr<session> keep_alive, Operation op) {
@@ -242,7 +277,7 @@ asio::awaitable<typename operation_result<Operation>::type> run_pipelined(std::s
     if (!can_share(s, op)) {
         --q.reserved;
         s.admit_waiting();
-        co_return co_await run_operation(std::move(keep_alive), std::move(op));
+        co_return co_await run_alone_instead(std::move(keep_alive), op);
     }
     try {
         op.start(s);  // appends its segment; a parameter that fails to encode appends nothing
@@ -254,9 +289,11 @@ asio::awaitable<typename operation_result<Operation>::type> run_pipelined(std::s
     --q.reserved;
     q.push_written(request);
     begin_shared_trace(s, request);
-    if (!q.pipelining) start_pipelining(keep_alive, co_await asio::this_coro::executor);
-    if (q.reader_parked) q.reader_wait.wake();
-    if (q.writer_parked) q.writer_wait.wake();
+    if (!q.pipelining) {
+        q.pipelining = true;
+        q.home = co_await asio::this_coro::executor;
+    }
+    shared_request_written(keep_alive);
 
     bool gave_up = false;
     try {
@@ -273,7 +310,7 @@ asio::awaitable<typename operation_result<Operation>::type> run_pipelined(std::s
             "its answer will be read and dropped, and the connection stays usable"));
     end_shared_trace(s, request, failure);
     if (failure) std::rethrow_exception(failure);
-    if (op.retry()) co_return co_await run_operation(std::move(keep_alive), std::move(op));  // re-prepared, alone
+    if (op.retry()) co_return co_await run_alone_instead(std::move(keep_alive), op);  // re-prepared
     if constexpr (!std::is_void_v<typename operation_result<Operation>::type>) co_return op.result();
 }
 
