@@ -271,3 +271,35 @@ TEST_CASE("the listener refuses a proxy unless told it keeps sessions", "[bounce
         co_await pool.close();
     }());
 }
+
+// Each pipelined request is its own Sync, so each is a transaction of its
+// own wherever the proxy sends it; in describe mode it also parses its own
+// statement. In auto mode the connection finds the proxy and its requests
+// take turns instead; in unnamed mode nothing is cached, so each runs alone.
+TEST_CASE("concurrent queries on a connection through transaction pooling: every answer its caller's", "[bouncer]") {
+    for (const std::string mode : {"describe", "auto", "unnamed"}) {
+        DYNAMIC_SECTION(mode) {
+            run([&]() -> asio::awaitable<void> {
+                auto first = co_await pgcoro::connection::connect(bouncer("pgcoro_transaction", "sslmode=disable statement_mode=" + mode));
+                auto second = co_await pgcoro::connection::connect(bouncer("pgcoro_transaction", "sslmode=disable statement_mode=" + mode));
+                int right = 0;
+                co_await run_concurrently(32, [&](int caller) -> asio::awaitable<void> {
+                    auto& conn = caller % 2 ? first : second;  // two clients over two server connections
+                    for (int i = 0; i < 30; ++i) {
+                        const std::int64_t want = caller * 1000 + i;
+                        auto r = co_await conn.query("SELECT $1::int8", want);
+                        right += r[0].get<std::int64_t>(0) == want;
+                    }
+                });
+                CHECK(right == 32 * 30);
+                if (mode == "describe") CHECK(first.pipelining().requests > 0);  // written together
+                if (mode == "auto") {
+                    CHECK(first.server_session_shared());
+                    CHECK(first.pipelining().requests == 0);  // found the proxy: took turns
+                }
+                co_await first.close();
+                co_await second.close();
+            }());
+        }
+    }
+}

@@ -109,3 +109,65 @@ TEST_CASE("pool: 64 coroutines on 4 threads, one strand each, with bumps and sta
     CHECK(s.acquires >= static_cast<std::uint64_t>(workers * acquires_per_worker));
     CHECK(s.generation == 3);
 }
+
+namespace {
+
+// pool.query() from coroutines on 8 strands over 4 threads, 6 on each
+// strand sharing a connection, with fewer connections than strands: shared
+// connections go from one strand to another when quiet. Some queries are
+// cut short by a timer; every answer that arrives must be its caller's.
+asio::awaitable<void> sharing_worker(pgcoro::pool& pool, int id, tally& t) {
+    unsigned random = static_cast<unsigned>(id) * 2654435761u;
+    for (int i = 0; i < 80; ++i) {
+        random = random * 1103515245u + 12345u;
+        pgcoro::result r;
+        auto query = pool.query_into(r, "SELECT $1::int4 * 1000 + $2::int4", id, i);
+        if (random % 4 == 0) {
+            asio::steady_timer limit(co_await asio::this_coro::executor, std::chrono::microseconds(random % 3000));
+            auto timer = limit.async_wait(asio::use_awaitable);
+            auto outcome = co_await (std::move(query) || std::move(timer));
+            if (outcome.index() == 1) {
+                ++t.cancelled_acquires;
+                continue;
+            }
+        } else {
+            co_await std::move(query);
+        }
+        if (r.size() != 1 || r[0].get<int>(0) != id * 1000 + i) ++t.wrong;
+        ++t.queries;
+    }
+}
+
+}  // namespace
+
+TEST_CASE("pool.query: coroutines on 8 strands over 4 threads share 4 connections, with cancellations") {
+    asio::io_context io(4);
+    pgcoro::pool pool(io.get_executor(), test::pool_test_config("pgcoro_pool_threads"), {.max_size = 4});
+    tally t;
+    constexpr int strands = 8, per_strand = 6;
+    t.running = strands * per_strand;
+    for (int k = 0; k < strands; ++k) {
+        auto strand = asio::make_strand(io);
+        for (int j = 0; j < per_strand; ++j)
+            asio::co_spawn(strand, sharing_worker(pool, k * per_strand + j, t), [&t](std::exception_ptr e) {
+                if (e) t.failed(e);
+                --t.running;
+            });
+    }
+    asio::co_spawn(asio::make_strand(io), [&]() -> asio::awaitable<void> {
+        while (t.running > 0) co_await sleep_for(10ms);
+        co_await pool.close();
+    }, [&t](std::exception_ptr e) {
+        if (e) t.failed(e);
+    });
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 4; ++i) threads.emplace_back([&io] { io.run(); });
+    for (auto& th : threads) th.join();
+
+    INFO(t.first_failure);
+    CHECK(t.first_failure.empty());
+    CHECK(t.wrong == 0);
+    CHECK(t.queries + t.cancelled_acquires == strands * per_strand * 80);
+    CHECK(t.queries > 0);
+    CHECK(pool.stats().size == 0);
+}

@@ -178,6 +178,7 @@ public:
         with_lock([&](batch& b) {
             notice_fork(b);
             if (state_.closed) throw error(errc::pool_closed, "query() on a pool that is closed");
+            if (!waiters_.empty()) drain_one_shared();
             chosen = least_loaded_shared(ex);
             if (chosen && chosen->load > 0 && (!idle_.empty() || wants_more_shared(b))) chosen = nullptr;
             if (chosen) ++chosen->load;
@@ -204,13 +205,20 @@ public:
         try {
             with_lock([&](batch& b) {
                 if (--m->load > 0) {
-                    if (!waiters_.empty()) serve_waiting_leases(*m);
+                    if (!waiters_.empty() && !m->draining) serve_waiting_leases(*m);
                     return;
                 }
                 notice_fork(b);
                 const auto reason = unfit_reason(*m, shared_connection_answers{{m->conn}}, state_, b.now);
                 if (!reason) {
-                    if (!waiters_.empty()) serve_waiting_leases(*m);
+                    if (waiters_.empty()) {
+                        m->draining = false;  // nobody waits any more
+                        return;
+                    }
+                    if (!m->draining) serve_waiting_leases(*m);
+                    // Others wait for a connection (an acquire(), or queries from
+                    // another executor): this one goes to them once it is quiet.
+                    if (m->load == 0) give_up_shared(*m, b);
                     return;
                 }
                 auto it = std::find_if(shared_.begin(), shared_.end(), [&](const member_ptr& p) { return p.get() == m; });
@@ -416,7 +424,7 @@ private:
     // Leases waiting for a connection take turns on a shared one of their
     // executor, up to its depth, rather than wait for one each.
     void serve_waiting_leases(pool_member& m) {
-        if (m.generation != state_.generation) return;
+        if (m.generation != state_.generation || m.draining) return;
         for (auto& w : waiters_) {
             if (m.load >= config_.max_pipelined_requests) return;
             if (w->finished || !w->wants_share || w->timer.get_executor() != m.home) continue;
@@ -432,7 +440,7 @@ private:
     pool_member* least_loaded_shared(const asio::any_io_executor& ex) {
         pool_member* best = nullptr;
         for (auto& m : shared_) {
-            if (m->generation != state_.generation || m->home != ex || !m->conn.is_open()) continue;
+            if (m->generation != state_.generation || m->home != ex || m->draining || !m->conn.is_open()) continue;
             if (m->load >= config_.max_pipelined_requests) continue;
             if (!best || m->load < best->load) best = m.get();
         }
@@ -455,6 +463,37 @@ private:
             --in_use_;
             retire(std::move(member), *reason, b);
         }
+        // Quiet ones go to connections' waiters (their last request ended
+        // before the answers of abandoned ones were read).
+        for (std::size_t i = shared_.size(); i-- > 0 && !waiters_.empty();)
+            if (shared_[i]->load == 0) give_up_shared(*shared_[i], b);
+    }
+
+    // Connections are waited for while all are shared (queries from
+    // another executor, an acquire()): the least loaded shared one takes no
+    // new requests, and goes to them when its last one ends. One at a time.
+    void drain_one_shared() {
+        pool_member* least = nullptr;
+        for (auto& m : shared_) {
+            if (m->draining) return;
+            if (!least || m->load < least->load) least = m.get();
+        }
+        if (least) least->draining = true;
+    }
+
+    // A quiet shared member leaves shared use, to the first waiter or idle.
+    void give_up_shared(pool_member& m, batch& b) {
+        if (!pool_access::shared_use_over(m.conn)) return;
+        auto it = std::find_if(shared_.begin(), shared_.end(), [&](const member_ptr& p) { return p.get() == &m; });
+        if (it == shared_.end()) return;
+        auto member = std::move(*it);
+        shared_.erase(it);
+        member->shared = false;
+        member->draining = false;
+        member->home = {};
+        pool_access::end_shared_use(member->conn);
+        --in_use_;
+        return_member(std::move(member), b);
     }
 
     // Room for one more connection to share, and nobody else waiting for one.

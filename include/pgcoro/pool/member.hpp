@@ -34,6 +34,7 @@ struct pool_member : member_state {
     // Lent to pool.query()/execute() (pool_core::lease): shared by the
     // requests of coroutines on `home`, `load` of them under way.
     bool shared = false;
+    bool draining = false;  // takes no new requests: others wait for a connection
     std::size_t load = 0;
     asio::any_io_executor home;
 };
@@ -164,6 +165,21 @@ struct pool_access {
     // Closes our file descriptor and nothing more: no Terminate, no TLS
     // close_notify. For sockets inherited across fork(), which the parent
     // still uses.
+    // A shared connection (pool.query) with nothing under way, in flight
+    // or posted: it may serve another executor, or an acquire().
+    static bool shared_use_over(const connection& c) noexcept {
+        if (!c.session_) return false;
+        const auto& s = *c.session_;
+        const auto& q = s.requests;
+        return s.may_start_alone() && !q.reading && !q.writing && !q.flush_posted;
+    }
+    // It does: its next requests run alone until it is shared again, from
+    // whichever executor then uses it.
+    static void end_shared_use(connection& c) noexcept {
+        auto& q = c.session_->requests;
+        q.pipelining = false;
+        q.home = {};
+    }
     static void drop_silently(connection& c) noexcept {
         if (!c.session_) return;
         c.session_->mark_abandoned();

@@ -144,6 +144,14 @@ public:
     // Completion handlers, not coroutines: a coroutine's frames would churn
     // Asio's per-thread frame cache, which the requests' own frames need.
     bool pipelining = false;    // the session has had requests at once
+    std::size_t staged = 0;     // requests written to the buffer, not yet taken by the writer
+    // Whether the writer should send what is staged now. While the server
+    // has enough requests of ours to work on, it waits for more to send
+    // together: each write it saves is a system call on both sides.
+    bool time_to_send() const noexcept {
+        static constexpr std::size_t server_has_enough = 8, enough_to_send = 16;
+        return staged > 0 && (staged >= enough_to_send || count_ - staged < server_has_enough);
+    }
     bool reading = false;       // answers are being read (a read in flight, or taken now)
     bool writing = false;       // the writer has bytes in flight
     bool flush_posted = false;  // the writer runs soon

@@ -108,6 +108,7 @@ inline void fail_shared_requests(session& s, const std::exception_ptr& failure) 
 }
 
 inline void read_answers(const std::shared_ptr<session>& keep_alive);
+inline void send_soon(const std::shared_ptr<session>& keep_alive);
 
 // Takes the buffered answers, in order, each to its request's algorithm,
 // waking each request's coroutine in place when its answer is complete;
@@ -143,6 +144,7 @@ inline void take_answers(const std::shared_ptr<session>& keep_alive) noexcept {
                 protocol::throw_protocol_violation("a pipelined request ended before its ReadyForQuery");
             q.pop_owed();
             s.admit_waiting();
+            send_soon(keep_alive);  // the server may be running short of requests
             if (r) r->wake.wake_here();  // its coroutine runs now, until it waits again
         }
         q.reading = false;
@@ -173,6 +175,7 @@ inline void write_requests(const std::shared_ptr<session>& keep_alive) noexcept 
     auto& q = s.requests;
     try {
         while (!s.broken() && s.take_for_sending()) {
+            q.staged = 0;
             ++q.stats.writes;
             if (!s.send_taken_now()) {
                 q.writing = true;
@@ -197,18 +200,25 @@ inline void write_requests(const std::shared_ptr<session>& keep_alive) noexcept 
     }
 }
 
-// After a request was written: the writer runs once the coroutines ready
-// to run have had their turn (a post), so that their requests go with it;
-// the reader starts if it is idle.
+// The writer runs once the coroutines ready to run have had their turn (a
+// post), so that their requests go with the first; and only when it is
+// time to send (request_queue::time_to_send), else when an answer comes.
+inline void send_soon(const std::shared_ptr<session>& keep_alive) {
+    auto& q = keep_alive->requests;
+    if (q.writing || q.flush_posted || !q.time_to_send()) return;
+    q.flush_posted = true;
+    asio::post(q.home, asio::bind_allocator(handler_allocator<void, handler_memory<1, 128>>(q.flush_memory), [keep_alive] {
+        keep_alive->requests.flush_posted = false;
+        write_requests(keep_alive);
+    }));
+}
+
+// After a request was written to the buffer: sent soon; the reader starts
+// if it is idle.
 inline void shared_request_written(const std::shared_ptr<session>& keep_alive) {
     auto& q = keep_alive->requests;
-    if (!q.writing && !q.flush_posted) {
-        q.flush_posted = true;
-        asio::post(q.home, asio::bind_allocator(handler_allocator<void, handler_memory<1, 128>>(q.flush_memory), [keep_alive] {
-            keep_alive->requests.flush_posted = false;
-            write_requests(keep_alive);
-        }));
-    }
+    ++q.staged;
+    send_soon(keep_alive);
     if (!q.reading) {
         q.reading = true;
         take_answers(keep_alive);  // nothing is buffered for it yet: starts a read
