@@ -2,6 +2,7 @@
 // pipelined, answered in order to their own callers, each its own Sync
 // segment; exclusive operations wait their turn; cancelled and timed-out
 // requests leave the connection in step.
+#include "support/pool_helpers.hpp"
 #include "support/test_server.hpp"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -30,33 +31,11 @@ asio::awaitable<pgcoro::connection> connect(std::string extra = "sslmode=disable
     co_return co_await pgcoro::connection::connect(config_of(test::tcp_conninfo(scram + extra)));
 }
 
-// Runs `body(i)` in `n` coroutines on the caller's executor and waits for all.
-template <class Body>
-asio::awaitable<void> in_parallel(int n, Body body) {
-    auto ex = co_await asio::this_coro::executor;
-    int live = n;
-    asio::steady_timer all_done(ex, std::chrono::steady_clock::time_point::max());
-    for (int i = 0; i < n; ++i) {
-        asio::co_spawn(ex, body(i), [&](std::exception_ptr e) {
-            if (e) {
-                try {
-                    std::rethrow_exception(e);
-                } catch (const std::exception& x) {
-                    FAIL_CHECK("a coroutine failed: " << x.what());
-                }
-            }
-            if (--live == 0) all_done.cancel();
-        });
-    }
-    boost::system::error_code ec;
-    co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-}
-
 // Many coroutines, many queries each, one connection: every answer checked.
 asio::awaitable<void> many_callers_get_their_own_answers(std::string sslmode) {
     auto conn = co_await connect("sslmode=" + sslmode);
     int right = 0, wrong = 0, errors_seen = 0;
-    co_await in_parallel(48, [&](int caller) -> asio::awaitable<void> {
+    co_await test::run_concurrently(48, [&](int caller) -> asio::awaitable<void> {
         for (int i = 0; i < 60; ++i) {
             const std::int64_t want = caller * 1000 + i;
             auto r = co_await conn.query("SELECT $1::int8, repeat('x', $2)", want, static_cast<std::int32_t>(i % 7));
@@ -101,7 +80,7 @@ TEST_CASE("shared connection: pipelined over a Unix socket") {
     run([]() -> asio::awaitable<void> {
         auto conn = co_await pgcoro::connection::connect(config_of(test::unix_conninfo(scram)));
         int right = 0;
-        co_await in_parallel(16, [&](int caller) -> asio::awaitable<void> {
+        co_await test::run_concurrently(16, [&](int caller) -> asio::awaitable<void> {
             for (int i = 0; i < 50; ++i)
                 right += (co_await conn.query("SELECT $1::int4 + $2::int4", caller, i))[0].get<int>(0) == caller + i;
         });
@@ -119,7 +98,7 @@ TEST_CASE("shared connection: random cancellations never desynchronize it") {
         auto conn = co_await connect();
         auto ex = co_await asio::this_coro::executor;
         int answered = 0, wrong = 0, cancelled = 0, other = 0;
-        co_await in_parallel(32, [&](int caller) -> asio::awaitable<void> {
+        co_await test::run_concurrently(32, [&](int caller) -> asio::awaitable<void> {
             std::mt19937 random(static_cast<unsigned>(caller));
             for (int i = 0; i < 150; ++i) {
                 const std::int64_t want = caller * 100000 + i;
@@ -163,7 +142,7 @@ TEST_CASE("shared connection: an exclusive operation waits for the answers owed,
         auto conn = co_await connect();
         co_await conn.simple_query("CREATE TEMP TABLE shared_order (n int)");
         int counted = -1;
-        co_await in_parallel(2, [&](int who) -> asio::awaitable<void> {
+        co_await test::run_concurrently(2, [&](int who) -> asio::awaitable<void> {
             if (who == 0) {
                 for (int i = 0; i < 40; ++i) co_await conn.execute("INSERT INTO shared_order VALUES ($1)", i);
             } else {
@@ -186,7 +165,7 @@ TEST_CASE("shared connection: a second operation waits instead of failing") {
     run([]() -> asio::awaitable<void> {
         auto conn = co_await connect();
         int done = 0;
-        co_await in_parallel(3, [&](int who) -> asio::awaitable<void> {
+        co_await test::run_concurrently(3, [&](int who) -> asio::awaitable<void> {
             if (who == 0) co_await conn.query("SELECT pg_sleep(0.2)");
             else if (who == 1) co_await conn.prepare("SELECT $1::int4 + 1");  // exclusive: waits its turn
             else co_await conn.simple_query("SELECT 1");
@@ -204,13 +183,13 @@ TEST_CASE("shared connection: a query_timeout gives up on a pipelined request an
         auto conn = co_await pgcoro::connection::connect(cfg);
         // Concurrent queries first, so that the connection is shared (alone,
         // a timed-out query is cancelled on the server: integration_cancel.cpp).
-        co_await in_parallel(4, [&](int) -> asio::awaitable<void> {
+        co_await test::run_concurrently(4, [&](int) -> asio::awaitable<void> {
             for (int i = 0; i < 5; ++i) co_await conn.query("SELECT pg_sleep($1::float8)", 0.0);
         });
         REQUIRE(conn.pipelining().requests > 0);
         int fast = 0;
         std::optional<pgcoro::errc> slow_failure;
-        co_await in_parallel(9, [&](int who) -> asio::awaitable<void> {
+        co_await test::run_concurrently(9, [&](int who) -> asio::awaitable<void> {
             if (who == 0) {
                 try {
                     co_await conn.query("SELECT pg_sleep($1::float8)", 0.4);  // prepared: pipelined
@@ -244,7 +223,7 @@ TEST_CASE("shared connection: max_pipelined_requests bounds the answers owed") {
         cfg.max_pipelined_requests = 3;
         auto conn = co_await pgcoro::connection::connect(cfg);
         int right = 0;
-        co_await in_parallel(20, [&](int who) -> asio::awaitable<void> {
+        co_await test::run_concurrently(20, [&](int who) -> asio::awaitable<void> {
             for (int i = 0; i < 10; ++i) right += (co_await conn.query("SELECT $1::int4", who))[0].get<int>(0) == who;
         });
         CHECK(right == 200);
@@ -259,7 +238,7 @@ TEST_CASE("shared connection: requests in flight when the server ends the sessio
         auto admin = co_await connect();
         const auto pid = conn.backend_pid();
         int failed = 0, answered = 0;
-        co_await in_parallel(17, [&](int who) -> asio::awaitable<void> {
+        co_await test::run_concurrently(17, [&](int who) -> asio::awaitable<void> {
             if (who == 0) {
                 co_await sleep_for(50ms);
                 co_await admin.query("SELECT pg_terminate_backend($1)", pid);
@@ -286,7 +265,7 @@ TEST_CASE("pool.query: many coroutines share few connections, every answer check
         pgcoro::pool pool(ex, config_of(test::tcp_conninfo(scram + "sslmode=disable application_name=pool_query_test")),
                           {.max_size = 4});
         int right = 0, errors = 0;
-        co_await in_parallel(64, [&](int caller) -> asio::awaitable<void> {
+        co_await test::run_concurrently(64, [&](int caller) -> asio::awaitable<void> {
             for (int i = 0; i < 40; ++i) {
                 const std::int64_t want = caller * 1000 + i;
                 right += (co_await pool.query("SELECT $1::int8", want))[0].get<std::int64_t>(0) == want;
@@ -315,7 +294,7 @@ TEST_CASE("pool.query: a generation bump under load fails no query and retires t
         pgcoro::pool pool(ex, config_of(test::tcp_conninfo(scram + "sslmode=disable")), {.max_size = 3});
         int right = 0;
         std::uint64_t bumped = 0;
-        co_await in_parallel(24, [&](int caller) -> asio::awaitable<void> {
+        co_await test::run_concurrently(24, [&](int caller) -> asio::awaitable<void> {
             for (int i = 0; i < 60; ++i) {
                 if (caller == 0 && i == 20) bumped = pool.bump();
                 right += (co_await pool.query("SELECT $1::int4", i))[0].get<int>(0) == i;
