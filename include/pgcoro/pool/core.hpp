@@ -426,13 +426,16 @@ private:
     void serve_waiting_leases(pool_member& m) {
         if (m.generation != state_.generation || m.draining) return;
         for (auto& w : waiters_) {
-            if (m.load >= config_.max_pipelined_requests) return;
+            if (m.load >= config_.max_pipelined_requests) break;
             if (w->finished || !w->wants_share || w->timer.get_executor() != m.home) continue;
             w->finished = true;
             w->shared = &m;
             ++m.load;
             pool_waiter::wake(w);
         }
+        // Served ones leave the front of the queue, so that an empty queue
+        // means nobody waits (lease() drains a shared connection otherwise).
+        while (!waiters_.empty() && (*waiters_.begin())->finished) waiters_.pop_front();
     }
 
     // The least loaded shared member that takes requests from `ex`: of the

@@ -79,6 +79,7 @@ private:
     }
 
     struct canceller {
+        explicit canceller(request_wait* w) noexcept : wait(w) {}
         request_wait* wait;
         void operator()(asio::cancellation_type) noexcept {
             if (!wait->handler_) return;  // woken already
