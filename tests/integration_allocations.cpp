@@ -153,6 +153,23 @@ TEST_CASE("concurrent queries pipelined on one connection allocate nothing in st
     }());
 }
 
+TEST_CASE("pool.query_into pipelined over a pool's shared connections allocates nothing in steady state") {
+    test::run([]() -> asio::awaitable<void> {
+        pgcoro::pool pool(co_await asio::this_coro::executor, test::pool_test_config(), {.max_size = 4});
+        long checked = 0;
+        const auto started = std::chrono::steady_clock::now();
+        const auto allocations = co_await shared_steady_state(
+            [&](pgcoro::result& r, int i) { return pool.query_into(r, "SELECT $1::int4 + 1", i); }, checked);
+        const auto ticks = (std::chrono::steady_clock::now() - started) / std::chrono::milliseconds(250);
+        co_await pool.close();
+        CHECK(checked == 64 * 230);
+        // As for waiting acquires: the pool's maintenance timers may
+        // allocate a few times per 250 ms tick, never once per query.
+        INFO("counted: " << test::heap_counter_scope << "; " << ticks << " maintenance ticks");
+        CHECK(allocations < 10 + 2 * ticks);  // 12,800 queries
+    }());
+}
+
 TEST_CASE("a pipeline of cached statements refilled in a loop allocates nothing in steady state") {
     test::run([]() -> asio::awaitable<void> {
         auto conn = co_await pgcoro::connection::connect(

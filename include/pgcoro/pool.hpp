@@ -34,6 +34,7 @@
 
 #include "util/compilation_mode.hpp"
 #include "config.hpp"
+#include "types/parameters.hpp"
 #include "connection.hpp"
 #include "pool/member_ptr.hpp"
 #include "pool_options.hpp"
@@ -120,20 +121,20 @@ public:
     // far fewer round trips and system calls than a connection each. For
     // statements that leave nothing behind in the session (no SET, no
     // temporary table, no transaction): those need acquire().
+    //
+    // The arguments are held as connection::query() holds them: small
+    // values copied, anything else referenced until the co_await completes.
     template <class... Args>
     asio::awaitable<result> query(std::string_view sql, const Args&... args) {
-        auto lease = co_await lease_shared();
-        co_return co_await lease.conn().query(sql, args...);
+        return shared_query<detail::stored_parameter<detail::parameter_type<Args>>...>(sql, args...);
     }
     template <class... Args>
     asio::awaitable<void> query_into(result& r, std::string_view sql, const Args&... args) {
-        auto lease = co_await lease_shared();
-        co_await lease.conn().query_into(r, sql, args...);
+        return shared_query_into<detail::stored_parameter<detail::parameter_type<Args>>...>(r, sql, args...);
     }
     template <class... Args>
     asio::awaitable<std::uint64_t> execute(std::string_view sql, const Args&... args) {
-        auto lease = co_await lease_shared();
-        co_return co_await lease.conn().execute(sql, args...);
+        return shared_execute<detail::stored_parameter<detail::parameter_type<Args>>...>(sql, args...);
     }
 
     // New settings, proven by opening one connection with them first; on
@@ -157,6 +158,21 @@ public:
 
 private:
     asio::awaitable<shared_lease> lease_shared();
+    template <class... Stored>
+    asio::awaitable<result> shared_query(std::string_view sql, Stored... args) {
+        auto lease = co_await lease_shared();
+        co_return co_await lease.conn().query(sql, args...);
+    }
+    template <class... Stored>
+    asio::awaitable<void> shared_query_into(result& r, std::string_view sql, Stored... args) {
+        auto lease = co_await lease_shared();
+        co_await lease.conn().query_into(r, sql, args...);
+    }
+    template <class... Stored>
+    asio::awaitable<std::uint64_t> shared_execute(std::string_view sql, Stored... args) {
+        auto lease = co_await lease_shared();
+        co_return co_await lease.conn().execute(sql, args...);
+    }
 
     friend class listener;
     friend class cluster;

@@ -1,9 +1,14 @@
 // A coroutine suspended until another one wakes it: a request waiting for
-// its turn on a connection or for its answer, the connection's reader and
-// writer waiting for work. One per waiting coroutine, in memory it already
-// has (its frame, or the session), so waiting allocates nothing: the
+// its turn on a connection or for its answer. One per waiting coroutine, in
+// memory it already has (its frame), so waiting allocates nothing: the
 // coroutine's completion handler is kept here by value, and the wake-up is
-// posted with Asio's recycled operation memory.
+// posted with memory of its own.
+//
+// wait() returns an async operation (a callable taking a completion token),
+// not the awaitable that async_initiate(use_awaitable) makes: an awaitable
+// coroutine co_awaits such an operation with no frame of its own, where
+// use_awaitable's initiation is a coroutine whose frame is allocated per
+// wait and would be the one allocation left on a pipelined query's path.
 //
 // The wait honours the awaiting coroutine's cancellation: the owner's hook
 // runs (to take the request out of its queue) and the wait completes with
@@ -17,12 +22,16 @@
 
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/bind_allocator.hpp>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
 
+#include "../net/concrete_executor.hpp"
 #include "../net/handler_memory.hpp"
 
 namespace pgcoro::detail {
@@ -31,7 +40,9 @@ namespace asio = boost::asio;
 
 class request_wait {
 public:
-    using handler_type = asio::async_result<asio::use_awaitable_t<>, void()>::handler_type;
+    // What an asio::awaitable<T> gives an async operation it co_awaits
+    // (impl/awaitable.hpp); named so the handler can be kept by value.
+    using handler_type = asio::detail::awaitable_async_op_handler<void(), asio::any_io_executor>;
     // Told of a cancellation before the wait completes with operation_aborted.
     using cancel_hook = void (*)(void* owner) noexcept;
 
@@ -45,13 +56,7 @@ public:
         on_cancel_ = on_cancel;
         owner_ = owner;
         outcome_ = {};
-        return asio::async_initiate<const asio::use_awaitable_t<>&, void()>(
-            [this](handler_type handler) {
-                auto slot = asio::get_associated_cancellation_slot(handler);
-                if (on_cancel_ && slot.is_connected()) slot.template emplace<canceller>(this);
-                handler_.emplace(std::move(handler));
-            },
-            asio::use_awaitable);
+        return operation{this};
     }
 
     bool waiting() const noexcept { return handler_.has_value(); }
@@ -73,10 +78,32 @@ private:
         auto handler = std::move(*handler_);
         handler_.reset();
         outcome_ = ec;
-        auto bound = asio::bind_allocator(handler_allocator<void, handler_memory<1, 128>>(memory_), std::move(handler));
-        if (here) asio::dispatch(std::move(bound));
-        else asio::post(std::move(bound));
+        auto bound = asio::bind_allocator(handler_allocator<void, handler_memory<1, 192>>(memory_), std::move(handler));
+        with_concrete_executor(asio::get_associated_executor(bound.get()), [&](const auto& ex) {
+            if (here) asio::dispatch(asio::bind_executor(ex, std::move(bound)));
+            else asio::post(asio::bind_executor(ex, std::move(bound)));
+        });
     }
+
+    // Keeps the coroutine's handler, hooked to its cancellation slot.
+    struct initiation {
+        request_wait* wait;
+        void operator()(handler_type handler) const {
+            auto slot = asio::get_associated_cancellation_slot(handler);
+            if (wait->on_cancel_ && slot.is_connected()) slot.template emplace<canceller>(wait);
+            wait->handler_.emplace(std::move(handler));
+        }
+    };
+
+    // The operation co_awaited: only a handler_type completes it (the
+    // return type keeps it out of overloads probing other callables).
+    struct operation {
+        request_wait* wait;
+        template <class Token>
+        auto operator()(Token&& token) && -> decltype(asio::async_initiate<Token, void()>(initiation{wait}, token)) {
+            return asio::async_initiate<Token, void()>(initiation{wait}, token);
+        }
+    };
 
     struct canceller {
         explicit canceller(request_wait* w) noexcept : wait(w) {}
@@ -92,7 +119,7 @@ private:
     cancel_hook on_cancel_ = nullptr;
     void* owner_ = nullptr;
     boost::system::error_code outcome_;
-    handler_memory<1, 128> memory_;  // for the posted wake-up
+    handler_memory<1, 192> memory_;  // for the posted wake-up
 };
 
 }  // namespace pgcoro::detail

@@ -32,6 +32,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 
+#include "../net/concrete_executor.hpp"
 #include "operation.hpp"
 #include "operation_trace.hpp"
 #include "request_queue.hpp"
@@ -156,8 +157,7 @@ inline void take_answers(const std::shared_ptr<session>& keep_alive) noexcept {
 
 // One read towards the next answer; take_answers goes on when it completes.
 inline void read_answers(const std::shared_ptr<session>& keep_alive) {
-    auto& s = *keep_alive;
-    s.receive(asio::bind_executor(s.requests.home, [keep_alive](boost::system::error_code ec, std::size_t n) {
+    auto on_read = [keep_alive](boost::system::error_code ec, std::size_t n) {
         if (ec) {
             keep_alive->requests.reading = false;
             fail_shared_requests(*keep_alive, as_session_failure(*keep_alive, std::make_exception_ptr(boost::system::system_error(ec))));
@@ -165,7 +165,9 @@ inline void read_answers(const std::shared_ptr<session>& keep_alive) {
         }
         keep_alive->received(n);
         take_answers(keep_alive);
-    }));
+    };
+    with_concrete_executor(keep_alive->requests.home,
+                           [&](const auto& home) { keep_alive->receive(asio::bind_executor(home, std::move(on_read))); });
 }
 
 // Sends what requests wrote, everything written by the time it runs in one
@@ -179,7 +181,7 @@ inline void write_requests(const std::shared_ptr<session>& keep_alive) noexcept 
             ++q.stats.writes;
             if (!s.send_taken_now()) {
                 q.writing = true;
-                s.send_taken_rest(asio::bind_executor(q.home, [keep_alive](boost::system::error_code ec, std::size_t n) {
+                auto on_written = [keep_alive](boost::system::error_code ec, std::size_t n) {
                     auto& s = *keep_alive;
                     s.requests.writing = false;
                     try {
@@ -190,7 +192,8 @@ inline void write_requests(const std::shared_ptr<session>& keep_alive) noexcept 
                     }
                     s.admit_waiting();  // room in the byte bound, or quiet for an exclusive operation
                     write_requests(keep_alive);
-                }));
+                };
+                with_concrete_executor(q.home, [&](const auto& home) { s.send_taken_rest(asio::bind_executor(home, std::move(on_written))); });
                 return;
             }
             s.admit_waiting();
@@ -207,10 +210,11 @@ inline void send_soon(const std::shared_ptr<session>& keep_alive) {
     auto& q = keep_alive->requests;
     if (q.writing || q.flush_posted || !q.time_to_send()) return;
     q.flush_posted = true;
-    asio::post(q.home, asio::bind_allocator(handler_allocator<void, handler_memory<1, 128>>(q.flush_memory), [keep_alive] {
+    auto flush = asio::bind_allocator(handler_allocator<void, handler_memory<1, 128>>(q.flush_memory), [keep_alive] {
         keep_alive->requests.flush_posted = false;
         write_requests(keep_alive);
-    }));
+    });
+    with_concrete_executor(q.home, [&](const auto& home) { asio::post(home, std::move(flush)); });
 }
 
 // After a request was written to the buffer: sent soon; the reader starts
