@@ -141,6 +141,63 @@ TEST_CASE("tracer: a pipeline reports its statements and which failed", "[tracer
     CHECK(tracer->mismatched_tokens == 0);
 }
 
+TEST_CASE("tracer: pipelined queries of several coroutines each report their own end", "[tracer]") {
+    // 8 coroutines × 12 queries on one connection: each asks for `caller % 3
+    // + 1` rows, and every fourth divides by zero. Each traced query must
+    // carry its own rows or its own error, whatever its neighbours did.
+    auto tracer = std::make_shared<test::recording_tracer>();
+    constexpr int coroutines = 8, each = 12;
+    pgcoro::pipelining_stats stats;
+    std::int32_t pid = 0;
+    run([&]() -> asio::awaitable<void> {
+        auto conn = co_await pgcoro::connection::connect(traced_config(tracer));
+        pid = conn.backend_pid();
+        co_await conn.query("SELECT generate_series(1, $1::int4)", 1);  // prepared, alone
+        co_await conn.query("SELECT 1 / $1::int4", 1);
+        co_await test::run_concurrently(coroutines, [&](int caller) -> asio::awaitable<void> {
+            for (int i = 0; i < each; ++i) {
+                if (i % 4 == 3) {
+                    try {
+                        co_await conn.query("SELECT 1 / $1::int4", 0);
+                    } catch (const pgcoro::server_error&) {
+                    }
+                } else {
+                    auto r = co_await conn.query("SELECT generate_series(1, $1::int4)", caller % 3 + 1);
+                    CHECK(r.size() == static_cast<std::size_t>(caller % 3 + 1));
+                }
+            }
+        });
+        stats = conn.pipelining();
+        co_await conn.close();
+    }());
+
+    CHECK(stats.requests > 0);  // they were pipelined
+    CHECK(tracer->mismatched_tokens == 0);
+    REQUIRE(tracer->queries.size() == 2 + coroutines * each);
+    std::array<int, 4> by_rows{};  // successful series by row count
+    int divisions = 0;
+    for (std::size_t i = 2; i < tracer->queries.size(); ++i) {
+        const auto& q = tracer->queries[i];
+        REQUIRE(q.outcome);
+        CHECK(q.session.backend_pid == pid);
+        CHECK(q.parameters == 1);
+        if (q.sql == "SELECT 1 / $1::int4") {
+            ++divisions;
+            CHECK(q.outcome->sqlstate == "22012");
+            CHECK(q.rows == 0);
+        } else {
+            CHECK(q.sql == "SELECT generate_series(1, $1::int4)");
+            CHECK(ended_ok(q.outcome));
+            if (q.rows >= 1 && q.rows <= 3) ++by_rows[q.rows];
+        }
+    }
+    CHECK(divisions == coroutines * each / 4);
+    // Callers 0, 3, 6 ask for 1 row, 1, 4, 7 for 2, and 2, 5 for 3; nine queries each.
+    CHECK(by_rows[1] == 3 * 9);
+    CHECK(by_rows[2] == 3 * 9);
+    CHECK(by_rows[3] == 2 * 9);
+}
+
 TEST_CASE("tracer: COPY in and out report their rows, failures and early ends", "[tracer]") {
     auto tracer = std::make_shared<test::recording_tracer>();
     run([&]() -> asio::awaitable<void> {
