@@ -142,6 +142,27 @@ inline asio::awaitable<void> pool_core::maintain(std::weak_ptr<pool_core> weak) 
     }
 }
 
+// Runs while acquires wait (watch_deadlines), on the strand, which alone
+// touches deadline_timer_.
+inline asio::awaitable<void> pool_core::expire_waiters(std::weak_ptr<pool_core> weak) {
+    for (;;) {
+        asio::steady_timer* timer = nullptr;
+        {
+            auto self = weak.lock();
+            if (!self) co_return;
+            self->with_lock([&](batch&) {
+                if (self->maintenance_stopped_) self->watching_deadlines_ = false;
+                else if (self->time_out_waiters()) timer = &self->deadline_timer_;
+            });
+        }
+        if (!timer) co_return;
+        // The timer belongs to the core; wait on it without keeping the core alive.
+        boost::system::error_code ec;
+        co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) co_return;  // stop_maintenance()
+    }
+}
+
 inline void pool_core::expire_idle(batch& b) {
     const auto now = pool_clock::now();
     std::vector<member_ptr> keep;

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <type_traits>
 #include <utility>
@@ -42,7 +43,7 @@ class pool_core : public std::enable_shared_from_this<pool_core> {
 public:
     pool_core(asio::any_io_executor ex, config cfg, pool_options options)
         : strand_(asio::make_strand(ex)), config_(std::move(cfg)), options_(std::move(options)),
-          state_{.generation = 1, .fork_epoch = fork_epoch(), .closed = false}, maintenance_timer_(strand_),
+          state_{.generation = 1, .fork_epoch = fork_epoch(), .closed = false}, maintenance_timer_(strand_), deadline_timer_(strand_),
           random_(std::random_device{}()) {
         if (options_.max_size == 0) throw error(errc::invalid_config, "pool_options::max_size must be at least 1");
         if (options_.min_idle > options_.max_size) options_.min_idle = options_.max_size;
@@ -93,18 +94,26 @@ public:
                         w = spare_waiters_.take(ex);
                         w->wants_share = for_sharing;
                         w->queued = pool_clock::now();
-                        w->timer.expires_at(started + options_.acquire_timeout);
+                        w->arm(mutex_, started + options_.acquire_timeout);
                         waiters_.push_back(w);
+                        watch_deadlines();
                         start_connects(b);
                     });
                     if (w) {
-                        boost::system::error_code ec;
-                        co_await w->timer.async_wait(w->wait_token(ec));
+                        try {
+                            co_await w->wake_up.wait();
+                        } catch (...) {
+                            // Cancelled before it could wait: it leaves, and
+                            // gives back what it was handed meanwhile.
+                            give_up_waiting(w);
+                            throw error(errc::cancelled, "acquire() cancelled while waiting for a connection");
+                        }
                         pool_member* shared = nullptr;
                         with_lock([&](batch&) {
                             m = std::move(w->member);  // counted in use when handed over
                             shared = std::exchange(w->shared, nullptr);  // its load raised when lent
                             const auto failure = w->failure;
+                            const bool cancelled = w->cancelled;
                             if (!m && !shared && !failure) waiters_.erase(w);  // timed out or cancelled
                             const auto wait = pool_clock::now() - w->queued;
                             spare_waiters_.give_back(std::move(w));
@@ -115,8 +124,7 @@ public:
                                 stats_.acquire_wait_max = std::max<std::chrono::nanoseconds>(stats_.acquire_wait_max, wait);
                                 return;
                             }
-                            if (ec == asio::error::operation_aborted)
-                                throw error(errc::cancelled, "acquire() cancelled while waiting for a connection");
+                            if (cancelled) throw error(errc::cancelled, "acquire() cancelled while waiting for a connection");
                             ++stats_.acquire_timeouts;
                             throw error(errc::timeout, timeout_message());
                         });
@@ -421,13 +429,66 @@ private:
         pool_member* shared = nullptr;
     };
 
+    // Acquires that wait past acquire_timeout fail. One timer on the strand
+    // serves all of them, set for the earliest deadline: waiters queue in
+    // the order of their deadlines, except one queued again after a failed
+    // health check, whose timeout may come as late as that check took.
+    void watch_deadlines() {
+        if (watching_deadlines_) return;
+        watching_deadlines_ = true;
+        spawn(expire_waiters(weak_from_this()));
+    }
+
+    // Wakes the waiters whose deadline passed; sets the timer for the next
+    // one and returns true, or false when none is left to watch.
+    bool time_out_waiters() {
+        const auto now = pool_clock::now();
+        std::optional<pool_clock::time_point> next;
+        for (auto& w : waiters_) {
+            if (w->finished) continue;
+            if (w->deadline <= now) {
+                w->finished = true;  // nothing handed over: the acquire times out
+                pool_waiter::wake(w);
+            } else if (!next || w->deadline < *next) {
+                next = w->deadline;
+            }
+        }
+        if (!next) {
+            watching_deadlines_ = false;
+            return false;
+        }
+        deadline_timer_.expires_at(*next);
+        return true;
+    }
+
+    // An acquire cancelled before its wait began leaves the queue, and what
+    // the pool handed it meanwhile goes back.
+    void give_up_waiting(std::shared_ptr<pool_waiter>& w) noexcept {
+        member_ptr handed;
+        pool_member* lent = nullptr;
+        try {
+            with_lock([&](batch&) {
+                if (!w->finished) {
+                    w->finished = true;
+                    waiters_.erase(w);
+                }
+                handed = std::move(w->member);
+                lent = std::exchange(w->shared, nullptr);
+                spare_waiters_.give_back(std::move(w));
+            });
+        } catch (...) {
+        }
+        if (handed) release(std::move(handed));
+        if (lent) end_lease(lent);
+    }
+
     // Leases waiting for a connection take turns on a shared one of their
     // executor, up to its depth, rather than wait for one each.
     void serve_waiting_leases(pool_member& m) {
         if (m.generation != state_.generation || m.draining) return;
         for (auto& w : waiters_) {
             if (m.load >= config_.max_pipelined_requests) break;
-            if (w->finished || !w->wants_share || w->timer.get_executor() != m.home) continue;
+            if (w->finished || !w->wants_share || w->executor != m.home) continue;
             w->finished = true;
             w->shared = &m;
             ++m.load;
@@ -440,12 +501,16 @@ private:
 
     // The least loaded shared member that takes requests from `ex`: of the
     // current generation, usable, below its depth.
+    // The cheap tests first: comparing executors (any_io_executor's ==) is
+    // the dearest, so only a member that would be the best so far pays it.
     pool_member* least_loaded_shared(const asio::any_io_executor& ex) {
         pool_member* best = nullptr;
         for (auto& m : shared_) {
-            if (m->generation != state_.generation || m->home != ex || m->draining || !m->conn.is_open()) continue;
-            if (m->load >= config_.max_pipelined_requests) continue;
-            if (!best || m->load < best->load) best = m.get();
+            if (best && m->load >= best->load) continue;
+            if (m->generation != state_.generation || m->draining || m->load >= config_.max_pipelined_requests) continue;
+            if (m->home != ex || !m->conn.is_open()) continue;
+            best = m.get();
+            if (best->load == 0) break;
         }
         return best;
     }
@@ -677,13 +742,17 @@ private:
 
     // Lifetimes, idle timeouts and checks of idle connections, and min_idle.
     static asio::awaitable<void> maintain(std::weak_ptr<pool_core> weak);
+    static asio::awaitable<void> expire_waiters(std::weak_ptr<pool_core> weak);
 
     void expire_idle(batch& b);
 
     void stop_maintenance() {
         std::lock_guard lock(mutex_);
         maintenance_stopped_ = true;
-        asio::post(strand_, [self = shared_from_this()] { self->maintenance_timer_.cancel(); });
+        asio::post(strand_, [self = shared_from_this()] {
+            self->maintenance_timer_.cancel();
+            self->deadline_timer_.cancel();
+        });
     }
 
     std::string timeout_message() const {
@@ -717,6 +786,8 @@ private:
     std::string last_error_;
     pool_stats stats_;
     asio::steady_timer maintenance_timer_;
+    asio::steady_timer deadline_timer_;  // of the earliest waiting acquire (time_out_waiters)
+    bool watching_deadlines_ = false;
     std::mt19937_64 random_;
     std::shared_ptr<pool_core> lent_out_;  // this core, after shut_down() while connections were out
 };

@@ -11,19 +11,18 @@
 #include <string_view>
 #include <vector>
 
-#include <boost/asio/bind_allocator.hpp>
-#include <boost/asio/dispatch.hpp>
-#include <boost/asio/redirect_error.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
 
 #include "../connection.hpp"
 #include "../pool_options.hpp"
 #include "../net/deadline.hpp"
 #include "../net/handler_memory.hpp"
+#include "../session/request_wait.hpp"
 #include "clock.hpp"
 #include "member_decisions.hpp"
 #include "member_ptr.hpp"
+#include "mutex.hpp"
 #include "state.hpp"
 
 namespace pgcoro::detail {
@@ -41,34 +40,45 @@ struct pool_member : member_state {
 
 [[gnu::noinline]] inline void pool_member_delete::operator()(pool_member* m) const noexcept { delete m; }
 
-// A coroutine waiting on the pool: woken by cancelling its timer, which
-// lives on the waiter's own executor. Kept for reuse (spare_waiters) and
-// with its own operation memory, so waiting allocates nothing.
+// A coroutine waiting on the pool for a connection: its handler is kept
+// in the waiter and posted to its own executor when the pool hands it
+// something (wake(), under the pool's lock), or when acquire_timeout passes
+// (pool_core::time_out_waiters). No timer of its own: scheduling and
+// cancelling one per wait cost more than the rest of a checkout. Kept for
+// reuse (spare_waiters), so waiting allocates nothing.
 struct pool_waiter {
-    explicit pool_waiter(asio::any_io_executor ex) : timer(std::move(ex)) {}
-    asio::steady_timer timer;
-    handler_memory<> memory;        // for the timer's wait and the wake-up
-    member_ptr member;              // handed over by the pool
-    pool_clock::time_point queued;  // for the acquire wait statistics
-    std::exception_ptr failure;     // e.g. the pool closed
-    bool finished = false;          // served, failed, or gave up
+    explicit pool_waiter(asio::any_io_executor ex) : executor(std::move(ex)) {}
+    asio::any_io_executor executor;   // the acquiring coroutine's
+    basic_request_wait<pool_mutex, true> wake_up;
+    member_ptr member;                // handed over by the pool
+    pool_clock::time_point queued;    // for the acquire wait statistics
+    pool_clock::time_point deadline;  // when acquire_timeout passes
+    std::exception_ptr failure;       // e.g. the pool closed
+    bool finished = false;            // served, failed, timed out, or cancelled
+    bool cancelled = false;
     // A pool.query() waiting (pool_core::lease): served by a shared member
     // of its executor too, lent with its load raised, not owned.
     bool wants_share = false;
     pool_member* shared = nullptr;
 
-    auto wait_token(boost::system::error_code& ec) {
-        return asio::bind_allocator(handler_allocator<void>(memory), asio::redirect_error(asio::use_awaitable, ec));
+    // Under the pool's lock, before the waiter is queued.
+    void arm(pool_mutex& lock, pool_clock::time_point until) noexcept {
+        deadline = until;
+        wake_up.arm(&give_up, this, lock);
     }
 
-    // Must run under the pool's lock. On the waiter's own executor the
-    // cancel runs at once: the waiter is then suspended in its wait, since it
-    // does not yield between queueing itself and waiting. Anywhere else it
-    // is posted there, to run after the waiter has started waiting, so no
-    // wake-up is lost.
-    static void wake(const std::shared_ptr<pool_waiter>& w) {
-        asio::dispatch(w->timer.get_executor(),
-                       asio::bind_allocator(handler_allocator<void>(w->memory), [w] { w->timer.cancel(); }));
+    // Under the pool's lock, `finished` set: resumes the waiter on its own
+    // executor, now or as soon as it waits.
+    static void wake(const std::shared_ptr<pool_waiter>& w) { w->wake_up.wake(); }
+
+private:
+    // The caller cancelled: unless it was served meanwhile, it leaves (the
+    // acquire takes it off the queue once resumed).
+    static bool give_up(void* waiter) noexcept {
+        auto& w = *static_cast<pool_waiter*>(waiter);
+        if (w.finished) return false;
+        w.finished = w.cancelled = true;
+        return true;
     }
 };
 
@@ -112,13 +122,13 @@ private:
 class spare_waiters {
 public:
     std::shared_ptr<pool_waiter> take(const asio::any_io_executor& ex) {
-        // One still held by a pending wake-up, or made for another executor, stays.
-        if (!spares_.empty() && spares_.back().use_count() == 1 && spares_.back()->timer.get_executor() == ex) {
+        // One still in the queue (served, not yet trimmed off it), or made for another executor, stays.
+        if (!spares_.empty() && spares_.back().use_count() == 1 && spares_.back()->executor == ex) {
             auto w = std::move(spares_.back());
             spares_.pop_back();
             w->member.reset();
             w->failure = nullptr;
-            w->finished = false;
+            w->finished = w->cancelled = false;
             w->wants_share = false;
             w->shared = nullptr;
             return w;

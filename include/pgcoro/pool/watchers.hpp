@@ -8,7 +8,10 @@
 #include <mutex>
 #include <vector>
 
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/this_coro.hpp>
 
 #include "../error.hpp"
@@ -16,6 +19,13 @@
 #include "mutex.hpp"
 
 namespace pgcoro::detail {
+
+// One waiting coroutine; woken by cancelling its timer, on its own executor.
+struct pool_watcher {
+    explicit pool_watcher(asio::any_io_executor ex) : timer(std::move(ex)) {}
+    asio::steady_timer timer;
+    bool finished = false;
+};
 
 class pool_watchers {
 public:
@@ -25,11 +35,11 @@ public:
                                      pool_clock::duration poll) {
         auto ex = co_await asio::this_coro::executor;
         for (;;) {
-            std::shared_ptr<pool_waiter> w;
+            std::shared_ptr<pool_watcher> w;
             {
                 std::lock_guard lock(pool_lock);
                 if (done() || pool_clock::now() >= deadline) co_return;
-                w = std::make_shared<pool_waiter>(ex);
+                w = std::make_shared<pool_watcher>(ex);
                 w->timer.expires_at(std::min(deadline, pool_clock::now() + poll));
                 watchers_.push_back(w);
             }
@@ -48,13 +58,17 @@ public:
     }
 
     // With the pool's mutex held.
+    // On a watcher's own executor the cancel runs at once: it is then
+    // suspended in its wait, since it does not yield between queueing
+    // itself and waiting. Anywhere else it is posted there, to run after it
+    // has started waiting, so no wake-up is lost.
     void wake_all() {
         for (auto& w : watchers_)
-            if (!w->finished) pool_waiter::wake(w);
+            if (!w->finished) asio::dispatch(w->timer.get_executor(), [w] { w->timer.cancel(); });
     }
 
 private:
-    std::vector<std::shared_ptr<pool_waiter>> watchers_;
+    std::vector<std::shared_ptr<pool_watcher>> watchers_;
 };
 
 }  // namespace pgcoro::detail

@@ -230,9 +230,10 @@ inline void shared_request_written(const std::shared_ptr<session>& keep_alive) {
 }
 
 // A written request's coroutine gave up on its answer (request_wait's hook).
-inline void abandon_answer(void* request) noexcept {
+inline bool abandon_answer(void* request) noexcept {
     auto& r = *static_cast<queued_request*>(request);
     r.owner->requests.abandon(r);
+    return true;
 }
 
 // Whether a request can be written with others now: its statement is
@@ -283,12 +284,18 @@ asio::awaitable<typename operation_result<Operation>::type> run_pipelined(std::s
     auto& s = *keep_alive;
     auto& q = s.requests;
     shared_request<Operation> request(s, op);
-    if (q.none_waiting() && s.may_admit(request)) ++q.reserved;
-    else co_await wait_for_turn(s, request);
+    bool waited = false;
+    if (q.none_waiting() && s.may_admit(request)) {
+        ++q.reserved;
+    } else {
+        co_await wait_for_turn(s, request);
+        waited = true;
+    }
 
     // Its turn came: still shareable? (Another operation may have evicted
-    // its statement meanwhile.) If not, it runs alone, preparing first.
-    if (!can_share(s, op)) {
+    // its statement meanwhile; run_shared checked it when it did not wait.)
+    // If not, it runs alone, preparing first.
+    if (waited && !can_share(s, op)) {
         --q.reserved;
         s.admit_waiting();
         co_return co_await run_alone_instead(std::move(keep_alive), op);

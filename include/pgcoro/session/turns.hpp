@@ -12,9 +12,10 @@
 namespace pgcoro::detail {
 
 // A waiting request's coroutine gave up (request_wait's hook).
-inline void leave_queue(void* request) noexcept {
+inline bool leave_queue(void* request) noexcept {
     auto& r = *static_cast<queued_request*>(request);
     r.owner->requests.remove_waiting(r);
+    return true;
 }
 
 // Waits until the request may go: in order, behind every request that came
