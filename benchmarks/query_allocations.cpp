@@ -123,6 +123,17 @@ asio::awaitable<void> report(std::string conninfo, long n) {
         }, count);
     };
     const double waiting = 2 * co_await per_query(2 * n, turns) - co_await per_query(n, turns);
+    // The same 64 coroutines with pool.query_into: pipelined on shared connections.
+    const auto shared = [&](long count) -> asio::awaitable<void> {
+        co_await all_of(64, [&](long share) -> asio::awaitable<void> {
+            pgcoro::result rows;
+            for (std::int32_t i = 0; i < share; ++i) {
+                co_await busy.query_into(rows, add_sql, i);
+                check(rows[0].get<std::int32_t>(0) == i + 1, "wrong result");
+            }
+        }, count);
+    };
+    const double sharing = 2 * co_await per_query(2 * n, shared) - co_await per_query(n, shared);
     co_await busy.close();
 
     std::printf("| query | heap allocations per query (%s) |\n|---|---:|\n", test::heap_counter_scope);
@@ -131,6 +142,7 @@ asio::awaitable<void> report(std::string conninfo, long n) {
     std::printf("| pipelined, batches of 64 (run_into, pipeline and outcomes reused) | %.3f |\n", pipelined);
     std::printf("| pool acquire + cached query + release | %.3f |\n", pooled);
     std::printf("| the same, 64 coroutines taking turns on 16 connections | %.3f |\n", waiting);
+    std::printf("| 64 coroutines with pool.query_into (pipelined on shared connections) | %.3f |\n", sharing);
 }
 
 }  // namespace
