@@ -196,30 +196,45 @@ std::int64_t digits_sum(std::int64_t n) {
     return total;
 }
 
-// One query of N rows, every field decoded to a native value.
+// One query of N rows, every field decoded to a native value, handed out
+// as they arrive (a stream, as pgx's rows.Next() does), or with
+// PGCORO_PEER_ROWS=query all at once in one result (as libpq's PGresult).
 struct many_rows : workload {
     std::optional<pgcoro::connection> conn;
     asio::awaitable<void> set_up() override { conn.emplace(co_await pgcoro::connection::connect(settings())); }
-    asio::awaitable<void> run(long n) override {
-        const auto r = co_await conn->query(rows_sql, static_cast<std::int32_t>(n));
-        check(static_cast<long>(r.size()) == n, "wrong row count");
-        std::int64_t sum_i = 0, sum_len = 0;
+
+    // What every row adds to the checks.
+    struct tally {
+        std::int64_t sum_i = 0, sum_len = 0, count = 0;
         double sum_f = 0;
         std::chrono::sys_time<std::chrono::microseconds> first{};
-        for (std::size_t row = 0; row < r.size(); ++row) {
-            const auto x = r[row];
+        void add(const pgcoro::row& x) {
             const auto i = x.get<std::int32_t>(0);
             const auto text = x.get<std::string_view>(1);
             const auto f = x.get<double>(2);
             const auto ts = x.get<std::chrono::sys_time<std::chrono::microseconds>>(3);
-            if (row == 0) first = ts;
+            if (count++ == 0) first = ts;
             check(ts == first && !text.empty() && text[0] >= '1' && text[0] <= '9', "bad row");
             sum_i += i;
             sum_len += static_cast<std::int64_t>(text.size());
             sum_f += f;
         }
-        check(sum_i == static_cast<std::int64_t>(n) * (n + 1) / 2 && sum_f == static_cast<double>(sum_i) &&
-                  sum_len == digits_sum(n),
+    };
+
+    asio::awaitable<void> run(long n) override {
+        tally t;
+        const char* mode = std::getenv("PGCORO_PEER_ROWS");
+        if (mode && std::string_view(mode) == "query") {
+            const auto r = co_await conn->query(rows_sql, static_cast<std::int32_t>(n));
+            for (auto x : r) t.add(x);
+        } else {
+            auto rows = co_await conn->stream(rows_sql, static_cast<std::int32_t>(n));
+            while (co_await rows.next_chunk())
+                for (auto x : rows.chunk()) t.add(x);
+        }
+        check(t.count == n, "wrong row count");
+        check(t.sum_i == static_cast<std::int64_t>(n) * (n + 1) / 2 && t.sum_f == static_cast<double>(t.sum_i) &&
+                  t.sum_len == digits_sum(n),
               "rows checksum mismatch");
     }
     asio::awaitable<void> tear_down() override { co_await conn->close(); }

@@ -424,9 +424,10 @@ TEST_CASE("stream: the server waits for the client between chunks (back-pressure
         const auto refused = co_await error_code_of([&] { return conn.query("SELECT 1"); });
         CHECK(refused == pgcoro::errc::operation_in_progress);
 
-        // The backend sits waiting for our next Execute, mid-statement. It
-        // starts waiting just after it sent the chunk, which on a loaded
-        // machine can be after we look: look again until it is there.
+        // The backend sits waiting for our next Execute, mid-statement,
+        // having sent the one chunk asked for ahead. It starts waiting just
+        // after it sent that chunk, which on a loaded machine can be after
+        // we look: look again until it is there.
         std::optional<std::string> wait_event;
         for (int attempt = 0; attempt < 300 && wait_event != "ClientRead"; ++attempt) {
             if (attempt > 0) co_await sleep_for(10ms);

@@ -337,6 +337,21 @@ TEST_CASE("cluster: writes on the primary, reads spread over standbys, one updat
     }());
 }
 
+namespace {
+
+// Until the standby has replayed all the WAL it received (at most 10 s):
+// the cluster measures a standby's lag as 0 then.
+asio::awaitable<void> replayed_all(pgcoro::connection& standby) {
+    for (int attempt = 0; attempt < 100; ++attempt) {
+        auto r = co_await standby.query("SELECT pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn()");
+        if (r[0].get<bool>(0)) co_return;
+        co_await test::sleep_for(100ms);
+    }
+    FAIL("the standby did not replay what it received within 10 s");
+}
+
+}  // namespace
+
 TEST_CASE("cluster: a standby that lags more than max_replay_lag is passed over", "[replicas][cluster]") {
     replica_set set("lag", 2);
     run([&]() -> asio::awaitable<void> {
@@ -349,6 +364,9 @@ TEST_CASE("cluster: a standby that lags more than max_replay_lag is passed over"
         auto primary = co_await pgcoro::connection::connect(primary_admin);
         co_await primary.simple_query("CREATE TABLE lag_marks (at timestamptz DEFAULT now()); INSERT INTO lag_marks DEFAULT VALUES");
         co_await test::sleep_for(1500ms);  // node1 has the WAL but replays none of it
+        // node2 replays all it received (else its lag is unknown: Infinity).
+        auto other = co_await pgcoro::connection::connect(admin_of(2));
+        co_await replayed_all(other);
 
         auto ex = co_await asio::this_coro::executor;
         const auto cfg = test::config_of(set.conninfo({0, 1, 2}));
@@ -364,7 +382,7 @@ TEST_CASE("cluster: a standby that lags more than max_replay_lag is passed over"
 
         // Caught up again, it takes reads again.
         co_await lagging.simple_query("SELECT pg_wal_replay_resume()");
-        co_await test::sleep_for(300ms);
+        co_await replayed_all(lagging);
         pgcoro::cluster caught_up(ex, cfg, {.standby = {.max_size = 12, .min_idle = 1}, .max_replay_lag = 500ms});
         std::vector<pgcoro::pooled_connection> held;
         std::set<std::string> nodes;
@@ -373,6 +391,7 @@ TEST_CASE("cluster: a standby that lags more than max_replay_lag is passed over"
         held.clear();
         CHECK(nodes == std::set<std::string>{"node1 standby", "node2 standby"});
         co_await lagging.close();
+        co_await other.close();
         co_await primary.close();
         co_await caught_up.close();
         co_await db.close();

@@ -393,20 +393,50 @@ test::script::script first_chunk_of_one() {
     });
 }
 
+// The next chunk's Execute, sent as soon as the first chunk arrived, and
+// its one row: unread when the stream ends early, then Close and Sync.
+test::script::script read_ahead_then_closed() {
+    return {expect(fe::execute("", 1)), expect(fe::flush()),
+            send(person_row(2, "two")), send(be::portal_suspended()),
+            expect(fe::close_portal("")), expect(fe::sync()),
+            send(be::close_complete()), send(be::ready_for_query())};
+}
+
+// A one-row-per-chunk stream closed after its first row.
+asio::awaitable<std::string> first_row_then_close(pgcoro::connection& conn) {
+    auto rows = co_await conn.stream(pgcoro::stream_options{.chunk_rows = 1}, people);
+    auto first = co_await rows.next();
+    std::string out = first ? id_and_name(*first) : "no row";
+    co_await rows.close();
+    co_return out + (conn.is_usable() ? ", closed, usable" : ", closed, not usable");
+}
+
 scenario stream_closed_early() {
     return {
-        "stream() closed after its first row",
+        "stream() closed after its first row, with the next chunk asked for ahead",
         test::script::concatenated({
             first_chunk_of_one(),
-            {expect(fe::close_portal("")), expect(fe::sync()), send(be::close_complete()), send(be::ready_for_query())},
+            read_ahead_then_closed(),
         }),
-        [](pgcoro::connection& conn) -> asio::awaitable<std::string> {
-            auto rows = co_await conn.stream(pgcoro::stream_options{.chunk_rows = 1}, people);
-            auto first = co_await rows.next();
-            std::string out = first ? id_and_name(*first) : "no row";
-            co_await rows.close();
-            co_return out + (conn.is_usable() ? ", closed, usable" : ", closed, not usable");
+        first_row_then_close,
+        "1|one, closed, usable",
+        {
         },
+    };
+}
+
+scenario stream_closed_while_the_chunk_ahead_fails() {
+    return {
+        "stream() closed after its first row while the chunk asked for ahead fails: the error is not the caller's",
+        test::script::concatenated({
+            first_chunk_of_one(),
+            {expect(fe::execute("", 1)), expect(fe::flush()),
+             send(be::error_response("22012", "division by zero")),
+             expect(fe::close_portal("")), expect(fe::sync()),
+             // The server skips the Close after an error, up to the Sync.
+             send(be::ready_for_query())},
+        }),
+        first_row_then_close,
         "1|one, closed, usable",
         {
         },
@@ -430,7 +460,7 @@ scenario stream_dropped_early() {
         "stream() dropped after its first row: the next query closes the portal first",
         test::script::concatenated({
             first_chunk_of_one(),
-            {expect(fe::close_portal("")), expect(fe::sync()), send(be::close_complete()), send(be::ready_for_query())},
+            read_ahead_then_closed(),
             simple_query_after(),
         }),
         [](pgcoro::connection& conn) -> asio::awaitable<std::string> {
@@ -958,6 +988,9 @@ TEST_CASE("exchange: a pipeline", "[exchange]") { test::script::check_exchange(p
 TEST_CASE("exchange: stream() in chunks", "[exchange]") { test::script::check_exchange(stream_in_chunks()); }
 TEST_CASE("exchange: stream() closed early", "[exchange]") { test::script::check_exchange(stream_closed_early()); }
 TEST_CASE("exchange: stream() dropped early", "[exchange]") { test::script::check_exchange(stream_dropped_early()); }
+TEST_CASE("exchange: stream() closed while the chunk ahead fails", "[exchange]") {
+    test::script::check_exchange(stream_closed_while_the_chunk_ahead_fails());
+}
 TEST_CASE("exchange: copy_in() finished", "[exchange]") { test::script::check_exchange(copy_in_finished()); }
 TEST_CASE("exchange: copy_in() aborted", "[exchange]") { test::script::check_exchange(copy_in_aborted()); }
 TEST_CASE("exchange: copy_in() dropped", "[exchange]") { test::script::check_exchange(copy_in_dropped()); }

@@ -1,20 +1,24 @@
 // The pool's decisions without a server: what happens to a returned, idle,
 // expired, old-generation, forked or broken connection, when connects start,
 // the back-off and the lifetime jitter (pool/member_decisions.hpp,
-// pool/connect_decisions.hpp, pool/backoff.hpp).
+// pool/connect_decisions.hpp, pool/backoff.hpp), and which shared
+// connection a pool.query() goes to (pool/sharing_decisions.hpp).
 #include <pgcoro/pool/backoff.hpp>
 #include <pgcoro/pool/connect_decisions.hpp>
 #include <pgcoro/pool/member_decisions.hpp>
+#include <pgcoro/pool/sharing_decisions.hpp>
 
 #include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <random>
 #include <set>
 #include <string>
+#include <vector>
 
 using namespace std::chrono_literals;
 using pgcoro::close_reason;
@@ -611,4 +615,97 @@ TEST_CASE("lifetime jitter: none, full, clamped, and max_lifetime 0 for never", 
         CHECK(d::unfit_reason(m, healthy, p, t0 + lifetime - 1ns) == std::nullopt);
         CHECK(d::unfit_reason(m, healthy, p, t0 + lifetime) == close_reason::lifetime);
     }
+}
+
+namespace {
+
+// A shared member as the sharing decisions see it; `reached`: whether the
+// caller's executor is its home (and it is open).
+struct shared_member : d::member_state, d::sharing_state {
+    bool reached = true;
+};
+
+std::vector<std::unique_ptr<shared_member>> shared_members(std::initializer_list<std::size_t> loads) {
+    std::vector<std::unique_ptr<shared_member>> members;
+    for (auto load : loads) {
+        auto m = std::make_unique<shared_member>();
+        m->generation = 1;
+        m->shared = true;
+        m->load = load;
+        members.push_back(std::move(m));
+    }
+    return members;
+}
+
+std::ptrdiff_t index_of(const std::vector<std::unique_ptr<shared_member>>& members, const shared_member* m) {
+    for (std::size_t i = 0; i < members.size(); ++i)
+        if (members[i].get() == m) return static_cast<std::ptrdiff_t>(i);
+    return -1;
+}
+
+}  // namespace
+
+TEST_CASE("a shared member takes requests while current, not draining and below its depth", "[pool][unit]") {
+    const d::pool_state p{.generation = 3, .fork_epoch = 0, .closed = false};
+    d::member_state m;
+    m.generation = 3;
+    d::sharing_state s{.shared = true, .draining = false, .load = 7};
+    CHECK(d::takes_requests(m, s, p, 8));
+    s.load = 8;
+    CHECK_FALSE(d::takes_requests(m, s, p, 8));  // at its depth
+    s.load = 0;
+    s.draining = true;
+    CHECK_FALSE(d::takes_requests(m, s, p, 8));  // handed to those waiting once quiet
+    s.draining = false;
+    m.generation = 2;
+    CHECK_FALSE(d::takes_requests(m, s, p, 8));  // a bump since: retires when its last request ends
+}
+
+TEST_CASE("a pool.query() goes to the least loaded shared member it may use", "[pool][unit]") {
+    const d::pool_state p{.generation = 1, .fork_epoch = 0, .closed = false};
+    const auto reached = [](const shared_member& m) { return m.reached; };
+
+    auto members = shared_members({5, 2, 4});
+    CHECK(index_of(members, d::least_loaded(members, p, 8, reached)) == 1);
+
+    members[1]->reached = false;  // another executor's, or closed
+    CHECK(index_of(members, d::least_loaded(members, p, 8, reached)) == 2);
+    members[2]->generation = 0;  // an old generation's
+    CHECK(index_of(members, d::least_loaded(members, p, 8, reached)) == 0);
+    CHECK(d::least_loaded(members, p, 5, reached) == nullptr);  // the last one is at its depth
+
+    // The dear test is asked only of a member that would be the best so far,
+    // and a quiet one ends the search.
+    members = shared_members({3, 0, 1, 0});
+    int asked = 0;
+    const auto counted = [&](const shared_member&) { return ++asked, true; };
+    CHECK(index_of(members, d::least_loaded(members, p, 8, counted)) == 1);
+    CHECK(asked == 2);
+    members.clear();
+    CHECK(d::least_loaded(members, p, 8, reached) == nullptr);
+}
+
+TEST_CASE("a lease takes a connection of its own while one is at hand, else shares", "[pool][unit]") {
+    // A quiet shared member is always taken: it costs nobody a turn.
+    CHECK_FALSE(d::lease_takes_own_connection(0, true, true, false));
+    // A busy one is passed by for an idle connection...
+    CHECK(d::lease_takes_own_connection(3, true, false, false));
+    CHECK(d::lease_takes_own_connection(3, true, false, true));
+    // ... or for room to open one, unless acquires already wait for that room.
+    CHECK(d::lease_takes_own_connection(3, false, true, false));
+    CHECK_FALSE(d::lease_takes_own_connection(3, false, true, true));
+    // At max_size with nothing idle, requests pipeline.
+    CHECK_FALSE(d::lease_takes_own_connection(3, false, false, false));
+}
+
+TEST_CASE("one shared member at a time drains for those waiting: the least loaded", "[pool][unit]") {
+    auto members = shared_members({4, 1, 2});
+    auto chosen = d::member_to_drain(members);
+    CHECK(index_of(members, chosen) == 1);
+    chosen->draining = true;
+    CHECK(d::member_to_drain(members) == nullptr);  // until it is quiet and handed over
+    members.erase(members.begin() + 1);
+    CHECK(index_of(members, d::member_to_drain(members)) == 1);
+    members.clear();
+    CHECK(d::member_to_drain(members) == nullptr);
 }

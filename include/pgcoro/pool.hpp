@@ -40,7 +40,9 @@
 #include "pool_options.hpp"
 #if PGCORO_DEFINITIONS
 #include "pool/background.hpp"
+#include "pool/checkout.hpp"
 #include "pool/core.hpp"
+#include "pool/sharing.hpp"
 #endif
 
 namespace pgcoro {

@@ -4,6 +4,12 @@
 // stays bounded by one chunk whatever the result size, and a stream stopped
 // early costs one round trip, not a read of the rest.
 //
+// The Execute of the next chunk goes out as soon as a chunk has arrived,
+// before its rows are handed out: the server produces the next chunk while
+// the caller reads this one (it waits in the socket's buffers, not in
+// ours), so a stream reads as fast as one query's whole result, and a
+// stream stopped early also reads (and discards) the chunk asked for ahead.
+//
 //   auto rows = co_await conn.stream("SELECT id, payload FROM big");
 //   while (auto row = co_await rows.next()) use(row->get<std::int64_t>(0));
 //
@@ -112,7 +118,7 @@ private:
 #if PGCORO_DEFINITIONS
 PGCORO_DECL row_stream::~row_stream() {
     // The session stays in the exchange; its next operation closes the portal.
-    if (session_ && more_) session_->let_go_of(detail::open_exchange::suspended_portal);
+    if (session_ && more_) session_->let_go_of(detail::open_exchange::reading_ahead);
 }
 
 PGCORO_DECL asio::awaitable<bool> row_stream::next_chunk() {
@@ -192,7 +198,7 @@ PGCORO_DECL asio::awaitable<void> row_stream::read_chunk(detail::session& s, boo
     more_ = false;
     detail::portal_chunk_exchange exchange(chunk_, tag_, after_bind);
     if (after_bind && detail::parsed_with_each_execution(*statement_)) exchange.after_parse(statement_, sql, types);
-    exchange.start(s, options_.chunk_rows);
+    exchange.start(s, options_.chunk_rows, !after_bind);
     try {
         co_await detail::run_exchange(s, exchange);
     } catch (...) {
@@ -201,6 +207,10 @@ PGCORO_DECL asio::awaitable<void> row_stream::read_chunk(detail::session& s, boo
     }
     rows_read_ += exchange.rows();
     more_ = exchange.suspended();
+    if (!more_) co_return;
+    detail::portal_chunk_exchange::read_ahead(s, options_.chunk_rows);
+    s.enter_exchange(detail::open_exchange::reading_ahead);
+    co_await s.flush();
 }
 #endif  // PGCORO_DEFINITIONS
 

@@ -346,6 +346,10 @@ private:
 
     asio::awaitable<void> play(tcp::socket& s) {
         try {
+            // As PostgreSQL's own sockets: a reply that follows data the
+            // client has not acknowledged yet goes out at once, and is not
+            // still held back (then dropped) when a reset step closes.
+            s.set_option(tcp::no_delay(true));
             const auto startup = co_await test::read_packet(s);
             check_startup_packet(startup);
             co_await test::send(s, startup_answer());

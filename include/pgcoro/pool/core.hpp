@@ -1,6 +1,7 @@
-// The pool's shared state and background work: connections by generation, FIFO
-// waiters, connects with back-off, returns and resets, maintenance. What to do
-// at each step is decided in member_decisions.hpp and connect_decisions.hpp;
+// The pool's shared state: connections by generation, FIFO waiters, the
+// statistics. Its steps are defined by job in checkout.hpp, sharing.hpp and
+// background.hpp. What to do at each step is decided in
+// member_decisions.hpp, connect_decisions.hpp and sharing_decisions.hpp;
 // pool_core gathers the state they read under its lock and carries out the
 // answer (spawns, closes, hand-overs). Its handles, pool and
 // pooled_connection, are in pool.hpp with the model and thread rules.
@@ -55,231 +56,17 @@ public:
         with_lock([&](batch& b) { start_connects(b); });
     }
 
-    // Returns Handle(this, member): pool::acquire() returns this coroutine,
-    // one frame a checkout. An idle connection that needs no check is the
-    // whole of a busy pool's checkout: one lock and no reference count
-    // touched (the pool is alive while it is called; a lent connection keeps
-    // the core, see shut_down).
+    // Checkouts (checkout.hpp): acquire() returns Handle(this, member);
+    // release() takes a connection back from pooled_connection.
     template <class Handle>
-    asio::awaitable<Handle> acquire(bool for_sharing = false) {
-        // Each tracer_ test is the whole cost of tracing when none is set.
-        acquire_trace trace;
-        if (tracer_) [[unlikely]] trace.start(*tracer_);
-        member_ptr m;
-        pool_clock::time_point started;
-        try {
-            with_lock([&](batch& b) {
-                started = b.now;
-                m = take_ready(b);
-            });
-        } catch (...) {
-            if (tracer_) [[unlikely]] trace.failed(*tracer_, std::current_exception());
-            throw;
-        }
-        if (m && !needs_check(*m, started, options_.health_check_after)) [[likely]] {
-            if (tracer_) [[unlikely]] trace.handed_out(*tracer_, m->conn, m->generation);
-            co_return Handle(this, std::move(m));
-        }
-        // No idle connection was ready (m is null), or the one taken needs a check.
-        const auto self = shared_from_this();  // the pool may go while this waits
-        auto ex = co_await asio::this_coro::executor;
-        try {
-            for (;;) {
-                auto taken = started;
-                if (!m) {
-                    std::shared_ptr<pool_waiter> w;
-                    with_lock([&](batch& b) {
-                        taken = b.now;
-                        if ((m = take_ready(b))) return;
-                        w = spare_waiters_.take(ex);
-                        w->wants_share = for_sharing;
-                        w->queued = pool_clock::now();
-                        w->arm(mutex_, started + options_.acquire_timeout);
-                        waiters_.push_back(w);
-                        watch_deadlines();
-                        start_connects(b);
-                    });
-                    if (w) {
-                        try {
-                            co_await w->wake_up.wait();
-                        } catch (...) {
-                            // Cancelled before it could wait: it leaves, and
-                            // gives back what it was handed meanwhile.
-                            give_up_waiting(w);
-                            throw error(errc::cancelled, "acquire() cancelled while waiting for a connection");
-                        }
-                        pool_member* shared = nullptr;
-                        with_lock([&](batch&) {
-                            m = std::move(w->member);  // counted in use when handed over
-                            shared = std::exchange(w->shared, nullptr);  // its load raised when lent
-                            const auto failure = w->failure;
-                            const bool cancelled = w->cancelled;
-                            if (!m && !shared && !failure) waiters_.erase(w);  // timed out or cancelled
-                            const auto wait = pool_clock::now() - w->queued;
-                            spare_waiters_.give_back(std::move(w));
-                            if (failure) std::rethrow_exception(failure);
-                            if (m || shared) {
-                                ++stats_.acquires;
-                                stats_.acquire_wait_total += wait;
-                                stats_.acquire_wait_max = std::max<std::chrono::nanoseconds>(stats_.acquire_wait_max, wait);
-                                return;
-                            }
-                            if (cancelled) throw error(errc::cancelled, "acquire() cancelled while waiting for a connection");
-                            ++stats_.acquire_timeouts;
-                            throw error(errc::timeout, timeout_message());
-                        });
-                        taken = coarse_now();
-                        if constexpr (std::is_constructible_v<Handle, pool_core*, pool_member*>) {
-                            if (shared) co_return Handle(this, shared);
-                        }
-                    }
-                }
-                if (!needs_check(*m, taken, options_.health_check_after)) {
-                    if (still_fit_after_wait(m)) {
-                        if (tracer_) [[unlikely]] trace.handed_out(*tracer_, m->conn, m->generation);
-                        co_return Handle(this, std::move(m));
-                    }
-                    continue;
-                }
-                // Idle for a while, or the server sent something meanwhile: an
-                // empty query proves it (and reads what came) before the caller sees it.
-                const auto failure = co_await check_alive(*m, options_.health_check_timeout);
-                if (!failure) {
-                    if (still_fit_after_wait(m)) {
-                        if (tracer_) [[unlikely]] trace.handed_out(*tracer_, m->conn, m->generation);
-                        co_return Handle(this, std::move(m));
-                    }
-                    continue;
-                }
-                // The caller's cancellation is theirs to see; a failed check only replaces the connection.
-                std::exception_ptr cancelled;
-                auto state = co_await asio::this_coro::cancellation_state;
-                if (state.cancelled() != asio::cancellation_type::none) cancelled = failure;
-                std::shared_ptr<pool_core> last;  // as in release(): the pool may have gone during the check
-                with_lock([&](batch& b) {
-                    if (--in_use_ == 0) last = std::move(lent_out_);
-                    if (auto reason = after_failed_check(bool(cancelled), *m, connection_answers{m->conn}, state_, b.now))
-                        retire(std::move(m), *reason, b);
-                    else
-                        return_member(std::move(m), b);
-                    start_connects(b);
-                });
-                if (cancelled) std::rethrow_exception(cancelled);
-            }
-        } catch (...) {
-            // Inside self's scope: the pool is still alive here.
-            if (tracer_) [[unlikely]] trace.failed(*tracer_, std::current_exception());
-            throw;
-        }
-    }
+    asio::awaitable<Handle> acquire(bool for_sharing = false);
+    void release(member_ptr m) noexcept;
 
-    // A connection for pool.query()/execute(): the least loaded one already
-    // shared by coroutines on the caller's executor; a connection of its
-    // own (as acquire() gets one) when none is, or when one is free and the
-    // least loaded is not. A shared connection stays shared until it
-    // retires; its requests are pipelined (session/shared_requests.hpp).
-    // Returns Lease(this, member), which hands the load back on destruction.
+    // Shared connections for pool.query()/execute() (sharing.hpp): lease()
+    // returns Lease(this, member), whose end hands the load back (end_lease).
     template <class Lease>
-    asio::awaitable<Lease> lease() {
-        auto ex = co_await asio::this_coro::executor;
-        pool_member* chosen = nullptr;
-        with_lock([&](batch& b) {
-            notice_fork(b);
-            if (state_.closed) throw error(errc::pool_closed, "query() on a pool that is closed");
-            if (!waiters_.empty()) drain_one_shared();
-            chosen = least_loaded_shared(ex);
-            if (chosen && chosen->load > 0 && (!idle_.empty() || wants_more_shared(b))) chosen = nullptr;
-            if (chosen) ++chosen->load;
-        });
-        if (chosen) co_return Lease(this, chosen);
-        auto taken = co_await acquire<taken_member>(true);
-        if (taken.shared) co_return Lease(this, taken.shared);  // another lease's, lent while this one waited
-        with_lock([&](batch&) {
-            auto& m = *taken.member;
-            m.shared = true;
-            m.home = ex;
-            m.load = 1;
-            chosen = &m;
-            shared_.push_back(std::move(taken.member));
-            serve_waiting_leases(m);
-        });
-        co_return Lease(this, chosen);
-    }
-
-    // A pool.query()/execute() is over: with no request left on it, a
-    // shared connection that may no longer serve retires.
-    void end_lease(pool_member* m) noexcept {
-        std::shared_ptr<pool_core> last;  // as in release()
-        try {
-            with_lock([&](batch& b) {
-                if (--m->load > 0) {
-                    if (!waiters_.empty() && !m->draining) serve_waiting_leases(*m);
-                    return;
-                }
-                notice_fork(b);
-                const auto reason = unfit_reason(*m, shared_connection_answers{{m->conn}}, state_, b.now);
-                if (!reason) {
-                    if (waiters_.empty()) {
-                        m->draining = false;  // nobody waits any more
-                        return;
-                    }
-                    if (!m->draining) serve_waiting_leases(*m);
-                    // Others wait for a connection (an acquire(), or queries from
-                    // another executor): this one goes to them once it is quiet.
-                    if (m->load == 0) give_up_shared(*m, b);
-                    return;
-                }
-                auto it = std::find_if(shared_.begin(), shared_.end(), [&](const member_ptr& p) { return p.get() == m; });
-                if (it == shared_.end()) return;
-                auto member = std::move(*it);
-                shared_.erase(it);
-                if (--in_use_ == 0) last = std::move(lent_out_);
-                retire(std::move(member), *reason, b);
-                start_connects(b);
-            });
-        } catch (...) {
-        }
-    }
-
-    // Whether the member an acquire holds after waiting may still go out
-    // (at_late_checkout); if not it is closed, and m left empty.
-    bool still_fit_after_wait(member_ptr& m) {
-        std::shared_ptr<pool_core> last;  // as in release(): the pool may have gone meanwhile
-        with_lock([&](batch& b) {
-            notice_fork(b);
-            const auto reason = at_late_checkout(*m, state_);
-            if (!reason) return;
-            if (--in_use_ == 0) last = std::move(lent_out_);
-            retire(std::move(m), *reason, b);
-            start_connects(b);
-        });
-        return m != nullptr;
-    }
-
-    // A checked-out connection comes back (pooled_connection's destructor).
-    void release(member_ptr m) noexcept {
-        std::shared_ptr<pool_core> last;  // set when the pool is gone and this was the last one out
-        try {
-            with_lock([&](batch& b) {
-                if (--in_use_ == 0) last = std::move(lent_out_);
-                notice_fork(b);
-                const auto verdict = after_return(*m, connection_answers{m->conn}, state_, b.now, options_.reset);
-                switch (verdict.action) {
-                    case return_action::keep: return_member(std::move(m), b); break;
-                    case return_action::reset:
-                        ++resetting_;
-                        spawn(reset(shared_from_this(), std::move(m), reset_kind::returned));
-                        break;
-                    case return_action::retire:
-                        retire(std::move(m), verdict.reason, b);
-                        start_connects(b);  // the one branch that frees a slot
-                        break;
-                }
-            });
-        } catch (...) {
-            // Only allocation can fail here; the connection is dropped with its member.
-        }
-    }
+    asio::awaitable<Lease> lease();
+    void end_lease(pool_member* m) noexcept;
 
     std::uint64_t bump() {
         std::uint64_t g = 0;
@@ -429,161 +216,26 @@ private:
         pool_member* shared = nullptr;
     };
 
-    // Acquires that wait past acquire_timeout fail. One timer on the strand
-    // serves all of them, set for the earliest deadline: waiters queue in
-    // the order of their deadlines, except one queued again after a failed
-    // health check, whose timeout may come as late as that check took.
-    void watch_deadlines() {
-        if (watching_deadlines_) return;
-        watching_deadlines_ = true;
-        spawn(expire_waiters(weak_from_this()));
-    }
+    // The steps of a checkout (checkout.hpp).
+    std::shared_ptr<pool_waiter> enqueue(bool for_sharing, const asio::any_io_executor& ex, pool_clock::time_point started,
+                                         batch& b);
+    void collect(std::shared_ptr<pool_waiter>& w, member_ptr& m, pool_member*& shared, std::shared_ptr<pool_core>& last,
+                 batch& b);
+    bool still_fit_after_wait(member_ptr& m);
+    void retire_if_late(member_ptr& m, std::shared_ptr<pool_core>& last, batch& b);
+    void watch_deadlines();
+    bool time_out_waiters();
+    void give_up_waiting(std::shared_ptr<pool_waiter>& w) noexcept;
+    member_ptr take_ready(batch& b);
+    member_ptr take_idle(batch& b);
+    void return_member(member_ptr m, batch& b, bool used = true);
 
-    // Wakes the waiters whose deadline passed; sets the timer for the next
-    // one and returns true, or false when none is left to watch.
-    bool time_out_waiters() {
-        const auto now = pool_clock::now();
-        std::optional<pool_clock::time_point> next;
-        for (auto& w : waiters_) {
-            if (w->finished) continue;
-            if (w->deadline <= now) {
-                w->finished = true;  // nothing handed over: the acquire times out
-                pool_waiter::wake(w);
-            } else if (!next || w->deadline < *next) {
-                next = w->deadline;
-            }
-        }
-        if (!next) {
-            watching_deadlines_ = false;
-            return false;
-        }
-        deadline_timer_.expires_at(*next);
-        return true;
-    }
-
-    // An acquire cancelled before its wait began leaves the queue, and what
-    // the pool handed it meanwhile goes back.
-    void give_up_waiting(std::shared_ptr<pool_waiter>& w) noexcept {
-        member_ptr handed;
-        pool_member* lent = nullptr;
-        try {
-            with_lock([&](batch&) {
-                if (!w->finished) {
-                    w->finished = true;
-                    waiters_.erase(w);
-                }
-                handed = std::move(w->member);
-                lent = std::exchange(w->shared, nullptr);
-                spare_waiters_.give_back(std::move(w));
-            });
-        } catch (...) {
-        }
-        if (handed) release(std::move(handed));
-        if (lent) end_lease(lent);
-    }
-
-    // Leases waiting for a connection take turns on a shared one of their
-    // executor, up to its depth, rather than wait for one each.
-    void serve_waiting_leases(pool_member& m) {
-        if (m.generation != state_.generation || m.draining) return;
-        for (auto& w : waiters_) {
-            if (m.load >= config_.max_pipelined_requests) break;
-            if (w->finished || !w->wants_share || w->executor != m.home) continue;
-            w->finished = true;
-            w->shared = &m;
-            ++m.load;
-            pool_waiter::wake(w);
-        }
-        // Served ones leave the front of the queue, so that an empty queue
-        // means nobody waits (lease() drains a shared connection otherwise).
-        while (!waiters_.empty() && (*waiters_.begin())->finished) waiters_.pop_front();
-    }
-
-    // The least loaded shared member that takes requests from `ex`: of the
-    // current generation, usable, below its depth.
-    // The cheap tests first: comparing executors (any_io_executor's ==) is
-    // the dearest, so only a member that would be the best so far pays it.
-    pool_member* least_loaded_shared(const asio::any_io_executor& ex) {
-        pool_member* best = nullptr;
-        for (auto& m : shared_) {
-            if (best && m->load >= best->load) continue;
-            if (m->generation != state_.generation || m->draining || m->load >= config_.max_pipelined_requests) continue;
-            if (m->home != ex || !m->conn.is_open()) continue;
-            best = m.get();
-            if (best->load == 0) break;
-        }
-        return best;
-    }
-
-    // Shared members with no request under way that may no longer serve
-    // (an old generation, the pool closed, a lifetime over) retire now;
-    // those with requests retire when the last one ends (end_lease).
-    void retire_unfit_shared(batch& b) {
-        for (std::size_t i = 0; i < shared_.size();) {
-            auto& m = shared_[i];
-            const auto reason = m->load == 0 ? unfit_reason(*m, shared_connection_answers{{m->conn}}, state_, b.now) : std::nullopt;
-            if (!reason) {
-                ++i;
-                continue;
-            }
-            auto member = std::move(m);
-            shared_.erase(shared_.begin() + static_cast<std::ptrdiff_t>(i));
-            --in_use_;
-            retire(std::move(member), *reason, b);
-        }
-        // Quiet ones go to connections' waiters (their last request ended
-        // before the answers of abandoned ones were read).
-        for (std::size_t i = shared_.size(); i-- > 0 && !waiters_.empty();)
-            if (shared_[i]->load == 0) give_up_shared(*shared_[i], b);
-    }
-
-    // Connections are waited for while all are shared (queries from
-    // another executor, an acquire()): the least loaded shared one takes no
-    // new requests, and goes to them when its last one ends. One at a time.
-    void drain_one_shared() {
-        pool_member* least = nullptr;
-        for (auto& m : shared_) {
-            if (m->draining) return;
-            if (!least || m->load < least->load) least = m.get();
-        }
-        if (least) least->draining = true;
-    }
-
-    // A quiet shared member leaves shared use, to the first waiter or idle.
-    void give_up_shared(pool_member& m, batch& b) {
-        if (!pool_access::shared_use_over(m.conn)) return;
-        auto it = std::find_if(shared_.begin(), shared_.end(), [&](const member_ptr& p) { return p.get() == &m; });
-        if (it == shared_.end()) return;
-        auto member = std::move(*it);
-        shared_.erase(it);
-        member->shared = false;
-        member->draining = false;
-        member->home = {};
-        pool_access::end_shared_use(member->conn);
-        --in_use_;
-        return_member(std::move(member), b);
-    }
-
-    // Room for one more connection to share, and nobody else waiting for one.
-    bool wants_more_shared(batch&) const noexcept {
-        return waiters_.empty() && connect_room(counts(), options_) > 0;
-    }
-
-    // An idle connection, counted in use, unless acquires are already waiting (first come, first served).
-    member_ptr take_ready(batch& b) {
-        notice_fork(b);
-        switch (checkout(state_, !waiters_.empty())) {
-            case checkout_path::refused: throw error(errc::pool_closed, "acquire() on a pool that is closed");
-            case checkout_path::queue: return nullptr;
-            case checkout_path::idle: break;
-        }
-        auto m = take_idle(b);
-        if (m) {
-            ++in_use_;
-            ++stats_.acquires;
-        }
-        return m;
-    }
+    // Shared members' upkeep (sharing.hpp).
+    void serve_waiting_leases(pool_member& m);
+    pool_member* least_loaded_shared(const asio::any_io_executor& ex);
+    void retire_unfit_shared(batch& b);
+    void drain_one_shared();
+    void give_up_shared(pool_member& m, batch& b);
 
     // Acquires not yet served; a walk of the queue.
     std::size_t waiting() const noexcept {
@@ -595,38 +247,6 @@ private:
     // With the waiters counted only when asked: that walks their queue (see start_connects).
     pool_counts counts(std::size_t waiting_acquires = 0) const noexcept {
         return {idle_.size(), in_use_, connecting_, resetting_, waiting_acquires};
-    }
-
-    // The most recently used idle connection that may go out (checkout_idle);
-    // retires the rest it meets.
-    member_ptr take_idle(batch& b) {
-        while (!idle_.empty()) {
-            auto m = std::move(idle_.back());
-            idle_.pop_back();
-            if (auto reason = checkout_idle(*m, connection_answers{m->conn}, state_, b.now)) {
-                retire(std::move(m), *reason, b);
-                continue;
-            }
-            return m;
-        }
-        return nullptr;
-    }
-
-    // To the first waiter, else idle; known alive now (back from a user, a
-    // connect or a check). `used`: from a user, so the idle timeout restarts.
-    void return_member(member_ptr m, batch& b, bool used = true) {
-        m->last_checked = b.now;
-        if (used) m->last_used = m->last_checked;
-        while (!waiters_.empty()) {
-            auto w = waiters_.pop_front();
-            if (w->finished) continue;
-            w->finished = true;
-            w->member = std::move(m);
-            ++in_use_;
-            pool_waiter::wake(w);
-            return;
-        }
-        idle_.push_back(std::move(m));
     }
 
     void retire(member_ptr m, close_reason reason, batch& b) {

@@ -23,18 +23,16 @@
 #include "member_decisions.hpp"
 #include "member_ptr.hpp"
 #include "mutex.hpp"
+#include "sharing_decisions.hpp"
 #include "state.hpp"
 
 namespace pgcoro::detail {
 
 // The state the pool's decisions read (member_decisions.hpp), and the connection.
-struct pool_member : member_state {
+// Lent to pool.query()/execute() (pool_core::lease), it is shared by the
+// requests of coroutines on `home` (sharing_state).
+struct pool_member : member_state, sharing_state {
     connection conn;
-    // Lent to pool.query()/execute() (pool_core::lease): shared by the
-    // requests of coroutines on `home`, `load` of them under way.
-    bool shared = false;
-    bool draining = false;  // takes no new requests: others wait for a connection
-    std::size_t load = 0;
     asio::any_io_executor home;
 };
 
@@ -47,8 +45,7 @@ struct pool_member : member_state {
 // cancelling one per wait cost more than the rest of a checkout. Kept for
 // reuse (spare_waiters), so waiting allocates nothing.
 struct pool_waiter {
-    explicit pool_waiter(asio::any_io_executor ex) : executor(std::move(ex)) {}
-    asio::any_io_executor executor;   // the acquiring coroutine's
+    asio::any_io_executor executor;   // a lease's (wants_share), for a shared member of the same
     basic_request_wait<pool_mutex, true> wake_up;
     member_ptr member;                // handed over by the pool
     pool_clock::time_point queued;    // for the acquire wait statistics
@@ -121,9 +118,9 @@ private:
 // Waiters done with, for the next acquire that has to wait.
 class spare_waiters {
 public:
-    std::shared_ptr<pool_waiter> take(const asio::any_io_executor& ex) {
-        // One still in the queue (served, not yet trimmed off it), or made for another executor, stays.
-        if (!spares_.empty() && spares_.back().use_count() == 1 && spares_.back()->executor == ex) {
+    std::shared_ptr<pool_waiter> take() {
+        // One still in the queue (served, not yet trimmed off it) stays.
+        if (!spares_.empty() && spares_.back().use_count() == 1) {
             auto w = std::move(spares_.back());
             spares_.pop_back();
             w->member.reset();
@@ -133,7 +130,7 @@ public:
             w->shared = nullptr;
             return w;
         }
-        return std::make_shared<pool_waiter>(ex);
+        return std::make_shared<pool_waiter>();
     }
     void give_back(std::shared_ptr<pool_waiter> w) {
         if (spares_.size() < limit) spares_.push_back(std::move(w));

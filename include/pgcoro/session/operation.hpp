@@ -67,28 +67,49 @@ private:
 // The end of an exchange its owner stopped where it waits on us, nothing in
 // flight: a suspended portal's Close and Sync bring CloseComplete and
 // ReadyForQuery; COPY FROM STDIN's CopyFail brings its ErrorResponse and
-// ReadyForQuery. Anything else is a protocol violation.
+// ReadyForQuery. A stream that read ahead has one Execute in flight: its
+// rows and their end (PortalSuspended, CommandComplete or an error) come
+// first, unread. Anything else is a protocol violation.
 class exchange_end : public keeps_first_error {
 public:
-    explicit exchange_end(open_exchange ending) noexcept : ending_(ending) {}
+    explicit exchange_end(open_exchange ending) noexcept
+        : ending_(ending), execute_answered_(ending != open_exchange::reading_ahead) {}
 
     next_step on_message(session&, const protocol::backend_message& m) {
         using enum protocol::message_type;
         switch (m.type) {
+        case data_row:
+            return execute_answered_ ? next_step::unexpected : next_step::read;
+        case portal_suspended:
+        case command_complete:
+            if (execute_answered_) return next_step::unexpected;
+            execute_answered_ = true;
+            return next_step::read;
         case close_complete:
-            if (ending_ != open_exchange::suspended_portal || closed_) return next_step::unexpected;
+            if (!ends_portal() || !execute_answered_ || closed_ || errors.failure) return next_step::unexpected;
             closed_ = true;
             return next_step::read;
         case ready_for_query:
-            return (ending_ == open_exchange::suspended_portal ? closed_ : errors.failure != nullptr) ? next_step::done
-                                                                                                      : next_step::unexpected;
+            return (ends_portal() && closed_) || errors.failure != nullptr ? next_step::done : next_step::unexpected;
         default: return next_step::unexpected;
         }
+    }
+    // An error answers the Execute in flight, and the server then skips to
+    // the Sync: no CloseComplete follows.
+    next_step on_error(session& s, diagnostics&& d) {
+        if (errors.failure) return next_step::unexpected;
+        execute_answered_ = true;
+        return keeps_first_error::on_error(s, std::move(d));
     }
     const char* during() const noexcept { return "while ending a stream or COPY"; }
 
 private:
+    bool ends_portal() const noexcept {
+        return ending_ == open_exchange::suspended_portal || ending_ == open_exchange::reading_ahead;
+    }
+
     open_exchange ending_;
+    bool execute_answered_;
     bool closed_ = false;
 };
 
@@ -109,6 +130,7 @@ inline asio::awaitable<void> end_exchange_and_drain(session& s, std::optional<di
     switch (s.exchange()) {
     case open_exchange::copy_in: protocol::encode_copy_fail(s.out(), copy_fail_reason); break;
     case open_exchange::suspended_portal:
+    case open_exchange::reading_ahead:
         protocol::encode_close(s.out(), protocol::object_kind::portal, "");
         protocol::encode_sync(s.out());
         s.expect_ready();

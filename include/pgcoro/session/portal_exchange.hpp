@@ -1,5 +1,6 @@
 // One chunk of a row_stream: Execute of the unnamed portal for up to N rows
-// (after its Bind, for the first chunk), then the rows and PortalSuspended,
+// (after its Bind, for the first chunk; or sent ahead, when the last chunk
+// ended: read_ahead()), then the rows and PortalSuspended,
 // which keeps the portal for the next chunk, or the end of the rows (or an
 // error), which ends the exchange with a Sync and its ReadyForQuery. An
 // unnamed statement's first chunk also answers its Parse and the portal's
@@ -29,8 +30,12 @@ public:
     }
 
     // Execute and Flush: no Sync, so the portal outlives the chunk.
-    void start(session& s, std::int32_t max_rows) {
+    // `sent`: read_ahead() sent them when the last chunk ended.
+    void start(session& s, std::int32_t max_rows, bool sent = false) {
         max_rows_ = static_cast<std::uint64_t>(max_rows);
+        if (!sent) read_ahead(s, max_rows);
+    }
+    static void read_ahead(session& s, std::int32_t max_rows) {
         protocol::encode_execute(s.out(), "", max_rows);
         protocol::encode_flush(s.out());
     }

@@ -20,6 +20,7 @@ namespace pgcoro::detail {
 enum class open_exchange {
     none,
     suspended_portal,  // Execute with a row limit sent, Sync still owed
+    reading_ahead,     // a suspended portal's next Execute sent, its answer unread
     copy_in,           // COPY FROM STDIN: CopyDone or CopyFail owed
     copy_out,          // COPY TO STDOUT: data still arriving
 };

@@ -1,0 +1,295 @@
+// How a connection is checked out and comes back: acquire() takes an idle
+// one or queues for the next to come back (or to connect), with
+// acquire_timeout watched by one timer for all waiters. Members of
+// pool_core (core.hpp), defined here to keep each file to one job.
+#pragma once
+
+#include "core.hpp"
+
+namespace pgcoro::detail {
+
+// Returns Handle(this, member): pool::acquire() returns this coroutine,
+// one frame a checkout. An idle connection that needs no check is the
+// whole of a busy pool's checkout: one lock and no reference count
+// touched (the pool is alive while it is called; a lent connection keeps
+// the core, see shut_down). One that waits takes the lock three times:
+// to queue (in the same step that found nothing idle), to keep its
+// handler (basic_request_wait), and to collect what it was handed.
+template <class Handle>
+asio::awaitable<Handle> pool_core::acquire(bool for_sharing) {
+    // Each tracer_ test is the whole cost of tracing when none is set.
+    acquire_trace trace;
+    if (tracer_) [[unlikely]] trace.start(*tracer_);
+    // A lease waits for a shared connection of its own executor too.
+    asio::any_io_executor ex;
+    if (for_sharing) ex = co_await asio::this_coro::executor;
+    member_ptr m;
+    std::shared_ptr<pool_waiter> w;
+    pool_clock::time_point started;
+    try {
+        with_lock([&](batch& b) {
+            started = b.now;
+            if (!(m = take_ready(b))) w = enqueue(for_sharing, ex, started, b);
+        });
+    } catch (...) {
+        if (tracer_) [[unlikely]] trace.failed(*tracer_, std::current_exception());
+        throw;
+    }
+    if (m && !needs_check(*m, started, options_.health_check_after)) [[likely]] {
+        if (tracer_) [[unlikely]] trace.handed_out(*tracer_, m->conn, m->generation);
+        co_return Handle(this, std::move(m));
+    }
+    const auto self = shared_from_this();  // the pool may go while this waits
+    try {
+        for (;;) {
+            auto taken = started;
+            if (!m && !w) {
+                // Again, after a failed check or a member unfit by the time it came.
+                with_lock([&](batch& b) {
+                    taken = b.now;
+                    if (!(m = take_ready(b))) w = enqueue(for_sharing, ex, started, b);
+                });
+            }
+            if (w) {
+                try {
+                    co_await w->wake_up.wait();
+                } catch (...) {
+                    // Cancelled before it could wait: it leaves, and
+                    // gives back what it was handed meanwhile.
+                    give_up_waiting(w);
+                    throw error(errc::cancelled, "acquire() cancelled while waiting for a connection");
+                }
+                pool_member* shared = nullptr;
+                std::shared_ptr<pool_core> last;
+                with_lock([&](batch& b) {
+                    taken = b.now;
+                    collect(w, m, shared, last, b);
+                });
+                if constexpr (std::is_constructible_v<Handle, pool_core*, pool_member*>) {
+                    if (shared) co_return Handle(this, shared);
+                }
+                if (!m) continue;  // unfit by the time it came: closed, and this waits again
+            }
+            if (!needs_check(*m, taken, options_.health_check_after)) {
+                if (tracer_) [[unlikely]] trace.handed_out(*tracer_, m->conn, m->generation);
+                co_return Handle(this, std::move(m));
+            }
+            // Idle for a while, or the server sent something meanwhile: an
+            // empty query proves it (and reads what came) before the caller sees it.
+            const auto failure = co_await check_alive(*m, options_.health_check_timeout);
+            if (!failure) {
+                if (still_fit_after_wait(m)) {
+                    if (tracer_) [[unlikely]] trace.handed_out(*tracer_, m->conn, m->generation);
+                    co_return Handle(this, std::move(m));
+                }
+                continue;
+            }
+            // The caller's cancellation is theirs to see; a failed check only replaces the connection.
+            std::exception_ptr cancelled;
+            auto state = co_await asio::this_coro::cancellation_state;
+            if (state.cancelled() != asio::cancellation_type::none) cancelled = failure;
+            std::shared_ptr<pool_core> last;  // as in release(): the pool may have gone during the check
+            with_lock([&](batch& b) {
+                if (--in_use_ == 0) last = std::move(lent_out_);
+                if (auto reason = after_failed_check(bool(cancelled), *m, connection_answers{m->conn}, state_, b.now))
+                    retire(std::move(m), *reason, b);
+                else
+                    return_member(std::move(m), b);
+                start_connects(b);
+            });
+            if (cancelled) std::rethrow_exception(cancelled);
+        }
+    } catch (...) {
+        // Inside self's scope: the pool is still alive here.
+        if (tracer_) [[unlikely]] trace.failed(*tracer_, std::current_exception());
+        throw;
+    }
+}
+
+// Nothing idle for this acquire: it queues, first come first served, and
+// a connect starts if there is room for one.
+inline std::shared_ptr<pool_waiter> pool_core::enqueue(bool for_sharing, const asio::any_io_executor& ex,
+                                                       pool_clock::time_point started, batch& b) {
+    auto w = spare_waiters_.take();
+    w->wants_share = for_sharing;
+    if (for_sharing) w->executor = ex;
+    w->queued = pool_clock::now();
+    w->arm(mutex_, started + options_.acquire_timeout);
+    waiters_.push_back(w);
+    watch_deadlines();
+    start_connects(b);
+    return w;
+}
+
+// A waiter woke: it takes what it was handed (the member counted in use,
+// a shared one with its load raised), or throws why it has nothing. A
+// member unfit by now closes here (retire_if_late), and m stays empty. The
+// waiter goes back to the spares.
+inline void pool_core::collect(std::shared_ptr<pool_waiter>& w, member_ptr& m, pool_member*& shared,
+                               std::shared_ptr<pool_core>& last, batch& b) {
+    m = std::move(w->member);
+    shared = std::exchange(w->shared, nullptr);
+    const auto failure = w->failure;
+    const bool cancelled = w->cancelled;
+    if (!m && !shared && !failure) waiters_.erase(w);  // timed out or cancelled
+    const auto wait = pool_clock::now() - w->queued;
+    spare_waiters_.give_back(std::move(w));
+    if (failure) std::rethrow_exception(failure);
+    if (!m && !shared) {
+        if (cancelled) throw error(errc::cancelled, "acquire() cancelled while waiting for a connection");
+        ++stats_.acquire_timeouts;
+        throw error(errc::timeout, timeout_message());
+    }
+    ++stats_.acquires;
+    stats_.acquire_wait_total += wait;
+    stats_.acquire_wait_max = std::max<std::chrono::nanoseconds>(stats_.acquire_wait_max, wait);
+    if (m) retire_if_late(m, last, b);
+}
+
+// Whether the member an acquire holds after its health check may still
+// go out; if not it is closed, and m left empty.
+inline bool pool_core::still_fit_after_wait(member_ptr& m) {
+    std::shared_ptr<pool_core> last;  // as in release(): the pool may have gone meanwhile
+    with_lock([&](batch& b) { retire_if_late(m, last, b); });
+    return m != nullptr;
+}
+
+// A member that a bump or a fork made unfit since an acquire took it
+// (at_late_checkout) closes, and m is left empty. `last`: the core, when
+// the pool is gone and this was the last member out.
+inline void pool_core::retire_if_late(member_ptr& m, std::shared_ptr<pool_core>& last, batch& b) {
+    notice_fork(b);
+    const auto reason = at_late_checkout(*m, state_);
+    if (!reason) return;
+    if (--in_use_ == 0) last = std::move(lent_out_);
+    retire(std::move(m), *reason, b);
+    start_connects(b);
+}
+
+// A checked-out connection comes back (pooled_connection's destructor).
+inline void pool_core::release(member_ptr m) noexcept {
+    std::shared_ptr<pool_core> last;  // set when the pool is gone and this was the last one out
+    try {
+        with_lock([&](batch& b) {
+            if (--in_use_ == 0) last = std::move(lent_out_);
+            notice_fork(b);
+            const auto verdict = after_return(*m, connection_answers{m->conn}, state_, b.now, options_.reset);
+            switch (verdict.action) {
+                case return_action::keep: return_member(std::move(m), b); break;
+                case return_action::reset:
+                    ++resetting_;
+                    spawn(reset(shared_from_this(), std::move(m), reset_kind::returned));
+                    break;
+                case return_action::retire:
+                    retire(std::move(m), verdict.reason, b);
+                    start_connects(b);  // the one branch that frees a slot
+                    break;
+            }
+        });
+    } catch (...) {
+        // Only allocation can fail here; the connection is dropped with its member.
+    }
+}
+
+// Acquires that wait past acquire_timeout fail. One timer on the strand
+// serves all of them, set for the earliest deadline: waiters queue in
+// the order of their deadlines, except one queued again after a failed
+// health check, whose timeout may come as late as that check took.
+inline void pool_core::watch_deadlines() {
+    if (watching_deadlines_) return;
+    watching_deadlines_ = true;
+    spawn(expire_waiters(weak_from_this()));
+}
+
+// Wakes the waiters whose deadline passed; sets the timer for the next
+// one and returns true, or false when none is left to watch.
+inline bool pool_core::time_out_waiters() {
+    const auto now = pool_clock::now();
+    std::optional<pool_clock::time_point> next;
+    for (auto& w : waiters_) {
+        if (w->finished) continue;
+        if (w->deadline <= now) {
+            w->finished = true;  // nothing handed over: the acquire times out
+            pool_waiter::wake(w);
+        } else if (!next || w->deadline < *next) {
+            next = w->deadline;
+        }
+    }
+    if (!next) {
+        watching_deadlines_ = false;
+        return false;
+    }
+    deadline_timer_.expires_at(*next);
+    return true;
+}
+
+// An acquire cancelled before its wait began leaves the queue, and what
+// the pool handed it meanwhile goes back.
+inline void pool_core::give_up_waiting(std::shared_ptr<pool_waiter>& w) noexcept {
+    member_ptr handed;
+    pool_member* lent = nullptr;
+    try {
+        with_lock([&](batch&) {
+            if (!w->finished) {
+                w->finished = true;
+                waiters_.erase(w);
+            }
+            handed = std::move(w->member);
+            lent = std::exchange(w->shared, nullptr);
+            spare_waiters_.give_back(std::move(w));
+        });
+    } catch (...) {
+    }
+    if (handed) release(std::move(handed));
+    if (lent) end_lease(lent);
+}
+
+// An idle connection, counted in use, unless acquires are already waiting (first come, first served).
+inline member_ptr pool_core::take_ready(batch& b) {
+    notice_fork(b);
+    switch (checkout(state_, !waiters_.empty())) {
+        case checkout_path::refused: throw error(errc::pool_closed, "acquire() on a pool that is closed");
+        case checkout_path::queue: return nullptr;
+        case checkout_path::idle: break;
+    }
+    auto m = take_idle(b);
+    if (m) {
+        ++in_use_;
+        ++stats_.acquires;
+    }
+    return m;
+}
+
+// The most recently used idle connection that may go out (checkout_idle);
+// retires the rest it meets.
+inline member_ptr pool_core::take_idle(batch& b) {
+    while (!idle_.empty()) {
+        auto m = std::move(idle_.back());
+        idle_.pop_back();
+        if (auto reason = checkout_idle(*m, connection_answers{m->conn}, state_, b.now)) {
+            retire(std::move(m), *reason, b);
+            continue;
+        }
+        return m;
+    }
+    return nullptr;
+}
+
+// To the first waiter, else idle; known alive now (back from a user, a
+// connect or a check). `used`: from a user, so the idle timeout restarts.
+inline void pool_core::return_member(member_ptr m, batch& b, bool used) {
+    m->last_checked = b.now;
+    if (used) m->last_used = m->last_checked;
+    while (!waiters_.empty()) {
+        auto w = waiters_.pop_front();
+        if (w->finished) continue;
+        w->finished = true;
+        w->member = std::move(m);
+        ++in_use_;
+        pool_waiter::wake(w);
+        return;
+    }
+    idle_.push_back(std::move(m));
+}
+
+}  // namespace pgcoro::detail
