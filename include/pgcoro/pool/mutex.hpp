@@ -62,7 +62,7 @@ private:
 #endif
     }
 
-    std::atomic<int> state_{0};
+    alignas(64) std::atomic<int> state_{0};
 };
 
 }  // namespace pgcoro::detail
