@@ -21,15 +21,15 @@ asio::awaitable<Handle> pool_core::acquire(bool for_sharing) {
     acquire_trace trace;
     if (tracer_) [[unlikely]] trace.start(*tracer_);
     // A lease waits for a shared connection of its own executor too.
-    asio::any_io_executor ex;
-    if (for_sharing) ex = co_await asio::this_coro::executor;
+    std::optional<asio::any_io_executor> ex;
+    if (for_sharing) ex.emplace(co_await asio::this_coro::executor);
     member_ptr m;
     std::shared_ptr<pool_waiter> w;
     pool_clock::time_point started;
     try {
         with_lock([&](batch& b) {
             started = b.now;
-            if (!(m = take_ready(b))) w = enqueue(for_sharing, ex, started, b);
+            if (!(m = take_ready(b))) w = enqueue(ex, started, b);
         });
     } catch (...) {
         if (tracer_) [[unlikely]] trace.failed(*tracer_, std::current_exception());
@@ -47,7 +47,7 @@ asio::awaitable<Handle> pool_core::acquire(bool for_sharing) {
                 // Again, after a failed check or a member unfit by the time it came.
                 with_lock([&](batch& b) {
                     taken = b.now;
-                    if (!(m = take_ready(b))) w = enqueue(for_sharing, ex, started, b);
+                    if (!(m = take_ready(b))) w = enqueue(ex, started, b);
                 });
             }
             if (w) {
@@ -107,12 +107,13 @@ asio::awaitable<Handle> pool_core::acquire(bool for_sharing) {
 }
 
 // Nothing idle for this acquire: it queues, first come first served, and
-// a connect starts if there is room for one.
-inline std::shared_ptr<pool_waiter> pool_core::enqueue(bool for_sharing, const asio::any_io_executor& ex,
+// a connect starts if there is room for one. A lease's executor: it takes
+// a shared connection of that executor too.
+inline std::shared_ptr<pool_waiter> pool_core::enqueue(const std::optional<asio::any_io_executor>& lease_executor,
                                                        pool_clock::time_point started, batch& b) {
     auto w = spare_waiters_.take();
-    w->wants_share = for_sharing;
-    if (for_sharing) w->executor = ex;
+    w->wants_share = lease_executor.has_value();
+    if (lease_executor) w->executor = *lease_executor;
     w->queued = pool_clock::now();
     w->arm(mutex_, started + options_.acquire_timeout);
     waiters_.push_back(w);

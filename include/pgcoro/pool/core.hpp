@@ -217,8 +217,8 @@ private:
     };
 
     // The steps of a checkout (checkout.hpp).
-    std::shared_ptr<pool_waiter> enqueue(bool for_sharing, const asio::any_io_executor& ex, pool_clock::time_point started,
-                                         batch& b);
+    std::shared_ptr<pool_waiter> enqueue(const std::optional<asio::any_io_executor>& lease_executor,
+                                         pool_clock::time_point started, batch& b);
     void collect(std::shared_ptr<pool_waiter>& w, member_ptr& m, pool_member*& shared, std::shared_ptr<pool_core>& last,
                  batch& b);
     bool still_fit_after_wait(member_ptr& m);

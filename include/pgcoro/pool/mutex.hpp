@@ -23,19 +23,7 @@ public:
         int seen = 0;
         if (state_.compare_exchange_strong(seen, 1, std::memory_order_acquire, std::memory_order_relaxed)) [[likely]]
             return;
-        // Until it is free, or others already sleep (then this joins them).
-        for (int spins = 0; spins < spin_limit && seen != 2; ++spins) {
-            cpu_relax();
-            seen = state_.load(std::memory_order_relaxed);
-            if (seen == 0 && state_.compare_exchange_weak(seen, 1, std::memory_order_acquire, std::memory_order_relaxed))
-                return;
-        }
-        // Announce a sleeper before sleeping, so the holder's unlock wakes us.
-        if (seen != 2) seen = state_.exchange(2, std::memory_order_acquire);
-        while (seen != 0) {
-            state_.wait(2, std::memory_order_relaxed);
-            seen = state_.exchange(2, std::memory_order_acquire);
-        }
+        wait_for_it(seen);
     }
 
     bool try_lock() noexcept {
@@ -50,6 +38,23 @@ public:
 
 private:
     static constexpr int spin_limit = 100;
+
+    // Out of line, so that lock() stays one inlined compare-exchange.
+    [[gnu::noinline]] void wait_for_it(int seen) noexcept {
+        // Until it is free, or others already sleep (then this joins them).
+        for (int spins = 0; spins < spin_limit && seen != 2; ++spins) {
+            cpu_relax();
+            seen = state_.load(std::memory_order_relaxed);
+            if (seen == 0 && state_.compare_exchange_weak(seen, 1, std::memory_order_acquire, std::memory_order_relaxed))
+                return;
+        }
+        // Announce a sleeper before sleeping, so the holder's unlock wakes us.
+        if (seen != 2) seen = state_.exchange(2, std::memory_order_acquire);
+        while (seen != 0) {
+            state_.wait(2, std::memory_order_relaxed);
+            seen = state_.exchange(2, std::memory_order_acquire);
+        }
+    }
 
     // Tells the core a spin is under way (x86 PAUSE, Arm YIELD): the other
     // hyper-thread runs meanwhile, and leaving the loop costs no mispredicted
