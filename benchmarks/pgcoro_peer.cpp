@@ -196,9 +196,12 @@ std::int64_t digits_sum(std::int64_t n) {
     return total;
 }
 
-// One query of N rows, every field decoded to a native value, handed out
-// as they arrive (a stream, as pgx's rows.Next() does), or with
-// PGCORO_PEER_ROWS=query all at once in one result (as libpq's PGresult).
+// One query of N rows, every field decoded to a native value: all at once
+// in one result (as libpq's PGresult), or with PGCORO_PEER_ROWS=stream in
+// chunks of 1,000 as they arrive (as pgx's rows.Next() hands them out).
+// The whole result was the faster of the two: 1.78-2.02 M rows/s against
+// the stream's 1.43-1.62 M, pinned, in four interleaved runs of 3 M rows;
+// a stream's server still pauses at the end of each chunk.
 struct many_rows : workload {
     std::optional<pgcoro::connection> conn;
     asio::awaitable<void> set_up() override { conn.emplace(co_await pgcoro::connection::connect(settings())); }
@@ -224,13 +227,13 @@ struct many_rows : workload {
     asio::awaitable<void> run(long n) override {
         tally t;
         const char* mode = std::getenv("PGCORO_PEER_ROWS");
-        if (mode && std::string_view(mode) == "query") {
-            const auto r = co_await conn->query(rows_sql, static_cast<std::int32_t>(n));
-            for (auto x : r) t.add(x);
-        } else {
+        if (mode && std::string_view(mode) == "stream") {
             auto rows = co_await conn->stream(rows_sql, static_cast<std::int32_t>(n));
             while (co_await rows.next_chunk())
                 for (auto x : rows.chunk()) t.add(x);
+        } else {
+            const auto r = co_await conn->query(rows_sql, static_cast<std::int32_t>(n));
+            for (auto x : r) t.add(x);
         }
         check(t.count == n, "wrong row count");
         check(t.sum_i == static_cast<std::int64_t>(n) * (n + 1) / 2 && t.sum_f == static_cast<double>(t.sum_i) &&
