@@ -376,3 +376,59 @@ TEST_CASE("pool: a connection still out when the pool is destroyed keeps working
         co_await root.close();
     }());
 }
+
+TEST_CASE("pool: a returned connection parks for its thread's next acquire; a waiter, a bump and close still get it") {
+    run([]() -> asio::awaitable<void> {
+        pgcoro::pool pool(co_await asio::this_coro::executor, scram_config(), {.max_size = 1});
+        std::int32_t pid = 0;
+        {
+            auto first = co_await pool.acquire();
+            pid = co_await backend_pid(first);
+        }
+        // Parked in this thread's slot: idle to the user, and the next acquire here takes it.
+        CHECK(pool.stats().idle == 1);
+        CHECK(pool.stats().in_use == 0);
+        {
+            auto again = co_await pool.acquire();
+            CHECK(co_await backend_pid(again) == pid);
+            CHECK(pool.stats().in_use == 1);
+            CHECK(pool.stats().idle == 0);
+        }
+        CHECK(pool.stats().acquires == 2u);
+
+        // Returned while another acquire waits: it goes to that one, not to the slot.
+        bool served = false;
+        {
+            auto held = co_await pool.acquire();
+            co_await run_concurrently(2, [&](int i) -> asio::awaitable<void> {
+                if (i == 0) {
+                    auto conn = co_await pool.acquire();
+                    served = co_await backend_pid(conn) == pid;
+                    co_return;
+                }
+                co_await sleep_for(50ms);
+                CHECK(pool.stats().waiting == 1);
+                held.release();
+            });
+        }
+        CHECK(served);
+        CHECK(pool.stats().waiting == 0);
+
+        // A bump closes a parked connection at once, as it closes idle ones.
+        REQUIRE(pool.stats().idle == 1);
+        const auto old_generation = pool.generation();
+        pool.bump();
+        CHECK(pool.stats().closed(pgcoro::close_reason::generation) == 1u);
+        co_await pool.retired(old_generation + 1);
+        {
+            auto fresh = co_await pool.acquire();
+            CHECK(fresh.generation() == old_generation + 1);
+            CHECK(co_await backend_pid(fresh) != pid);
+        }
+        // close() takes the parked one back too, and ends it.
+        REQUIRE(pool.stats().idle == 1);
+        co_await pool.close(5s);
+        CHECK(pool.stats().size == 0);
+        CHECK(pool.stats().closed(pgcoro::close_reason::pool_closed) == 1u);
+    }());
+}

@@ -1044,3 +1044,32 @@ TEST_CASE("exchange: close() sends Terminate and never throws or hangs, whatever
     SECTION("the server resets the connection first") { CHECK(test::run(close_verdict({reset()})) == ""); }
     SECTION("the server hangs up after Terminate") { CHECK(test::run(close_verdict({expect(fe::terminate()), hang_up()})) == ""); }
 }
+
+TEST_CASE("the statement cache finds each statement, the one used last or another") {
+    using pgcoro::detail::statement_description;
+    pgcoro::detail::statement_cache cache(4);
+    const auto named = [](std::string name) {
+        auto d = std::make_shared<statement_description>();
+        d->name = std::move(name);
+        return pgcoro::detail::statement_ptr(std::move(d));
+    };
+    const std::vector<std::uint32_t> int4{pgcoro::oids::int4}, int8{pgcoro::oids::int8}, none{};
+    cache.insert("SELECT $1", int4, named("a"));
+    cache.insert("SELECT $1", int8, named("b"));  // the same text, other types
+    cache.insert("SELECT $2", int4, named("c"));  // as long, another text
+    cache.insert("", none, named("e"));           // the empty query
+    for (int round = 0; round < 2; ++round) {
+        CHECK(cache.find("SELECT $1", int4)->name == "a");
+        CHECK(cache.find("SELECT $1", int4)->name == "a");  // now the one used last
+        CHECK(cache.find("SELECT $1", int8)->name == "b");
+        CHECK(cache.find("SELECT $2", int4)->name == "c");
+        CHECK(cache.find("", none)->name == "e");
+        CHECK(cache.find("SELECT $1", none) == nullptr);
+        CHECK(cache.find("SELECT $3", int4) == nullptr);
+        CHECK(cache.find("SELECT $1 ", int4) == nullptr);
+    }
+    cache.erase("SELECT $1", int8);
+    CHECK(cache.find("SELECT $1", int8) == nullptr);
+    CHECK(cache.find("SELECT $1", int4)->name == "a");
+    CHECK(cache.pending_close() == std::vector<std::string>{"b"});
+}

@@ -1,11 +1,14 @@
 // The pool's decisions without a server: what happens to a returned, idle,
 // expired, old-generation, forked or broken connection, when connects start,
 // the back-off and the lifetime jitter (pool/member_decisions.hpp,
-// pool/connect_decisions.hpp, pool/backoff.hpp), and which shared
-// connection a pool.query() goes to (pool/sharing_decisions.hpp).
+// pool/connect_decisions.hpp, pool/backoff.hpp), which shared connection a
+// pool.query() goes to (pool/sharing_decisions.hpp), and when a returned
+// connection parks in its thread's slot (pool/parking.hpp).
 #include <pgcoro/pool/backoff.hpp>
 #include <pgcoro/pool/connect_decisions.hpp>
+#include <pgcoro/pool/member.hpp>
 #include <pgcoro/pool/member_decisions.hpp>
+#include <pgcoro/pool/parking.hpp>
 #include <pgcoro/pool/sharing_decisions.hpp>
 
 #include <catch2/catch.hpp>
@@ -708,4 +711,98 @@ TEST_CASE("one shared member at a time drains for those waiting: the least loade
     CHECK(index_of(members, d::member_to_drain(members)) == 1);
     members.clear();
     CHECK(d::member_to_drain(members) == nullptr);
+}
+
+TEST_CASE("a returned member parks in its thread's slot exactly when the lock would keep it as it is", "[pool][unit]") {
+    const auto m = member();
+    CHECK(d::may_park(m, healthy, 1, 0, t0, reset_policy::rollback));
+    CHECK_FALSE(d::may_park(m, healthy, 2, 0, t0, reset_policy::rollback));  // a bump since it went out
+    CHECK_FALSE(d::may_park(m, healthy, 0, 0, t0, reset_policy::rollback));  // the pool closed
+    CHECK_FALSE(d::may_park(m, healthy, 1, 1, t0, reset_policy::rollback));  // returned in a fork child
+    const d::session_facts unfinished{.work_left = true}, moved{.server_fits = false};
+    for (const auto& facts : {healthy, broken, unfinished, moved})
+        for (auto policy : {reset_policy::rollback, reset_policy::discard_all})
+            for (auto now : {t0, m.expires - 1ns, m.expires}) {
+                const bool kept = d::after_return(m, facts, pool, now, policy).action == d::return_action::keep;
+                CHECK(d::may_park(m, facts, 1, 0, now, policy) == kept);
+            }
+}
+
+TEST_CASE("a parked member leaves its slot without the lock only when the locked path would hand it out unseen",
+          "[pool][unit]") {
+    const auto after = std::chrono::milliseconds(30'000);
+    auto m = member();  // returned (checked) at t0
+    CHECK(d::leaves_parking(m, healthy, 1, 0, t0 + 999us, after));
+    CHECK_FALSE(d::leaves_parking(m, healthy, 1, 0, t0 + 1ms, after));  // the locked path would peek first
+    CHECK_FALSE(d::leaves_parking(m, healthy, 2, 0, t0, after));
+    CHECK_FALSE(d::leaves_parking(m, healthy, 0, 0, t0, after));
+    CHECK_FALSE(d::leaves_parking(m, healthy, 1, 1, t0, after));
+    CHECK_FALSE(d::leaves_parking(m, broken, 1, 0, t0, after));
+    CHECK_FALSE(d::leaves_parking(m, d::session_facts{.server_fits = false}, 1, 0, t0, after));
+    CHECK_FALSE(d::leaves_parking(d::fresh_member(1, 0, t0, 500us), healthy, 1, 0, t0 + 600us, after));
+    CHECK_FALSE(d::leaves_parking(m, healthy, 1, 0, t0, 0ms));  // health_check_after 0: a check every time
+    m.input_waiting = true;
+    CHECK_FALSE(d::leaves_parking(m, healthy, 1, 0, t0, after));
+    // Whenever it may leave, the locked path would hand it out with no peek and no check.
+    for (auto now : {t0, t0 + 500us, t0 + 999us}) {
+        auto idle = member();
+        counting_session s;
+        REQUIRE(d::leaves_parking(idle, s, 1, 0, now, after));
+        CHECK(d::checkout_idle(idle, s, pool, now) == std::nullopt);
+        CHECK(s.peeks == 0);
+        CHECK_FALSE(d::needs_check(idle, now, after));
+    }
+}
+
+TEST_CASE("parking: the thread's slot, what it displaces, and what a waiter or a bump takes back", "[pool][unit]") {
+    d::parking slots;
+    slots.set_generation(1);
+    d::member_ptr a(new d::pool_member()), b(new d::pool_member());
+    CHECK(slots.take() == nullptr);
+
+    auto parked = slots.park(a.release(), 1);
+    CHECK(parked.previous == nullptr);
+    CHECK(parked.taken_back == nullptr);
+    CHECK(slots.parked() == 1);
+    parked = slots.park(b.release(), 1);  // one slot a thread: the one there before goes back through the lock
+    a.reset(parked.previous);
+    CHECK(a != nullptr);
+    CHECK(parked.taken_back == nullptr);
+    b.reset(slots.take());
+    CHECK(b != nullptr);
+    CHECK(slots.take() == nullptr);
+    CHECK(slots.parked() == 0);
+
+    // What the lock drains, it gets once.
+    slots.park(b.release(), 1);
+    std::vector<d::member_ptr> drained;
+    slots.drain([&](d::member_ptr m) { drained.push_back(std::move(m)); });
+    REQUIRE(drained.size() == 1);
+    b = std::move(drained.front());
+    CHECK(slots.parked() == 0);
+
+    // A waiter queued: a return that parks takes its member back to the lock.
+    slots.waiter_queued();
+    CHECK(slots.others_waiting());
+    parked = slots.park(b.release(), 1);
+    b.reset(parked.taken_back);
+    CHECK(b != nullptr);
+    CHECK(slots.parked() == 0);
+    slots.waiter_left();
+    CHECK_FALSE(slots.others_waiting());
+
+    // A bump (or close: generation 0) since the member's check.
+    slots.set_generation(2);
+    parked = slots.park(b.release(), 1);
+    b.reset(parked.taken_back);
+    CHECK(b != nullptr);
+    slots.set_generation(0);
+    parked = slots.park(a.release(), 2);
+    a.reset(parked.taken_back);
+    CHECK(a != nullptr);
+    CHECK(slots.parked() == 0);
+
+    slots.count_checkout();
+    slots.count_checkout();
+    CHECK(slots.checkouts() == 2);
 }

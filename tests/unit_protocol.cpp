@@ -401,3 +401,27 @@ TEST_CASE("random bytes never crash a decoder") {
     }
     CHECK(errors > 100000);  // most random input is malformed, and each one was reported as an error
 }
+
+TEST_CASE("a refilled result's command tag is its own fill's, never the last one's") {
+    pgcoro::result r;
+    CHECK(r.command_tag().empty());
+    r.set_command_tag("SELECT 1");
+    CHECK(r.command_tag() == "SELECT 1");
+    CHECK(r.rows_affected() == 1u);
+    r.clear();  // the text is kept for the next fill to compare with, but not shown
+    CHECK(r.command_tag().empty());
+    CHECK(!r.rows_affected());
+    r.set_command_tag("SELECT 1");
+    CHECK(r.command_tag() == "SELECT 1");
+    r.clear();
+    r.set_command_tag("SELECT 2");  // as long, another text
+    CHECK(r.command_tag() == "SELECT 2");
+    r.set_command_tag("INSERT 0 12");
+    CHECK(r.command_tag() == "INSERT 0 12");
+    CHECK(r.rows_affected() == 12u);
+    pgcoro::result copy = r;
+    CHECK(copy.command_tag() == "INSERT 0 12");
+    r.clear();
+    copy = r;
+    CHECK(copy.command_tag().empty());
+}

@@ -40,6 +40,7 @@
 #include "session/operation.hpp"
 #include "session/pipeline_run.hpp"
 #include "session/row_sinks.hpp"
+#include "session/session_end.hpp"
 #include "session/shared_requests.hpp"
 #include "session/simple_query.hpp"
 #endif
@@ -262,11 +263,6 @@ public:
     asio::awaitable<notification> wait_for_notification();
 
 private:
-    // Once the notifications kept are taken, the news that others were not.
-    void throw_if_notifications_dropped();
-
-    static void refuse_named_statement_on_shared_session(const detail::session& s);
-
     const detail::statement_ptr& statement_on_this_session(const prepared_statement& statement) const;
 
     template <class Parameters>
@@ -334,13 +330,8 @@ private:
         if (!session_) throw error(errc::connection_broken, "connection is closed");
     }
 
-    // Drops the socket without awaiting; a plain socket still gets Terminate
-    // so the server logs a clean disconnect. An operation still running in
-    // another coroutine keeps the session alive and fails with
-    // connection_broken instead of touching freed memory.
+    // Drops the session without awaiting (detail::abandon_session).
     void abandon() noexcept;
-
-    static asio::awaitable<void> close_politely(detail::session& s);
 
     // Runs one operation with the session to itself (see session/operation.hpp).
 #ifdef PGCORO_SEPARATE_COMPILATION
@@ -411,7 +402,7 @@ PGCORO_DECL asio::awaitable<connection> connection::connect(config cfg) {
 PGCORO_DECL asio::awaitable<prepared_statement> connection::prepare(std::string_view sql, std::vector<std::uint32_t> parameter_types) {
     detail::statement_ptr statement;
     co_await run_exclusive([&](detail::session& s) -> asio::awaitable<void> {
-        refuse_named_statement_on_shared_session(s);
+        detail::refuse_named_statement_on_shared_session(s);
         auto name = detail::tagged_name("pgcoro_p", s.name_tag, s.next_prepared_number());
         statement = co_await detail::describe_new_statement(s, std::move(name), sql, parameter_types);
     });
@@ -461,24 +452,7 @@ PGCORO_DECL asio::awaitable<void> connection::cancel() {
 }
 
 PGCORO_DECL asio::awaitable<void> connection::close() {
-    if (!session_) co_return;
-    auto s = std::move(session_);
-    if (!s->may_start_alone()) {
-        // Another coroutine is mid-operation: a Terminate now would
-        // interleave with its messages. Drop the socket; it fails cleanly.
-        s->mark_abandoned();
-        s->mark_broken();
-        co_return;
-    }
-    if (s->broken() || !s->stream().is_open()) co_return;
-    std::exception_ptr ignored;
-    try {
-        protocol::encode_terminate(s->out());
-        co_await detail::with_deadline(close_politely(*s), std::chrono::seconds(2), "close");
-    } catch (...) {
-        ignored = std::current_exception();  // closing anyway
-    }
-    s->stream().close();
+    if (session_) co_await detail::close_session(std::move(session_));
 }
 
 PGCORO_DECL bool connection::is_open() const noexcept { return session_ && !session_->broken() && session_->stream().is_open(); }
@@ -531,35 +505,17 @@ PGCORO_DECL std::deque<notification>& connection::notifications() { require_open
 
 PGCORO_DECL asio::awaitable<notification> connection::wait_for_notification() {
     require_open();
-    throw_if_notifications_dropped();
+    detail::throw_if_notifications_dropped(*session_);
     if (session_->notifications.empty()) {
         co_await run_exclusive([](detail::session& s) -> asio::awaitable<void> {
             detail::notification_wait wait;
             co_await detail::run_exchange(s, wait);
         });
-        throw_if_notifications_dropped();
+        detail::throw_if_notifications_dropped(*session_);
     }
     auto n = std::move(session_->notifications.front());
     session_->notifications.pop_front();
     co_return n;
-}
-
-PGCORO_DECL void connection::throw_if_notifications_dropped() {
-    if (!session_->notifications.empty() || session_->notifications_dropped == 0) return;
-    const auto dropped = std::exchange(session_->notifications_dropped, 0);
-    throw error(errc::notifications_dropped,
-                std::to_string(dropped) + " notification" + (dropped == 1 ? " was" : "s were") +
-                    " dropped: more than config::max_pending_notifications (" +
-                    std::to_string(session_->settings().max_pending_notifications) +
-                    ") waited to be taken; take them sooner or raise the limit");
-}
-
-PGCORO_DECL void connection::refuse_named_statement_on_shared_session(const detail::session& s) {
-    if (s.statements.server_session_shared())
-        throw error(errc::shared_server_session,
-                    "prepare() makes a named statement, which this connection cannot keep: it goes through a proxy "
-                    "that gives it another server session between transactions (PgBouncer's transaction pooling); "
-                    "run the SQL text with query() or execute() instead");
 }
 
 PGCORO_DECL const detail::statement_ptr& connection::statement_on_this_session(const prepared_statement& statement) const {
@@ -572,21 +528,8 @@ PGCORO_DECL const detail::statement_ptr& connection::statement_on_this_session(c
 
 PGCORO_DECL void connection::abandon() noexcept {
     if (!session_) return;
-    if (!session_->broken() && session_->may_start_alone()) {
-        static constexpr char terminate[] = {'X', 0, 0, 0, 4};
-        session_->stream().try_write_now(asio::buffer(terminate, sizeof terminate));
-    }
-    session_->mark_abandoned();
-    session_->mark_broken();
+    detail::abandon_session(*session_);
     session_.reset();
-}
-
-PGCORO_DECL asio::awaitable<void> connection::close_politely(detail::session& s) {
-    co_await s.flush();
-    if (s.stream().is_tls()) {
-        boost::system::error_code ec;
-        co_await s.stream().tls().async_shutdown(asio::redirect_error(asio::use_awaitable, ec));
-    }
 }
 
 #ifdef PGCORO_SEPARATE_COMPILATION

@@ -15,7 +15,9 @@
 // flight across the bump is discarded when it completes.
 //
 // Threads: the pool's state is guarded by a mutex, so acquire() and returns
-// may happen on any thread of the io_context. Its background work (connects,
+// may happen on any thread of the io_context; a connection returned while
+// nobody waits stays in its thread's slot for that thread's next acquire(),
+// which takes it without the mutex (pool/parking.hpp). Its background work (connects,
 // closes, maintenance) runs on a strand of the executor it was given. Each
 // acquire() waits on its caller's executor: call it from a strand or a
 // single-threaded io_context, as any Asio coroutine must be.

@@ -102,8 +102,8 @@ public:
 
     // --- completion ---
     // The command tag, e.g. "SELECT 3", "INSERT 0 1"; empty for an empty query.
-    const std::string& command_tag() const noexcept { return command_tag_; }
-    std::optional<std::uint64_t> rows_affected() const { return protocol::rows_affected(command_tag_); }
+    const std::string& command_tag() const noexcept { return has_tag_ ? command_tag_ : no_tag(); }
+    std::optional<std::uint64_t> rows_affected() const { return protocol::rows_affected(command_tag()); }
 
     // --- filling (used by the connection) ---
     // Keeps the capacity of the buffers, so a result refilled in a loop
@@ -111,7 +111,7 @@ public:
     void clear() noexcept {
         columns_.reset();
         rows_.clear();
-        command_tag_.clear();
+        has_tag_ = false;  // the text stays: a refill mostly ends with the same tag
     }
     void set_columns(const std::vector<protocol::field_description>& fields) {
         auto cols = std::make_shared<std::vector<column>>();
@@ -123,7 +123,10 @@ public:
     // Shares a column list (a prepared statement's) instead of copying it.
     void set_columns(std::shared_ptr<const std::vector<column>> columns) noexcept { columns_ = std::move(columns); }
     void append_row(std::string_view data_row_body) { rows_.append(data_row_body, columns().size()); }
-    void set_command_tag(std::string_view tag) { command_tag_.assign(tag); }
+    void set_command_tag(std::string_view tag) {
+        if (command_tag_ != tag) command_tag_.assign(tag);  // a compare is cheaper than std::string's assign
+        has_tag_ = true;
+    }
 
 private:
     friend class row;
@@ -131,10 +134,15 @@ private:
         static const std::vector<column> none;
         return none;
     }
+    static const std::string& no_tag() noexcept {
+        static const std::string none;
+        return none;
+    }
 
     std::shared_ptr<const std::vector<column>> columns_;
     detail::row_store rows_;
     std::string command_tag_;
+    bool has_tag_ = false;
 };
 
 inline std::size_t row::size() const noexcept { return result_->columns().size(); }

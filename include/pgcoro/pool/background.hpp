@@ -164,6 +164,7 @@ inline asio::awaitable<void> pool_core::expire_waiters(std::weak_ptr<pool_core> 
 }
 
 inline void pool_core::expire_idle(batch& b) {
+    drain_parked(b);  // a parked member sits idle too, and is swept as one
     const auto now = pool_clock::now();
     std::vector<member_ptr> keep;
     auto left = counts();  // as the sweep leaves them, for the next member's verdict

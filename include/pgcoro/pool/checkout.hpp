@@ -9,10 +9,12 @@
 namespace pgcoro::detail {
 
 // Returns Handle(this, member): pool::acquire() returns this coroutine,
-// one frame a checkout. An idle connection that needs no check is the
-// whole of a busy pool's checkout: one lock and no reference count
-// touched (the pool is alive while it is called; a lent connection keeps
-// the core, see shut_down). One that waits takes the lock three times:
+// one frame a checkout. The connection this thread returned last, still
+// parked in its slot (parking.hpp), goes out without the lock. An idle
+// connection that needs no check is the whole of a busy pool's checkout
+// otherwise: one lock and no reference count touched (the pool is alive
+// while it is called; a lent connection keeps the core, see shut_down).
+// One that waits takes the lock three times:
 // to queue (in the same step that found nothing idle), to keep its
 // handler (basic_request_wait), and to collect what it was handed.
 template <class Handle>
@@ -20,6 +22,28 @@ asio::awaitable<Handle> pool_core::acquire(bool for_sharing) {
     // Each tracer_ test is the whole cost of tracing when none is set.
     acquire_trace trace;
     if (tracer_) [[unlikely]] trace.start(*tracer_);
+    if (!for_sharing) {
+        if (auto* parked = parking_.take()) {
+            member_ptr m(parked);
+            if (leaves_parking(*m, connection_answers{m->conn}, parking_.generation(), fork_epoch(), coarse_now(),
+                               options_.health_check_after) &&
+                !parking_.others_waiting()) [[likely]] {
+                parking_.count_checkout();
+                if (tracer_) [[unlikely]] trace.handed_out(*tracer_, m->conn, m->generation);
+                co_return Handle(this, std::move(m));
+            }
+            // Back under the lock as it is; the locked path below may take it and peek or check it.
+            try {
+                with_lock([&](batch& b) {
+                    notice_fork(b);
+                    unpark(std::move(m), b);
+                });
+            } catch (...) {
+                if (tracer_) [[unlikely]] trace.failed(*tracer_, std::current_exception());
+                throw;
+            }
+        }
+    }
     // A lease waits for a shared connection of its own executor too.
     std::optional<asio::any_io_executor> ex;
     if (for_sharing) ex.emplace(co_await asio::this_coro::executor);
@@ -117,6 +141,10 @@ inline std::shared_ptr<pool_waiter> pool_core::enqueue(const std::optional<asio:
     w->queued = pool_clock::now();
     w->arm(mutex_, started + options_.acquire_timeout);
     waiters_.push_back(w);
+    // Counted before the slots are emptied: a return that parks meanwhile
+    // sees the count and takes its connection back to the lock (parking.hpp).
+    parking_.waiter_queued();
+    drain_parked(b);
     watch_deadlines();
     start_connects(b);
     return w;
@@ -128,6 +156,7 @@ inline std::shared_ptr<pool_waiter> pool_core::enqueue(const std::optional<asio:
 // waiter goes back to the spares.
 inline void pool_core::collect(std::shared_ptr<pool_waiter>& w, member_ptr& m, pool_member*& shared,
                                std::shared_ptr<pool_core>& last, batch& b) {
+    parking_.waiter_left();
     m = std::move(w->member);
     shared = std::exchange(w->shared, nullptr);
     const auto failure = w->failure;
@@ -167,9 +196,28 @@ inline void pool_core::retire_if_late(member_ptr& m, std::shared_ptr<pool_core>&
     start_connects(b);
 }
 
-// A checked-out connection comes back (pooled_connection's destructor).
+// A checked-out connection comes back (pooled_connection's destructor):
+// parked in this thread's slot when it may (may_park), without the lock;
+// otherwise through the lock, to the first waiter or idle.
 inline void pool_core::release(member_ptr m) noexcept {
     std::shared_ptr<pool_core> last;  // set when the pool is gone and this was the last one out
+    const auto now = coarse_now();
+    const auto generation = parking_.generation();
+    if (!parking_.others_waiting() &&
+        may_park(*m, connection_answers{m->conn}, generation, fork_epoch(), now, options_.reset)) [[likely]] {
+        m->last_used = m->last_checked = now;  // as return_member stamps a returned one
+        const auto displaced = parking_.park(m.release(), generation);
+        if (!displaced.previous && !displaced.taken_back) [[likely]] return;
+        try {
+            with_lock([&](batch& b) {
+                notice_fork(b);
+                if (displaced.previous) unpark(member_ptr(displaced.previous), b, &last);
+                if (displaced.taken_back) unpark(member_ptr(displaced.taken_back), b, &last);
+            });
+        } catch (...) {
+        }
+        return;
+    }
     try {
         with_lock([&](batch& b) {
             if (--in_use_ == 0) last = std::move(lent_out_);
@@ -231,6 +279,7 @@ inline void pool_core::give_up_waiting(std::shared_ptr<pool_waiter>& w) noexcept
     pool_member* lent = nullptr;
     try {
         with_lock([&](batch&) {
+            parking_.waiter_left();
             if (!w->finished) {
                 w->finished = true;
                 waiters_.erase(w);
@@ -254,6 +303,7 @@ inline member_ptr pool_core::take_ready(batch& b) {
         case checkout_path::idle: break;
     }
     auto m = take_idle(b);
+    if (!m && drain_parked(b)) m = take_idle(b);  // parked in other threads' slots: idle too
     if (m) {
         ++in_use_;
         ++stats_.acquires;
@@ -281,6 +331,11 @@ inline member_ptr pool_core::take_idle(batch& b) {
 inline void pool_core::return_member(member_ptr m, batch& b, bool used) {
     m->last_checked = b.now;
     if (used) m->last_used = m->last_checked;
+    hand_over_or_keep_idle(std::move(m));
+}
+
+// To the first waiter, else idle, as it is.
+inline void pool_core::hand_over_or_keep_idle(member_ptr m) {
     while (!waiters_.empty()) {
         auto w = waiters_.pop_front();
         if (w->finished) continue;
@@ -291,6 +346,33 @@ inline void pool_core::return_member(member_ptr m, batch& b, bool used) {
         return;
     }
     idle_.push_back(std::move(m));
+}
+
+// A parked member back under the lock, no longer counted in use: to the
+// first waiter or idle with the times its return stamped, or closed when
+// it became unfit meanwhile. `last`: as in release(); null where the pool
+// cannot be gone (shut_down lends nothing out until close_locked has
+// drained the slots, and nothing parks after it).
+inline void pool_core::unpark(member_ptr m, batch& b, std::shared_ptr<pool_core>* last) {
+    if (--in_use_ == 0 && last) *last = std::move(lent_out_);
+    if (auto reason = unfit_reason(*m, connection_answers{m->conn}, state_, b.now)) {
+        retire(std::move(m), *reason, b);
+        start_connects(b);
+        return;
+    }
+    hand_over_or_keep_idle(std::move(m));
+}
+
+// Every parked member back under the lock; whether there was any. Once
+// the pool is closed, close_locked() alone drains.
+inline bool pool_core::drain_parked(batch& b, std::shared_ptr<pool_core>* last) {
+    if (state_.closed) return false;
+    bool any = false;
+    parking_.drain([&](member_ptr m) {
+        any = true;
+        unpark(std::move(m), b, last);
+    });
+    return any;
 }
 
 }  // namespace pgcoro::detail

@@ -35,6 +35,7 @@
 #include "member.hpp"
 #include "member_decisions.hpp"
 #include "mutex.hpp"
+#include "parking.hpp"
 #include "state.hpp"
 #include "watchers.hpp"
 
@@ -49,6 +50,7 @@ public:
         if (options_.max_size == 0) throw error(errc::invalid_config, "pool_options::max_size must be at least 1");
         if (options_.min_idle > options_.max_size) options_.min_idle = options_.max_size;
         if (options_.max_connecting == 0) options_.max_connecting = 1;
+        parking_.set_generation(state_.generation);
     }
 
     void start() {
@@ -135,8 +137,11 @@ public:
     pool_stats stats() const {
         std::lock_guard lock(mutex_);
         auto s = stats_;
-        s.idle = idle_.size();
-        s.in_use = in_use_;
+        // Parked members are counted in use under the lock; to the user they are idle.
+        const auto parked = std::min(parking_.parked(), in_use_);
+        s.acquires += parking_.checkouts();
+        s.idle = idle_.size() + parked;
+        s.in_use = in_use_ - parked;
         s.connecting = connecting_;
         s.waiting = waiting();
         s.size = open_or_opening(counts());
@@ -229,6 +234,11 @@ private:
     member_ptr take_ready(batch& b);
     member_ptr take_idle(batch& b);
     void return_member(member_ptr m, batch& b, bool used = true);
+    void hand_over_or_keep_idle(member_ptr m);
+
+    // Parked members (parking.hpp) back under the lock.
+    bool drain_parked(batch& b, std::shared_ptr<pool_core>* last = nullptr);
+    void unpark(member_ptr m, batch& b, std::shared_ptr<pool_core>* last = nullptr);
 
     // Shared members' upkeep (sharing.hpp).
     void serve_waiting_leases(pool_member& m);
@@ -279,12 +289,14 @@ private:
         auto foreign = std::move(idle_);
         idle_.clear();
         for (auto& m : foreign) retire(std::move(m), close_reason::forked, b);
+        drain_parked(b);  // the parent's too: unfit_reason now says forked
         start_connects(b);
     }
 
     void close_locked(const char* waiter_message, batch& b) {
         if (state_.closed) return;
         state_.closed = true;
+        parking_.set_generation(0);  // no return parks from now on
         notice_fork(b);  // closed first: a fork child closing its pool opens nothing
         for (auto& w : waiters_) {
             if (w->finished) continue;
@@ -298,6 +310,14 @@ private:
             idle_.pop_back();
             retire(std::move(m), close_reason::pool_closed, b);
         }
+        // drain_parked() does nothing once closed: only this drain may
+        // count the last lent connection back (shut_down sets lent_out_ after it).
+        parking_.drain([&](member_ptr m) {
+            --in_use_;
+            // pool_closed, or forked first: a fork child's parked members are the parent's.
+            const auto reason = unfit_reason(*m, connection_answers{m->conn}, state_, b.now);
+            retire(std::move(m), reason.value_or(close_reason::pool_closed), b);
+        });
         retire_unfit_shared(b);
     }
 
@@ -305,6 +325,7 @@ private:
     // does so itself once its probe is counted.
     std::uint64_t bump_locked(batch& b, bool connect = true) {
         ++state_.generation;
+        if (!state_.closed) parking_.set_generation(state_.generation);
         notice_fork(b);  // bumped first: what a fork child connects is of the new generation
         // The failures were the old settings'; the new ones (an update's
         // probe already proved them) are tried at once, min_idle too.
@@ -316,6 +337,7 @@ private:
             else keep.push_back(std::move(m));
         }
         idle_ = std::move(keep);
+        drain_parked(b);  // parked ones are idle ones: older generations close at once
         retire_unfit_shared(b);
         if (connect) start_connects(b);
         return state_.generation;
@@ -390,6 +412,7 @@ private:
     const std::shared_ptr<pgcoro::tracer> tracer_ = config_.tracer;
     pool_options options_;
     pool_state state_;
+    parking parking_;               // returned members waiting for their thread's next acquire, counted in use
     std::vector<member_ptr> idle_;  // most recently used last
     std::vector<member_ptr> shared_;  // lent to pool.query()/execute(), counted in use
     std::vector<pool_event> events_;  // of the step under way (batch)

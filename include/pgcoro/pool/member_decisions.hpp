@@ -127,6 +127,31 @@ constexpr return_verdict after_return(const member_state& m, const S& s, const p
     return {return_action::keep};
 }
 
+// Whether a member its user handed back may wait in the returning
+// thread's slot (parking.hpp) instead of going back under the lock: what
+// after_return would keep, in the generation the slots take. `process_epoch`:
+// the process's own fork count; a member of another goes through the lock,
+// which notices the fork.
+template <session_answers S>
+constexpr bool may_park(const member_state& m, const S& s, std::uint64_t parking_generation, std::uint64_t process_epoch,
+                        pool_clock::time_point now, reset_policy policy) {
+    return m.generation == parking_generation && m.fork_epoch == process_epoch && now < m.expires &&
+           policy != reset_policy::discard_all && s.usable() && s.fits_target() && !s.left_unfinished();
+}
+
+// Whether a parked member its thread's acquire took may go out without the
+// lock: fit as an idle one would be, and back from its last use so recently
+// (worth_peeking) that the locked path would not look at it either.
+// Otherwise it goes back under the lock, unchanged, and the acquire takes
+// the locked path, which peeks or checks it.
+template <session_answers S>
+constexpr bool leaves_parking(const member_state& m, const S& s, std::uint64_t parking_generation,
+                              std::uint64_t process_epoch, pool_clock::time_point now,
+                              std::chrono::milliseconds health_check_after) {
+    return m.generation == parking_generation && m.fork_epoch == process_epoch && now < m.expires &&
+           !worth_peeking(m, now) && !needs_check(m, now, health_check_after) && s.usable() && s.fits_target();
+}
+
 // Why the pool runs reset_session() on a member: a user handed it back
 // (roll back, maybe DISCARD ALL), or it sat idle and is proven with an empty query.
 enum class reset_kind : std::uint8_t { returned, idle_check };

@@ -131,6 +131,15 @@ private:
 };
 
 // Parses and describes a statement under `name` (empty: the unnamed one).
+// prepare()'s named statements need a server session of their own.
+inline void refuse_named_statement_on_shared_session(const session& s) {
+    if (s.statements.server_session_shared())
+        throw error(errc::shared_server_session,
+                    "prepare() makes a named statement, which this connection cannot keep: it goes through a proxy "
+                    "that gives it another server session between transactions (PgBouncer's transaction pooling); "
+                    "run the SQL text with query() or execute() instead");
+}
+
 inline asio::awaitable<statement_ptr> describe_new_statement(session& s, std::string name, std::string_view sql,
                                                              std::span<const std::uint32_t> types,
                                                              std::size_t closes_before = 0) {

@@ -4,7 +4,9 @@
 // ones is out of place.
 #pragma once
 
+#include <string>
 #include <string_view>
+#include <utility>
 
 #include "runner.hpp"
 
@@ -50,5 +52,16 @@ public:
     next_step on_error(session&, diagnostics&&) const noexcept { return next_step::unexpected; }
     const char* during() const noexcept { return "while waiting for notifications"; }
 };
+
+// Once the notifications kept are taken, the news that others were not.
+inline void throw_if_notifications_dropped(session& s) {
+    if (!s.notifications.empty() || s.notifications_dropped == 0) return;
+    const auto dropped = std::exchange(s.notifications_dropped, 0);
+    throw error(errc::notifications_dropped,
+                std::to_string(dropped) + " notification" + (dropped == 1 ? " was" : "s were") +
+                    " dropped: more than config::max_pending_notifications (" +
+                    std::to_string(s.settings().max_pending_notifications) +
+                    ") waited to be taken; take them sooner or raise the limit");
+}
 
 }  // namespace pgcoro::detail

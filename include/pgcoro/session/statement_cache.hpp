@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <list>
 #include <memory>
@@ -89,11 +90,13 @@ public:
 
     statement_ptr find(std::string_view sql, std::span<const std::uint32_t> types) {
         if (!enabled()) return nullptr;
+        // A connection mostly runs the statement it ran last: no hash for it.
+        if (!entries_.empty() && entries_.front().matches(sql, types)) return entries_.front().statement;
         const auto h = hash(sql, types);
         auto [first, last] = index_.equal_range(h);
         for (auto it = first; it != last; ++it) {
             auto& e = *it->second;
-            if (e.sql == sql && std::equal(e.types.begin(), e.types.end(), types.begin(), types.end())) {
+            if (e.matches(sql, types)) {
                 entries_.splice(entries_.begin(), entries_, it->second);  // most recently used first
                 return e.statement;
             }
@@ -115,7 +118,7 @@ public:
         auto [first, last] = index_.equal_range(hash(sql, types));
         for (auto it = first; it != last; ++it) {
             auto& e = *it->second;
-            if (e.sql == sql && std::equal(e.types.begin(), e.types.end(), types.begin(), types.end())) {
+            if (e.matches(sql, types)) {
                 evict(it->second);
                 return;
             }
@@ -144,6 +147,12 @@ private:
         std::string sql;
         std::vector<std::uint32_t> types;
         statement_ptr statement;
+        bool matches(std::string_view other_sql, std::span<const std::uint32_t> other_types) const noexcept {
+            // Sizes first: most SQL texts that differ differ in length.
+            return sql.size() == other_sql.size() && types.size() == other_types.size() &&
+                   (sql.empty() || std::memcmp(sql.data(), other_sql.data(), sql.size()) == 0) &&
+                   std::equal(types.begin(), types.end(), other_types.begin());
+        }
     };
     using entry_list = std::list<entry>;
 
