@@ -166,13 +166,13 @@ inline asio::awaitable<void> pool_core::expire_waiters(std::weak_ptr<pool_core> 
 inline void pool_core::expire_idle(batch& b) {
     drain_parked(b);  // a parked member sits idle too, and is swept as one
     const auto now = pool_clock::now();
-    std::vector<member_ptr> keep;
+    std::size_t kept = 0;  // compacted in place: the list keeps its capacity, and a tick allocates nothing
     auto left = counts();  // as the sweep leaves them, for the next member's verdict
     // Oldest-used first, so the least recently used go first on idle timeout.
     for (auto& m : idle_) {
         const auto verdict = sweep_idle(*m, connection_answers{m->conn}, left, options_, now);
         switch (verdict.action) {
-            case sweep_action::keep: keep.push_back(std::move(m)); break;
+            case sweep_action::keep: idle_[kept++] = std::move(m); break;
             case sweep_action::check:
                 ++resetting_;
                 --left.idle;
@@ -185,7 +185,7 @@ inline void pool_core::expire_idle(batch& b) {
                 break;
         }
     }
-    idle_ = std::move(keep);
+    idle_.resize(kept);
     retire_unfit_shared(b);
 }
 

@@ -213,6 +213,7 @@ inline void pool_core::release(member_ptr m) noexcept {
                 notice_fork(b);
                 if (displaced.previous) unpark(member_ptr(displaced.previous), b, &last);
                 if (displaced.taken_back) unpark(member_ptr(displaced.taken_back), b, &last);
+                start_connects(b);  // for one that closed
             });
         } catch (...) {
         }
@@ -350,14 +351,15 @@ inline void pool_core::hand_over_or_keep_idle(member_ptr m) {
 
 // A parked member back under the lock, no longer counted in use: to the
 // first waiter or idle with the times its return stamped, or closed when
-// it became unfit meanwhile. `last`: as in release(); null where the pool
-// cannot be gone (shut_down lends nothing out until close_locked has
-// drained the slots, and nothing parks after it).
+// it became unfit meanwhile (the caller starts the connects that may
+// replace it: a bump for update() must not, before its probe is counted).
+// `last`: as in release(); null where the pool cannot be gone (shut_down
+// lends nothing out until close_locked has drained the slots, and nothing
+// parks after it).
 inline void pool_core::unpark(member_ptr m, batch& b, std::shared_ptr<pool_core>* last) {
     if (--in_use_ == 0 && last) *last = std::move(lent_out_);
     if (auto reason = unfit_reason(*m, connection_answers{m->conn}, state_, b.now)) {
         retire(std::move(m), *reason, b);
-        start_connects(b);
         return;
     }
     hand_over_or_keep_idle(std::move(m));
