@@ -130,7 +130,6 @@ private:
     stage stage_ = stage::parse;
 };
 
-// Parses and describes a statement under `name` (empty: the unnamed one).
 // prepare()'s named statements need a server session of their own.
 inline void refuse_named_statement_on_shared_session(const session& s) {
     if (s.statements.server_session_shared())
@@ -140,6 +139,7 @@ inline void refuse_named_statement_on_shared_session(const session& s) {
                     "run the SQL text with query() or execute() instead");
 }
 
+// Parses and describes a statement under `name` (empty: the unnamed one).
 inline asio::awaitable<statement_ptr> describe_new_statement(session& s, std::string name, std::string_view sql,
                                                              std::span<const std::uint32_t> types,
                                                              std::size_t closes_before = 0) {

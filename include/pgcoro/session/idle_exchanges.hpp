@@ -1,7 +1,7 @@
 // Two small exchanges of an idle session: closing a prepared statement
 // (Close and Sync: CloseComplete, ReadyForQuery), and waiting for a
 // notification with nothing sent, where any message but the asynchronous
-// ones is out of place.
+// ones is out of place; and the error for notifications dropped meanwhile.
 #pragma once
 
 #include <string>

@@ -28,9 +28,9 @@
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
-#include <boost/asio/defer.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/error.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -129,10 +129,11 @@ private:
         auto bound = asio::bind_allocator(handler_allocator<void, handler_memory<1, 192>>(memory_), std::move(handler));
         with_concrete_executor(asio::get_associated_executor(bound.get()), [&](const auto& ex) {
             if (here) asio::dispatch(asio::bind_executor(ex, std::move(bound)));
-            // A continuation of the waker's work: on its executor's thread,
-            // Asio queues it without taking the scheduler's lock (its
-            // thread-private queue, moved over once the waker's handler ends).
-            else asio::defer(asio::bind_executor(ex, std::move(bound)));
+            // Not defer(): on a multi-threaded io_context it would hold the
+            // waiter in the waker's thread-private queue until the waker's
+            // handler ends, though another thread could run it now. (On an
+            // io_context that promises one thread, post() queues privately too.)
+            else asio::post(asio::bind_executor(ex, std::move(bound)));
         });
     }
 
