@@ -197,15 +197,13 @@ std::int64_t digits_sum(std::int64_t n) {
 }
 
 // One query of N rows, every field decoded to a native value, read as a
-// stream in chunks of 10,000 rows (PGCORO_PEER_CHUNK) as they arrive, as
-// pgx's rows.Next() hands them out; PGCORO_PEER_ROWS=query: all at once in
-// one result, as libpq's PGresult. The stream is the way for a result of
-// millions of rows: it decodes while the server sends (a whole result is
-// decoded after the last row, with the server idle), holds 10,000 rows at
-// most (the harness asks for 4 M and more, past max_result_size), and in
-// cost_breakdown it read 2.04 M rows/s against query()'s 1.82 M. The
-// library's default chunk of 1,000 leaves the server idle at each chunk's
-// end more often (1.82 M).
+// stream as the rows arrive, as pgx's rows.Next() hands them out: one
+// Execute for every row (the stream's continuous fetch), chunks of at most
+// 10,000 rows (PGCORO_PEER_CHUNK). PGCORO_PEER_FETCH=per_chunk asks with
+// one Execute per chunk instead; PGCORO_PEER_ROWS=query reads all at once
+// in one result, as libpq's PGresult. A whole result is decoded after the
+// last row, with the server idle, and the harness asks for 4 M rows and
+// more, past max_result_size: the stream is the way for millions of rows.
 struct many_rows : workload {
     std::optional<pgcoro::connection> conn;
     asio::awaitable<void> set_up() override { conn.emplace(co_await pgcoro::connection::connect(settings())); }
@@ -234,6 +232,8 @@ struct many_rows : workload {
         if (!mode || std::string_view(mode) != "query") {
             pgcoro::stream_options options{.chunk_rows = 10'000};
             if (const char* chunk = std::getenv("PGCORO_PEER_CHUNK")) options.chunk_rows = std::atoi(chunk);
+            if (const char* fetch = std::getenv("PGCORO_PEER_FETCH"); fetch && std::string_view(fetch) == "per_chunk")
+                options.fetch = pgcoro::stream_fetch::per_chunk;
             auto rows = co_await conn->stream(options, rows_sql, static_cast<std::int32_t>(n));
             while (co_await rows.next_chunk())
                 for (auto x : rows.chunk()) t.add(x);

@@ -5,7 +5,7 @@
 #include "support/child_process.hpp"
 #include "support/test_server.hpp"
 
-#include <catch2/catch.hpp>
+#include "support/catch.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -8,7 +8,7 @@
 #include "support/pool_helpers.hpp"
 #include "support/test_server.hpp"
 
-#include <catch2/catch.hpp>
+#include "support/catch.hpp"
 
 namespace asio = boost::asio;
 

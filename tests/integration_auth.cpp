@@ -2,7 +2,7 @@
 // wrong password, require_auth and channel_binding refusing a downgrade.
 #include "support/test_server.hpp"
 
-#include <catch2/catch.hpp>
+#include "support/catch.hpp"
 
 #include <filesystem>
 #include <unistd.h>

@@ -2,7 +2,7 @@
 // PgBouncer's defaults): database pgcoro_session pools by session,
 // pgcoro_transaction by transaction over two server connections, so that
 // concurrent clients keep getting each other's server sessions.
-#include <catch2/catch.hpp>
+#include "support/catch.hpp"
 
 #include "support/pool_helpers.hpp"
 #include "support/test_server.hpp"
@@ -137,12 +137,27 @@ TEST_CASE("behind either pooling mode, in every statement mode: queries, pipelin
                                 co_await tx.rollback();
                             }
 
-                            auto rows = co_await conn.stream(pgcoro::stream_options{.chunk_rows = 2},
-                                                             "SELECT n, label FROM bouncer_items WHERE client = $1 ORDER BY n", client);
-                            std::string seen;
-                            while (auto row = co_await rows.next())
-                                seen += std::to_string(row->get<std::int32_t>(0)) + row->get<std::string>(1).substr(0, 1) + " ";
-                            check(seen == "0c 1r 2r 3p 4c 5c ", "stream saw " + seen);
+                            for (const auto how : {pgcoro::stream_fetch::continuous, pgcoro::stream_fetch::per_chunk}) {
+                                auto rows = co_await conn.stream(pgcoro::stream_options{.chunk_rows = 2, .fetch = how},
+                                                                 "SELECT n, label FROM bouncer_items WHERE client = $1 ORDER BY n", client);
+                                std::string seen;
+                                while (auto row = co_await rows.next())
+                                    seen += std::to_string(row->get<std::int32_t>(0)) + row->get<std::string>(1).substr(0, 1) + " ";
+                                check(seen == "0c 1r 2r 3p 4c 5c ", "stream saw " + seen);
+                            }
+                            {
+                                // Left early: the cancel request goes through PgBouncer to this
+                                // server connection, which stops long before the end.
+                                const auto counter = "bouncer_counter_" + std::to_string(client);
+                                co_await conn.execute("DROP SEQUENCE IF EXISTS " + counter);
+                                co_await conn.execute("CREATE SEQUENCE " + counter);
+                                auto rows = co_await conn.stream(pgcoro::stream_options{.fetch = pgcoro::stream_fetch::continuous},
+                                                                 "SELECT nextval('" + counter + "') FROM generate_series(1, 100000000)");
+                                check(static_cast<bool>(co_await rows.next()), "the long stream's first row");
+                                co_await rows.close();
+                                auto reached = co_await conn.query("SELECT last_value FROM " + counter);
+                                check(reached[0].get<std::int64_t>(0) < 100000000, "the server ran to the end: no cancel reached it");
+                            }
 
                             std::string copied;
                             auto reader = co_await conn.copy_out(

@@ -1,9 +1,10 @@
 // Large data against the real server: COPY in both directions, bulk_load,
 // and results streamed in chunks with back-pressure.
+#include "support/fault_proxy.hpp"
 #include "support/test_server.hpp"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <catch2/catch.hpp>
+#include "support/catch.hpp"
 
 #include <pgcoro/auth/crypto.hpp>
 
@@ -384,130 +385,289 @@ TEST_CASE("bulk_load: a row that fails on the client aborts the whole COPY") {
 
 // --- row_stream -------------------------------------------------------------------
 
-TEST_CASE("stream: a million rows in bounded chunks") {
-    run([]() -> asio::awaitable<void> {
-        auto conn = co_await connect();
-        auto rows = co_await conn.stream(pgcoro::stream_options{.chunk_rows = 5000},
-                                         "SELECT g, md5(g::text) FROM generate_series(1, $1) g", std::int64_t{1'000'000});
-        REQUIRE(rows.columns().size() == 2);
-        CHECK(rows.columns()[1].name == "md5");
-        std::int64_t sum = 0, count = 0;
-        std::size_t largest_chunk = 0;
-        while (co_await rows.next_chunk()) {
-            largest_chunk = std::max(largest_chunk, rows.chunk().size());
-            for (auto row : rows.chunk()) {
-                sum += row.get<std::int64_t>(0);
-                ++count;
-            }
-        }
-        CHECK(count == 1'000'000);
-        CHECK(sum == std::int64_t{1'000'000} * 1'000'001 / 2);
-        CHECK(largest_chunk == 5000);
-        CHECK(rows.done());
-        CHECK(rows.rows_read() == 1'000'000u);
-        CHECK(rows.command_tag().starts_with("SELECT "));
-        CHECK(conn.is_usable());
-        co_await conn.close();
-    }());
+namespace {
+
+using pgcoro::stream_fetch;
+
+pgcoro::stream_options fetched(stream_fetch how, std::int32_t chunk_rows) {
+    return {.chunk_rows = chunk_rows, .fetch = how};
+}
+const char* name_of(stream_fetch how) { return how == stream_fetch::continuous ? "continuous" : "per chunk"; }
+
+// The server's wait event for `pid` once it is `wanted`, looking again
+// while it is not: on a loaded machine the backend gets there after we look.
+asio::awaitable<std::optional<std::string>> wait_event_once(pgcoro::connection& observer, int pid, std::string wanted) {
+    std::optional<std::string> event;
+    for (int attempt = 0; attempt < 300 && event != wanted; ++attempt) {
+        if (attempt > 0) co_await sleep_for(10ms);
+        auto activity = co_await observer.query("SELECT state, wait_event FROM pg_stat_activity WHERE pid = $1", pid);
+        REQUIRE(activity.size() == 1);
+        CHECK(activity[0].get<std::string>(0) == "active");
+        event = activity[0].get<std::optional<std::string>>(1);
+    }
+    co_return event;
 }
 
-TEST_CASE("stream: the server waits for the client between chunks (back-pressure)") {
-    run([]() -> asio::awaitable<void> {
-        auto conn = co_await connect();
-        auto observer = co_await connect();
-        auto rows = co_await conn.stream(pgcoro::stream_options{.chunk_rows = 100}, "SELECT g FROM generate_series(1, 100000) g");
-        auto first = co_await rows.next();
-        REQUIRE(first);
-        CHECK(first->get<std::int64_t>(0) == 1);
-        CHECK(rows.chunk().size() == 100);
-        // The busy connection can run nothing else meanwhile.
-        const auto refused = co_await error_code_of([&] { return conn.query("SELECT 1"); });
-        CHECK(refused == pgcoro::errc::operation_in_progress);
+// A sequence the statement advances once per row: how far it got tells
+// whether the server ran the statement to its end, even one cancelled.
+asio::awaitable<void> reset_counter(pgcoro::connection& conn) {
+    co_await conn.simple_query("DROP SEQUENCE IF EXISTS stream_counter; CREATE SEQUENCE stream_counter");
+}
+asio::awaitable<std::int64_t> counter_value(pgcoro::connection& conn) {
+    auto r = co_await conn.query("SELECT last_value FROM stream_counter");
+    co_return r[0].get<std::int64_t>(0);
+}
+constexpr std::string_view counted_rows = "SELECT nextval('stream_counter') FROM generate_series(1, $1) g";
 
-        // The backend sits waiting for our next Execute, mid-statement,
-        // having sent the one chunk asked for ahead. It starts waiting just
-        // after it sent that chunk, which on a loaded machine can be after
-        // we look: look again until it is there.
-        std::optional<std::string> wait_event;
-        for (int attempt = 0; attempt < 300 && wait_event != "ClientRead"; ++attempt) {
-            if (attempt > 0) co_await sleep_for(10ms);
-            auto activity = co_await observer.query(
-                "SELECT state, wait_event FROM pg_stat_activity WHERE pid = $1", conn.backend_pid());
-            REQUIRE(activity.size() == 1);
-            CHECK(activity[0].get<std::string>(0) == "active");
-            wait_event = activity[0].get<std::optional<std::string>>(1);
-        }
-        CHECK(wait_event == std::optional<std::string>("ClientRead"));
+}  // namespace
 
-        std::int64_t last = 1;
-        while (auto row = co_await rows.next()) {
-            CHECK(row->get<std::int64_t>(0) == last + 1);
-            last = row->get<std::int64_t>(0);
+TEST_CASE("stream: a million rows in bounded chunks, either way of fetching") {
+    for (const auto how : {stream_fetch::continuous, stream_fetch::per_chunk}) {
+        DYNAMIC_SECTION(name_of(how)) {
+            run([how]() -> asio::awaitable<void> {
+                auto conn = co_await connect();
+                auto rows = co_await conn.stream(fetched(how, 5000), "SELECT g, md5(g::text) FROM generate_series(1, $1) g",
+                                                 std::int64_t{1'000'000});
+                REQUIRE(rows.columns().size() == 2);
+                CHECK(rows.columns()[1].name == "md5");
+                std::int64_t sum = 0, count = 0;
+                std::size_t largest_chunk = 0, chunks = 0;
+                while (co_await rows.next_chunk()) {
+                    ++chunks;
+                    largest_chunk = std::max(largest_chunk, rows.chunk().size());
+                    for (auto row : rows.chunk()) {
+                        CHECK(row.get<std::int64_t>(0) == count + 1);
+                        sum += row.get<std::int64_t>(0);
+                        ++count;
+                    }
+                }
+                CHECK(count == 1'000'000);
+                CHECK(sum == std::int64_t{1'000'000} * 1'000'001 / 2);
+                // Continuous, a chunk is what has arrived: never more than
+                // chunk_rows, and fewer when the client reads faster.
+                if (how == stream_fetch::per_chunk) {
+                    CHECK(largest_chunk == 5000);
+                    CHECK(chunks == 200);
+                } else {
+                    CHECK(largest_chunk <= 5000);
+                    CHECK(chunks >= 200);
+                }
+                CHECK(rows.done());
+                CHECK(rows.rows_read() == 1'000'000u);
+                // One Execute for every row counts them all; per chunk, the
+                // last Execute's tag counts only its own.
+                CHECK(rows.command_tag() == (how == stream_fetch::continuous ? "SELECT 1000000" : "SELECT 0"));
+                CHECK(conn.is_usable());
+                CHECK(co_await test::scalar_on(conn, "SELECT 'after'") == "after");
+                co_await conn.close();
+            }());
         }
-        CHECK(last == 100000);
-        co_await observer.close();
-        co_await conn.close();
-    }());
+    }
 }
 
-TEST_CASE("stream left early: the portal is closed before the next operation, in or out of a transaction") {
+TEST_CASE("stream: automatic fetching is continuous outside a transaction block and per chunk inside one") {
     run([]() -> asio::awaitable<void> {
         auto conn = co_await connect();
-        {
-            auto rows = co_await conn.stream(pgcoro::stream_options{.chunk_rows = 10}, "SELECT g FROM generate_series(1, 1000000) g");
-            REQUIRE(co_await rows.next());
-        }
-        CHECK(conn.is_usable());
-        CHECK(co_await test::scalar_on(conn, "SELECT 'after'") == "after");
-
-        co_await conn.simple_query("CREATE TEMP TABLE t(n int)");
+        auto tag_of = [&](bool read_all) -> asio::awaitable<std::string> {
+            auto rows = co_await conn.stream(pgcoro::stream_options{.chunk_rows = 10}, "SELECT g FROM generate_series(1, 25) g");
+            if (read_all)
+                while (co_await rows.next()) {}
+            co_return rows.command_tag();
+        };
+        CHECK(co_await tag_of(true) == "SELECT 25");
         auto tx = co_await conn.begin();
-        co_await conn.execute("INSERT INTO t VALUES (1)");
-        {
-            auto rows = co_await conn.stream(pgcoro::stream_options{.chunk_rows = 10}, "SELECT g FROM generate_series(1, 1000) g");
-            REQUIRE(co_await rows.next_chunk());
-            co_await rows.close();
-        }
-        co_await conn.execute("INSERT INTO t VALUES (2)");
+        CHECK(co_await tag_of(true) == "SELECT 5");  // the third Execute's own five rows
         co_await tx.commit();
-        CHECK(co_await count_rows(conn, "t") == 2);
         co_await conn.close();
     }());
 }
 
-TEST_CASE("stream: an error after some chunks is reported and the connection stays usable") {
-    run([]() -> asio::awaitable<void> {
-        auto conn = co_await connect();
-        auto rows = co_await conn.stream(pgcoro::stream_options{.chunk_rows = 100}, "SELECT 1 / (500 - g) FROM generate_series(1, 1000) g");
-        int seen = 0;
-        std::string sqlstate;
-        try {
-            while (co_await rows.next()) ++seen;
-        } catch (const pgcoro::server_error& e) {
-            sqlstate = e.sqlstate();
+TEST_CASE("stream: the server waits for the client (back-pressure), between chunks or in the socket") {
+    for (const auto how : {stream_fetch::continuous, stream_fetch::per_chunk}) {
+        DYNAMIC_SECTION(name_of(how)) {
+            run([how]() -> asio::awaitable<void> {
+                auto conn = co_await connect();
+                auto observer = co_await connect();
+                // Continuous, enough rows to fill the sockets' buffers many times over.
+                const std::int64_t total = how == stream_fetch::continuous ? 5'000'000 : 100'000;
+                auto rows = co_await conn.stream(fetched(how, 100), "SELECT g FROM generate_series(1, $1) g", total);
+                auto first = co_await rows.next();
+                REQUIRE(first);
+                CHECK(first->get<std::int64_t>(0) == 1);
+                CHECK(rows.chunk().size() <= 100);
+                // The busy connection can run nothing else meanwhile.
+                const auto refused = co_await error_code_of([&] { return conn.query("SELECT 1"); });
+                CHECK(refused == pgcoro::errc::operation_in_progress);
+
+                // Per chunk, the backend waits for our next Execute,
+                // mid-statement, having sent the chunk asked for ahead;
+                // continuous, it waits for room in the socket.
+                const std::string waiting = how == stream_fetch::continuous ? "ClientWrite" : "ClientRead";
+                CHECK(co_await wait_event_once(observer, conn.backend_pid(), waiting) == std::optional<std::string>(waiting));
+
+                std::int64_t last = 1;
+                while (auto row = co_await rows.next()) {
+                    if (row->get<std::int64_t>(0) != last + 1) break;
+                    last = row->get<std::int64_t>(0);
+                }
+                CHECK(last == total);
+                CHECK(rows.done());
+                co_await observer.close();
+                co_await conn.close();
+            }());
         }
-        CHECK(sqlstate == "22012");  // division_by_zero
-        CHECK(seen == 400);          // every whole chunk before the failing one
-        CHECK(conn.is_usable());
-        CHECK(co_await test::scalar_on(conn, "SELECT 'usable'") == "usable");
-        co_await conn.close();
-    }());
+    }
 }
 
-TEST_CASE("stream cancelled while the server produces a chunk: the connection stays usable") {
-    run([]() -> asio::awaitable<void> {
-        auto conn = co_await connect();
-        auto rows = co_await conn.stream(pgcoro::stream_options{.chunk_rows = 5},
-            "SELECT g, pg_sleep(CASE WHEN g > 10 THEN 10 ELSE 0 END) FROM generate_series(1, 20) g");
-        const auto started = std::chrono::steady_clock::now();
-        const auto outcome = co_await read_until_stalled([&] { return rows.next(); }, 300ms);
-        const int seen = outcome.items;
-        const bool timer_won = outcome.stalled;
-        CHECK(timer_won);
-        CHECK(seen == 10);
-        CHECK(std::chrono::steady_clock::now() - started < 2s);
-        CHECK(conn.is_usable());
-        CHECK(co_await test::scalar_on(conn, "SELECT 'usable'") == "usable");
-        co_await conn.close();
-    }());
+TEST_CASE("stream left early: continuous, the statement is cancelled; per chunk, or in a transaction, it runs no further than read") {
+    SECTION("continuous, out of a transaction: closed or dropped, the server stops") {
+        run([]() -> asio::awaitable<void> {
+            // Through a proxy that counts connections: the cancel requests' too.
+            test::fault_proxy proxy(co_await asio::this_coro::executor);
+            auto conn = co_await pgcoro::connection::connect(config_of(proxy.conninfo("user=pgcoro_scram password=scram_pw")));
+            co_await reset_counter(conn);
+            const std::int64_t total = 50'000'000;  // minutes of rows, were they all sent
+            {
+                auto rows = co_await conn.stream(fetched(stream_fetch::continuous, 1000), counted_rows, total);
+                REQUIRE(co_await rows.next_chunk());
+                co_await rows.close();
+                CHECK(rows.done());
+                CHECK_FALSE(co_await rows.next_chunk());
+            }
+            CHECK(conn.is_usable());
+            CHECK(proxy.links() == 2);  // the session and one cancel request
+            const auto after_close = co_await counter_value(conn);
+            CHECK(after_close < total);
+            {
+                auto rows = co_await conn.stream(fetched(stream_fetch::continuous, 1000), counted_rows, total);
+                REQUIRE(co_await rows.next());
+            }  // dropped: the next operation cancels and drains
+            CHECK(co_await test::scalar_on(conn, "SELECT 'after'") == "after");
+            CHECK(co_await counter_value(conn) - after_close < total);
+            CHECK(proxy.links() == 3);
+            CHECK(conn.is_usable());
+            co_await conn.close();
+        }());
+    }
+    SECTION("per chunk, out of a transaction: the portal is closed") {
+        run([]() -> asio::awaitable<void> {
+            auto conn = co_await connect();
+            co_await reset_counter(conn);
+            {
+                auto rows = co_await conn.stream(fetched(stream_fetch::per_chunk, 10), counted_rows, std::int64_t{1'000'000});
+                REQUIRE(co_await rows.next());
+            }
+            CHECK(conn.is_usable());
+            CHECK(co_await test::scalar_on(conn, "SELECT 'after'") == "after");
+            CHECK(co_await counter_value(conn) == 20);  // the chunk read and the one asked for ahead
+            co_await conn.close();
+        }());
+    }
+    SECTION("in a transaction, either way: the transaction is untouched") {
+        run([]() -> asio::awaitable<void> {
+            auto conn = co_await connect();
+            co_await conn.simple_query("CREATE TEMP TABLE t(n int)");
+            co_await reset_counter(conn);
+            auto tx = co_await conn.begin();
+            co_await conn.execute("INSERT INTO t VALUES (1)");
+            {
+                // automatic: per chunk here.
+                auto rows = co_await conn.stream(pgcoro::stream_options{.chunk_rows = 10}, counted_rows, std::int64_t{1000});
+                REQUIRE(co_await rows.next_chunk());
+                co_await rows.close();
+            }
+            CHECK(co_await counter_value(conn) == 20);
+            {
+                // Continuous asked for: the rest is read, not cancelled.
+                auto rows = co_await conn.stream(fetched(stream_fetch::continuous, 10), counted_rows, std::int64_t{100'000});
+                REQUIRE(co_await rows.next_chunk());
+                co_await rows.close();
+            }
+            CHECK(co_await counter_value(conn) == 100'020);
+            co_await conn.execute("INSERT INTO t VALUES (2)");
+            co_await tx.commit();
+            CHECK(co_await count_rows(conn, "t") == 2);
+            co_await conn.close();
+        }());
+    }
+    SECTION("continuous, its end already arrived: closed or dropped without a cancel") {
+        run([]() -> asio::awaitable<void> {
+            test::fault_proxy proxy(co_await asio::this_coro::executor);
+            auto conn = co_await pgcoro::connection::connect(config_of(proxy.conninfo("user=pgcoro_scram password=scram_pw")));
+            co_await reset_counter(conn);
+            for (const bool dropped : {false, true}) {
+                auto rows = co_await conn.stream(fetched(stream_fetch::continuous, 1), counted_rows, std::int64_t{3});
+                REQUIRE(co_await rows.next());
+                // The three rows, the tag and ReadyForQuery arrive in one
+                // read; the first chunk took one row of them.
+                CHECK(rows.chunk().size() == 1);
+                if (!dropped) co_await rows.close();
+            }
+            CHECK(co_await test::scalar_on(conn, "SELECT 'after'") == "after");
+            CHECK(co_await counter_value(conn) == 6);
+            CHECK(proxy.links() == 1);  // no cancel request
+            co_await conn.close();
+        }());
+    }
+}
+
+TEST_CASE("stream: an error after some rows is reported and the connection stays usable") {
+    for (const auto how : {stream_fetch::continuous, stream_fetch::per_chunk}) {
+        DYNAMIC_SECTION(name_of(how)) {
+            run([how]() -> asio::awaitable<void> {
+                auto conn = co_await connect();
+                auto rows = co_await conn.stream(fetched(how, 100), "SELECT 1 / (500 - g) FROM generate_series(1, 1000) g");
+                int seen = 0;
+                std::string sqlstate;
+                try {
+                    while (auto row = co_await rows.next()) {
+                        ++seen;
+                        if (row->get<std::int32_t>(0) != (seen == 499 ? 1 : 0)) break;
+                    }
+                } catch (const pgcoro::server_error& e) {
+                    sqlstate = e.sqlstate();
+                }
+                CHECK(sqlstate == "22012");  // division_by_zero
+                // Every whole chunk before the failing one. Per chunk, the
+                // fifth Execute fails; continuous, the 499 rows and the error
+                // come in one write of the server's (under its 8 KB buffer),
+                // handed out a full chunk at a time until the error.
+                CHECK(seen == 400);
+                CHECK(conn.is_usable());
+                CHECK(co_await test::scalar_on(conn, "SELECT 'usable'") == "usable");
+                co_await conn.close();
+            }());
+        }
+    }
+}
+
+TEST_CASE("stream cancelled while the server produces rows: the connection stays usable") {
+    constexpr std::string_view slow_after_ten =
+        "SELECT g, pg_sleep(CASE WHEN g > 10 THEN 10 ELSE 0 END) FROM generate_series(1, 20) g";
+    SECTION("per chunk: two chunks read, the third cancelled") {
+        run([slow_after_ten]() -> asio::awaitable<void> {
+            auto conn = co_await connect();
+            auto rows = co_await conn.stream(fetched(stream_fetch::per_chunk, 5), slow_after_ten);
+            const auto started = std::chrono::steady_clock::now();
+            const auto outcome = co_await read_until_stalled([&] { return rows.next(); }, 300ms);
+            CHECK(outcome.stalled);
+            CHECK(outcome.items == 10);  // the server sends each chunk as it ends
+            CHECK(std::chrono::steady_clock::now() - started < 2s);
+            CHECK(conn.is_usable());
+            CHECK(co_await test::scalar_on(conn, "SELECT 'usable'") == "usable");
+            co_await conn.close();
+        }());
+    }
+    SECTION("continuous: the first rows wait in the server's buffer, and opening is cancelled") {
+        run([slow_after_ten]() -> asio::awaitable<void> {
+            auto conn = co_await connect();
+            const auto started = std::chrono::steady_clock::now();
+            auto opened = co_await (conn.stream(fetched(stream_fetch::continuous, 5), slow_after_ten) || sleep_for(300ms));
+            CHECK(opened.index() == 1);  // the timer won
+            CHECK(std::chrono::steady_clock::now() - started < 2s);
+            CHECK(conn.is_usable());
+            CHECK(co_await test::scalar_on(conn, "SELECT 'usable'") == "usable");
+            co_await conn.close();
+        }());
+    }
 }

@@ -4,7 +4,7 @@
 #include "support/fake_server.hpp"
 #include "support/test_server.hpp"
 
-#include <catch2/catch.hpp>
+#include "support/catch.hpp"
 
 #include <chrono>
 #include <filesystem>

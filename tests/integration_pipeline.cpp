@@ -3,7 +3,7 @@
 // which statement failed.
 #include "support/test_server.hpp"
 
-#include <catch2/catch.hpp>
+#include "support/catch.hpp"
 
 using test::config_of;
 using test::run;

@@ -5,7 +5,7 @@
 #include "support/test_server.hpp"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <catch2/catch.hpp>
+#include "support/catch.hpp"
 
 #include <pgcoro/pool.hpp>
 

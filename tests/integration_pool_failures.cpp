@@ -8,7 +8,7 @@
 
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <catch2/catch.hpp>
+#include "support/catch.hpp"
 
 #include <pgcoro/listener.hpp>
 #include <pgcoro/pool.hpp>

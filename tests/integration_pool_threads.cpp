@@ -8,7 +8,7 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
-#include <catch2/catch.hpp>
+#include "support/catch.hpp"
 
 #include <pgcoro/pool.hpp>
 

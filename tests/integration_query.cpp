@@ -2,7 +2,7 @@
 // typed rows, the prepared-statement cache, errors that keep the connection.
 #include "support/test_server.hpp"
 
-#include <catch2/catch.hpp>
+#include "support/catch.hpp"
 
 using test::config_of;
 using test::run;

@@ -1,7 +1,7 @@
 // pgcoro against a real primary and hot standbys (scripts/test-server set):
 // target_session_attrs with libpq's order and fallbacks, the in_hot_standby
 // report, and a pool through a failover under load.
-#include <catch2/catch.hpp>
+#include "support/catch.hpp"
 
 #include "support/pool_helpers.hpp"
 #include "support/test_server.hpp"

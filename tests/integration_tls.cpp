@@ -5,7 +5,7 @@
 #include "support/fake_server.hpp"
 #include "support/test_server.hpp"
 
-#include <catch2/catch.hpp>
+#include "support/catch.hpp"
 
 #include <cstdlib>
 #include <filesystem>

@@ -6,7 +6,7 @@
 #include "support/recording_tracer.hpp"
 #include "support/test_server.hpp"
 
-#include <catch2/catch.hpp>
+#include "support/catch.hpp"
 
 using test::config_of;
 using test::run;

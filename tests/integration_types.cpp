@@ -15,7 +15,7 @@
 
 #include "support/test_server.hpp"
 
-#include <catch2/catch.hpp>
+#include "support/catch.hpp"
 
 #include <poll.h>
 #include <spawn.h>

@@ -3,7 +3,7 @@
 #include <pgcoro/auth/md5_password.hpp>
 #include <pgcoro/auth/scram_client.hpp>
 
-#include <catch2/catch.hpp>
+#include "support/catch.hpp"
 
 using namespace pgcoro::auth;
 

@@ -4,7 +4,7 @@
 // on the heap, and after it is copied into an operation.
 #include <pgcoro/types/parameters.hpp>
 
-#include <catch2/catch.hpp>
+#include "support/catch.hpp"
 
 #include <string>
 

@@ -3,7 +3,7 @@
 // Cases marked "libpq" come from libpq's documentation or its URI regression
 // tests (src/interfaces/libpq/t/001_uri.pl).
 #include <pgcoro/config.hpp>
-#include <catch2/catch.hpp>
+#include "support/catch.hpp"
 
 #include <pwd.h>
 #include <sys/stat.h>

@@ -6,7 +6,7 @@
 // the public API only, so it holds whatever runs the exchanges inside.
 #include "support/exchange_sweep.hpp"
 
-#include <catch2/catch.hpp>
+#include "support/catch.hpp"
 
 #include <memory>
 #include <string>
@@ -345,6 +345,77 @@ scenario pipeline_with_a_failure() {
 
 std::string id_and_name(const pgcoro::row& r) { return std::to_string(r.get<std::int32_t>(0)) + "|" + r.get<std::string>(1); }
 
+pgcoro::stream_options per_chunk(std::int32_t rows) { return {.chunk_rows = rows, .fetch = pgcoro::stream_fetch::per_chunk}; }
+pgcoro::stream_options continuous(std::int32_t rows) { return {.chunk_rows = rows, .fetch = pgcoro::stream_fetch::continuous}; }
+
+// Reads a stream to its end (or its error), a chunk per line.
+asio::awaitable<std::string> read_chunks(pgcoro::row_stream& rows) {
+    std::string out;
+    try {
+        while (co_await rows.next_chunk()) {
+            for (auto row : rows.chunk()) out += id_and_name(row) + " ";
+            out += "/ ";
+        }
+    } catch (const pgcoro::server_error& e) {
+        co_return out + "failed " + std::string(e.sqlstate());
+    }
+    co_return out + rows.command_tag() + ", " + std::to_string(rows.rows_read()) + " read" + (rows.done() ? ", done" : ", not done");
+}
+
+// The people statement prepared, then its Bind, one Execute for every row and Sync.
+test::script::script executed_for_every_row() {
+    return test::script::concatenated({
+        prepared("pgcoro_1", people, {}, {}, person_columns()),
+        {expect(fe::bind("", "pgcoro_1", {}, {}, {binary, text})), expect(fe::execute("", 0)), expect(fe::sync())},
+    });
+}
+
+scenario stream_continuously() {
+    return {
+        "stream() with one Execute for every row: chunks of what has arrived, at most two rows",
+        test::script::concatenated({
+            executed_for_every_row(),
+            {send(be::bind_complete()),
+             send(person_row(1, "one")),
+             send(person_row(2, "two")),
+             send(person_row(3, "three")),
+             send(be::command_complete("SELECT 3")),
+             send(be::ready_for_query())},
+        }),
+        [](pgcoro::connection& conn) -> asio::awaitable<std::string> {
+            auto rows = co_await conn.stream(continuous(2), people);
+            co_return co_await read_chunks(rows);
+        },
+        // The server's messages arrive in one read: a full chunk, then the rest.
+        "1|one 2|two / 3|three / SELECT 3, 3 read, done",
+    };
+}
+
+scenario stream_continuously_fails() {
+    return {
+        "stream() with one Execute for every row, failing after its first row",
+        test::script::concatenated({
+            executed_for_every_row(),
+            {send(be::bind_complete()),
+             send(person_row(1, "one")),
+             send(be::error_response("22012", "division by zero")),
+             send(be::ready_for_query())},
+        }),
+        [](pgcoro::connection& conn) -> asio::awaitable<std::string> {
+            std::string out;
+            try {
+                auto rows = co_await conn.stream(continuous(2), people);
+                out = co_await read_chunks(rows);
+            } catch (const pgcoro::server_error& e) {  // the first chunk's: stream() itself throws
+                out = "failed " + std::string(e.sqlstate());
+            }
+            co_return out + (conn.is_usable() ? ", usable" : ", not usable");
+        },
+        // The row arrives with the error, and goes with it.
+        "failed 22012, usable",
+    };
+}
+
 scenario stream_in_chunks() {
     return {
         "stream() read to the end in chunks of two rows",
@@ -365,7 +436,7 @@ scenario stream_in_chunks() {
              send(be::ready_for_query())},
         }),
         [](pgcoro::connection& conn) -> asio::awaitable<std::string> {
-            auto rows = co_await conn.stream(pgcoro::stream_options{.chunk_rows = 2}, people);
+            auto rows = co_await conn.stream(per_chunk(2), people);
             std::string out;
             while (auto row = co_await rows.next()) out += id_and_name(*row) + ", ";
             co_return out + rows.command_tag() + ", " + std::to_string(rows.rows_read()) + " read" +
@@ -404,7 +475,7 @@ test::script::script read_ahead_then_closed() {
 
 // A one-row-per-chunk stream closed after its first row.
 asio::awaitable<std::string> first_row_then_close(pgcoro::connection& conn) {
-    auto rows = co_await conn.stream(pgcoro::stream_options{.chunk_rows = 1}, people);
+    auto rows = co_await conn.stream(per_chunk(1), people);
     auto first = co_await rows.next();
     std::string out = first ? id_and_name(*first) : "no row";
     co_await rows.close();
@@ -466,7 +537,7 @@ scenario stream_dropped_early() {
         [](pgcoro::connection& conn) -> asio::awaitable<std::string> {
             std::string out;
             {
-                auto rows = co_await conn.stream(pgcoro::stream_options{.chunk_rows = 1}, people);
+                auto rows = co_await conn.stream(per_chunk(1), people);
                 auto first = co_await rows.next();
                 out = first ? id_and_name(*first) : "no row";
             }
@@ -944,6 +1015,27 @@ scenario describe_mode_pipeline() {
     };
 }
 
+scenario describe_mode_continuous_stream() {
+    return {
+        "statement_mode=describe: a continuous stream parses, binds, describes and executes its portal once",
+        test::script::concatenated({
+            prepared("", people, {}, {}, person_columns()),
+            {expect(fe::parse("", people, {})), expect(fe::bind("", "", {}, {}, {binary, text})),
+             expect(fe::describe_portal("")), expect(fe::execute("", 0)), expect(fe::sync()),
+             send(be::parse_complete()), send(be::bind_complete()), send(portal_person_columns()),
+             send(person_row(1, "one")), send(person_row(2, "two")), send(be::command_complete("SELECT 2")),
+             send(be::ready_for_query())},
+        }),
+        [](pgcoro::connection& conn) -> asio::awaitable<std::string> {
+            auto rows = co_await conn.stream(continuous(10), people);
+            co_return co_await read_chunks(rows);
+        },
+        "1|one 2|two / SELECT 2, 2 read, done",
+        {},
+        "statement_mode=describe",
+    };
+}
+
 scenario describe_mode_stream() {
     return {
         "statement_mode=describe: stream()'s first chunk parses, binds and describes its portal",
@@ -959,7 +1051,7 @@ scenario describe_mode_stream() {
              expect(fe::sync()), send(be::ready_for_query())},
         }),
         [](pgcoro::connection& conn) -> asio::awaitable<std::string> {
-            auto rows = co_await conn.stream(pgcoro::stream_options{.chunk_rows = 2}, people);
+            auto rows = co_await conn.stream(per_chunk(2), people);
             std::string out;
             while (auto row = co_await rows.next()) out += id_and_name(*row) + ", ";
             co_return out + rows.command_tag();
@@ -988,6 +1080,8 @@ TEST_CASE("exchange: a pipeline", "[exchange]") { test::script::check_exchange(p
 TEST_CASE("exchange: stream() in chunks", "[exchange]") { test::script::check_exchange(stream_in_chunks()); }
 TEST_CASE("exchange: stream() closed early", "[exchange]") { test::script::check_exchange(stream_closed_early()); }
 TEST_CASE("exchange: stream() dropped early", "[exchange]") { test::script::check_exchange(stream_dropped_early()); }
+TEST_CASE("exchange: stream() continuously", "[exchange]") { test::script::check_exchange(stream_continuously()); }
+TEST_CASE("exchange: stream() continuously, failing", "[exchange]") { test::script::check_exchange(stream_continuously_fails()); }
 TEST_CASE("exchange: stream() closed while the chunk ahead fails", "[exchange]") {
     test::script::check_exchange(stream_closed_while_the_chunk_ahead_fails());
 }
@@ -1008,6 +1102,9 @@ TEST_CASE("exchange: automatic mode finds a proxy", "[exchange][statement_mode]"
 TEST_CASE("exchange: automatic mode re-prepares on its own session", "[exchange][statement_mode]") { test::script::check_exchange(automatic_mode_re_prepares_on_its_own_session()); }
 TEST_CASE("exchange: describe mode pipeline", "[exchange][statement_mode]") { test::script::check_exchange(describe_mode_pipeline()); }
 TEST_CASE("exchange: describe mode stream", "[exchange][statement_mode]") { test::script::check_exchange(describe_mode_stream()); }
+TEST_CASE("exchange: describe mode continuous stream", "[exchange][statement_mode]") {
+    test::script::check_exchange(describe_mode_continuous_stream());
+}
 
 // --- close() -----------------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
-#include <catch2/catch.hpp>
+#include "support/catch.hpp"
 
 #include <fstream>
 #include <unistd.h>

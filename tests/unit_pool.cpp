@@ -11,7 +11,7 @@
 #include <pgcoro/pool/parking.hpp>
 #include <pgcoro/pool/sharing_decisions.hpp>
 
-#include <catch2/catch.hpp>
+#include "support/catch.hpp"
 
 #include <algorithm>
 #include <chrono>

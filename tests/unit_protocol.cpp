@@ -4,7 +4,7 @@
 #include <pgcoro/protocol.hpp>
 #include <pgcoro/result.hpp>
 
-#include <catch2/catch.hpp>
+#include "support/catch.hpp"
 
 #include <random>
 

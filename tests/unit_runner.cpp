@@ -7,7 +7,7 @@
 // never in sync).
 #include <pgcoro.hpp>
 
-#include <catch2/catch.hpp>
+#include "support/catch.hpp"
 
 #include <boost/asio/io_context.hpp>
 
@@ -563,7 +563,7 @@ TEST_CASE("runner: a row_stream chunk suspends at PortalSuspended and syncs at t
     SECTION("a first chunk, then the last") {
         scripted t;
         t.s.enter_exchange(detail::open_exchange::suspended_portal);
-        detail::portal_chunk_exchange first(chunk, tag, true);
+        detail::portal_exchange first(chunk, tag, true);
         first.start(t.s, 2);
         CHECK(t.written() == "E" + be32(4 + 1 + 4) + cstr("") + be32(2) + "H" + be32(4));
         CHECK(feed(t.s, first, {empty(message_type::bind_complete), data_row_int4_binary(1), data_row_int4_binary(2),
@@ -573,7 +573,7 @@ TEST_CASE("runner: a row_stream chunk suspends at PortalSuspended and syncs at t
         CHECK(first.suspended());
         CHECK(t.s.readies_owed() == 0);
 
-        detail::portal_chunk_exchange last(chunk, tag, false);
+        detail::portal_exchange last(chunk, tag, false);
         last.start(t.s, 2);
         t.written();
         t.s.feed(data_row_int4_binary(3) + command_complete("SELECT 1"));
@@ -590,7 +590,7 @@ TEST_CASE("runner: a row_stream chunk suspends at PortalSuspended and syncs at t
     SECTION("an error ends it with a Sync, and is thrown at ReadyForQuery") {
         scripted t;
         t.s.enter_exchange(detail::open_exchange::suspended_portal);
-        detail::portal_chunk_exchange c(chunk, tag, false);
+        detail::portal_exchange c(chunk, tag, false);
         c.start(t.s, 10);
         t.written();
         t.s.feed(error_response("22012", "division by zero"));
@@ -607,11 +607,95 @@ TEST_CASE("runner: a row_stream chunk suspends at PortalSuspended and syncs at t
                  {data_row_int4_binary(1), copy_data("x")}}) {
             scripted t;
             t.s.enter_exchange(detail::open_exchange::suspended_portal);
-            detail::portal_chunk_exchange c(chunk, tag, false);
+            detail::portal_exchange c(chunk, tag, false);
             c.start(t.s, 10);
             CHECK(throws_protocol_violation([&] { feed(t.s, c, script); }));
         }
     }
+}
+
+TEST_CASE("runner: a continuous row_stream suspends at a full chunk and ends at its ReadyForQuery", "[runner]") {
+    pgcoro::result chunk;
+    const auto statement = int4_statement();
+    chunk.set_columns(std::shared_ptr<const std::vector<pgcoro::column>>(statement, &statement->columns));
+    std::string tag;
+    using detail::portal_fetch;
+    SECTION("Execute for every row and Sync; full chunks suspend; the tag counts every row") {
+        scripted t;
+        t.s.enter_exchange(detail::open_exchange::streaming_portal);
+        detail::portal_exchange first(chunk, tag, true, portal_fetch::continuous);
+        first.start(t.s, 2);
+        CHECK(t.written() == "E" + be32(4 + 1 + 4) + cstr("") + be32(0) + "S" + be32(4));
+        CHECK(t.s.readies_owed() == 1);
+        t.s.feed(empty(message_type::bind_complete) + data_row_int4_binary(1) + data_row_int4_binary(2) +
+                 data_row_int4_binary(3));
+        CHECK(detail::consume(t.s, first) == next_step::suspend);  // two rows: full
+        CHECK(first.rows() == 2);
+        CHECK(first.has_rows_to_hand_out());
+
+        chunk.clear();
+        chunk.set_columns(std::shared_ptr<const std::vector<pgcoro::column>>(statement, &statement->columns));
+        detail::portal_exchange rest(chunk, tag, false, portal_fetch::continuous, first.rows());
+        rest.start(t.s, 2, true);
+        CHECK(t.written().empty());
+        CHECK(detail::consume(t.s, rest) == next_step::read);  // one row so far: may be handed out
+        CHECK(rest.has_rows_to_hand_out());
+        t.s.feed(command_complete("SELECT 3"));
+        CHECK(detail::consume(t.s, rest) == next_step::read);  // ReadyForQuery still owed
+        CHECK_FALSE(rest.has_rows_to_hand_out());
+        CHECK(t.s.exchange() == detail::open_exchange::streaming_portal);
+        t.s.feed(ready());
+        CHECK(detail::consume(t.s, rest) == next_step::done);
+        CHECK(tag == "SELECT 3");
+        CHECK(t.s.in_sync());
+    }
+    SECTION("a tag that miscounts the rows of every chunk is a protocol violation") {
+        scripted t;
+        t.s.enter_exchange(detail::open_exchange::streaming_portal);
+        detail::portal_exchange rest(chunk, tag, false, portal_fetch::continuous, 5);
+        rest.start(t.s, 2, true);
+        CHECK(throws_protocol_violation([&] { feed(t.s, rest, {data_row_int4_binary(6), command_complete("SELECT 5")}); }));
+    }
+    SECTION("an error is thrown at ReadyForQuery, with no Sync of its own") {
+        scripted t;
+        t.s.enter_exchange(detail::open_exchange::streaming_portal);
+        detail::portal_exchange c(chunk, tag, false, portal_fetch::continuous);
+        c.start(t.s, 10);
+        t.written();
+        t.s.feed(data_row_int4_binary(1) + error_response("22012", "division by zero"));
+        CHECK(detail::consume(t.s, c) == next_step::read);
+        CHECK_FALSE(c.has_rows_to_hand_out());
+        CHECK(t.written().empty());
+        t.s.feed(ready());
+        CHECK_THROWS_AS(detail::consume(t.s, c), pgcoro::server_error);
+        CHECK(t.s.in_sync());
+    }
+    SECTION("out of place") {
+        for (const auto& script : std::vector<std::vector<std::string>>{
+                 {empty(message_type::portal_suspended)},  // no row limit was asked for
+                 {data_row_int4_binary(1), ready()},       // ReadyForQuery before the end of the rows
+                 {empty(message_type::bind_complete)}}) {  // not the first chunk
+            scripted t;
+            t.s.enter_exchange(detail::open_exchange::streaming_portal);
+            detail::portal_exchange c(chunk, tag, false, portal_fetch::continuous);
+            c.start(t.s, 10);
+            CHECK(throws_protocol_violation([&] { feed(t.s, c, script); }));
+        }
+    }
+}
+
+TEST_CASE("runner: whether a stream's end is already buffered, so that leaving it needs no cancel", "[runner]") {
+    scripted t;
+    t.s.expect_ready();
+    t.s.feed(data_row_int4_binary(1) + command_complete("SELECT 1"));
+    CHECK_FALSE(detail::end_is_buffered(t.s));  // read and dropped, still owed
+    CHECK(t.s.buffered().empty());
+    const auto rfq = ready();
+    t.s.feed(rfq.substr(0, 3));
+    CHECK_FALSE(detail::end_is_buffered(t.s));  // half a ReadyForQuery
+    t.s.feed(rfq.substr(3));
+    CHECK(detail::end_is_buffered(t.s));
+    CHECK(t.s.readies_owed() == 0);
 }
 
 TEST_CASE("runner: waiting for a notification takes only asynchronous messages", "[runner]") {

@@ -3,7 +3,7 @@
 // differs from a literal reading of the RFC.
 #include <pgcoro/auth/saslprep.hpp>
 
-#include <catch2/catch.hpp>
+#include "support/catch.hpp"
 
 #include <string>
 #include <string_view>

@@ -4,7 +4,7 @@
 #include <pgcoro/types.hpp>
 #include <pgcoro/types/type_table.hpp>
 
-#include <catch2/catch.hpp>
+#include "support/catch.hpp"
 
 #include <algorithm>
 

@@ -1,21 +1,30 @@
-// A large result read in chunks instead of all at once. The statement runs
-// in an unnamed portal and each chunk is one Execute with a row limit, so
-// the server produces rows only as fast as the client asks for them: memory
-// stays bounded by one chunk whatever the result size, and a stream stopped
-// early costs one round trip, not a read of the rest.
+// A large result read in chunks instead of all at once: memory stays
+// bounded by one chunk whatever the result size. The statement runs in an
+// unnamed portal, read one of two ways (stream_fetch):
 //
-// The Execute of the next chunk goes out as soon as a chunk has arrived,
-// before its rows are handed out: the server produces the next chunk while
-// the caller reads this one (it waits in the socket's buffers, not in
-// ours), so a stream reads as fast as one query's whole result, and a
-// stream stopped early also reads (and discards) the chunk asked for ahead.
+// - continuous: one Execute for every row. The server sends rows as fast as
+//   the client reads them (TCP's flow control holds it back when the client
+//   lags), and each chunk is what has arrived, up to chunk_rows: the client
+//   decodes while the server produces, which makes it the fastest way to
+//   read many rows. Stopped early, the statement is cancelled on the server
+//   (a CancelRequest on a connection of its own) and what was in flight is
+//   read and dropped.
+// - per chunk: one Execute of chunk_rows rows per chunk, the next one sent
+//   as soon as a chunk has arrived (the server produces it while the caller
+//   reads this one). The server waits between chunks, and a stream stopped
+//   early costs one round trip: the portal is closed, the transaction
+//   untouched.
+//
+// automatic (the default) streams continuously outside a transaction block
+// and per chunk inside one, where a cancelled statement would abort the
+// transaction.
 //
 //   auto rows = co_await conn.stream("SELECT id, payload FROM big");
 //   while (auto row = co_await rows.next()) use(row->get<std::int64_t>(0));
 //
 // While a stream is open the connection runs nothing else. Left before its
-// end (an exception, a break), the portal is closed before the connection's
-// next operation.
+// end (an exception, a break), it is ended before the connection's next
+// operation.
 #pragma once
 
 #include <cstdint>
@@ -44,9 +53,14 @@ namespace detail {
 class session;
 }
 
+// How a stream asks the server for its rows (see above).
+enum class stream_fetch { automatic, continuous, per_chunk };
+
 struct stream_options {
-    // Rows per Execute: the most the client holds at once.
+    // The most rows a chunk holds: what the client keeps at once. Per chunk,
+    // also the rows each Execute asks for.
     std::int32_t chunk_rows = 1000;
+    stream_fetch fetch = stream_fetch::automatic;
 };
 
 class row_stream {
@@ -54,14 +68,15 @@ public:
     row_stream(row_stream&& other) noexcept
         : session_(std::move(other.session_)), statement_(std::move(other.statement_)), chunk_(std::move(other.chunk_)),
           tag_(std::move(other.tag_)), options_(other.options_), position_(other.position_),
-          rows_read_(other.rows_read_), more_(other.more_), unseen_(other.unseen_) {}
+          rows_read_(other.rows_read_), more_(other.more_), unseen_(other.unseen_), continuous_(other.continuous_) {}
     row_stream& operator=(row_stream&&) = delete;
     row_stream(const row_stream&) = delete;
 
     ~row_stream();
 
     // The next chunk of at most chunk_rows rows into chunk(); false once
-    // every row has been read.
+    // every row has been read. Continuous, a chunk is what has arrived: it
+    // may hold fewer rows while more follow.
     asio::awaitable<bool> next_chunk();
 
     // The rows of the last next_chunk(), valid until the next call.
@@ -73,13 +88,14 @@ public:
     const std::vector<column>& columns() const noexcept { return statement_->columns; }
     // All rows have been read and the connection is free again.
     bool done() const noexcept { return !more_ && !unseen_ && position_ == chunk_.size(); }
-    // The command tag of the last Execute, once the last row was read. Its
-    // count is of that Execute alone ("SELECT 0" after a suspended portal):
-    // rows_read() counts them all.
+    // The command tag of the last Execute, once the last row was read. Per
+    // chunk, its count is of that Execute alone ("SELECT 0" after a
+    // suspended portal): rows_read() counts them all.
     const std::string& command_tag() const noexcept { return tag_; }
     std::uint64_t rows_read() const noexcept { return rows_read_; }
 
-    // Stops early: closes the portal and frees the connection.
+    // Stops early: closes the portal (per chunk) or cancels the statement
+    // (continuous), and frees the connection.
     asio::awaitable<void> close();
 
     // Starts the stream: binds, executes the first chunk and reads it.
@@ -102,6 +118,8 @@ private:
 
     asio::awaitable<void> read_chunk(detail::session& s, bool after_bind, std::string_view sql = {},
                                      std::span<const std::uint32_t> types = {});
+    asio::awaitable<void> read_arriving(detail::session& s, bool after_bind, std::string_view sql = {},
+                                        std::span<const std::uint32_t> types = {});
 
     std::shared_ptr<detail::session> session_;
     detail::statement_ptr statement_;
@@ -110,15 +128,17 @@ private:
     stream_options options_;
     std::size_t position_ = 0;
     std::uint64_t rows_read_ = 0;
-    bool more_ = false;    // the portal is suspended: the server has more rows
+    bool more_ = false;    // the server has more rows: the portal is suspended, or streaming
     bool unseen_ = false;  // chunk_ was read but not yet handed out
+    bool continuous_ = false;
 };
 
 // The bodies: inline (header-only) or in the src.hpp TU (util/compilation_mode.hpp).
 #if PGCORO_DEFINITIONS
 PGCORO_DECL row_stream::~row_stream() {
-    // The session stays in the exchange; its next operation closes the portal.
-    if (session_ && more_) session_->let_go_of(detail::open_exchange::reading_ahead);
+    // The session stays in the exchange; its next operation ends it.
+    if (session_ && more_)
+        session_->let_go_of(continuous_ ? detail::open_exchange::streaming_portal : detail::open_exchange::reading_ahead);
 }
 
 PGCORO_DECL asio::awaitable<bool> row_stream::next_chunk() {
@@ -148,6 +168,10 @@ PGCORO_DECL asio::awaitable<void> row_stream::close() {
     more_ = false;
     clear_chunk();
     co_await detail::run_operation(session_, [](detail::session& s) -> asio::awaitable<void> {
+        if (s.exchange() == detail::open_exchange::streaming_portal) {
+            co_await detail::finish_abandoned_exchange(s);  // a cancel, unless the end has arrived
+            co_return;
+        }
         std::optional<diagnostics> ignored;
         co_await detail::end_exchange_and_drain(s, ignored, "", detail::exchange_stop::at_rest);
     }, detail::operation_start::continues_exchange);
@@ -181,22 +205,30 @@ PGCORO_DECL asio::awaitable<row_stream> row_stream::open(std::shared_ptr<detail:
 }
 
 PGCORO_DECL asio::awaitable<void> row_stream::execute_first(detail::session& s, std::string_view sql, const detail::parameter_writer& params) {
+    continuous_ = options_.fetch == stream_fetch::continuous ||
+                  (options_.fetch == stream_fetch::automatic && s.transaction() == protocol::transaction_status::idle);
     detail::bind_statement(s, *statement_, sql, params);
-    s.enter_exchange(detail::open_exchange::suspended_portal);
-    co_await read_chunk(s, true, sql, params.types);
+    if (continuous_) {
+        s.enter_exchange(detail::open_exchange::streaming_portal);
+        co_await read_arriving(s, true, sql, params.types);
+    } else {
+        s.enter_exchange(detail::open_exchange::suspended_portal);
+        co_await read_chunk(s, true, sql, params.types);
+    }
     unseen_ = true;
 }
 
 PGCORO_DECL asio::awaitable<void> row_stream::fetch() {
-    co_await detail::run_operation(session_, [this](detail::session& s) { return read_chunk(s, false); },
-                                   detail::operation_start::continues_exchange);
+    co_await detail::run_operation(session_, [this](detail::session& s) {
+        return continuous_ ? read_arriving(s, false) : read_chunk(s, false);
+    }, detail::operation_start::continues_exchange);
 }
 
 PGCORO_DECL asio::awaitable<void> row_stream::read_chunk(detail::session& s, bool after_bind, std::string_view sql,
                                           std::span<const std::uint32_t> types) {
     clear_chunk();
     more_ = false;
-    detail::portal_chunk_exchange exchange(chunk_, tag_, after_bind);
+    detail::portal_exchange exchange(chunk_, tag_, after_bind);
     if (after_bind && detail::parsed_with_each_execution(*statement_)) exchange.after_parse(statement_, sql, types);
     exchange.start(s, options_.chunk_rows, !after_bind);
     try {
@@ -208,9 +240,38 @@ PGCORO_DECL asio::awaitable<void> row_stream::read_chunk(detail::session& s, boo
     rows_read_ += exchange.rows();
     more_ = exchange.suspended();
     if (!more_) co_return;
-    detail::portal_chunk_exchange::read_ahead(s, options_.chunk_rows);
+    detail::portal_exchange::read_ahead(s, options_.chunk_rows);
     s.enter_exchange(detail::open_exchange::reading_ahead);
     co_await s.flush();
+}
+
+// Continuous: reads until rows have arrived (handing out what is buffered
+// rather than waiting for a full chunk), a chunk is full, or the end.
+PGCORO_DECL asio::awaitable<void> row_stream::read_arriving(detail::session& s, bool after_bind, std::string_view sql,
+                                             std::span<const std::uint32_t> types) {
+    clear_chunk();
+    more_ = false;
+    detail::portal_exchange exchange(chunk_, tag_, after_bind, detail::portal_fetch::continuous, rows_read_);
+    if (after_bind && detail::parsed_with_each_execution(*statement_)) exchange.after_parse(statement_, sql, types);
+    exchange.start(s, options_.chunk_rows, !after_bind);
+    auto step = after_bind ? detail::next_step::write : detail::next_step::read;
+    try {
+        if (!after_bind) step = detail::consume(s, exchange);  // what arrived meanwhile first
+        while (step == detail::next_step::write ||
+               (step == detail::next_step::read && !exchange.has_rows_to_hand_out())) {
+            if (step == detail::next_step::write) {
+                if (!s.send_now()) s.sent(co_await s.send_rest());
+            } else {
+                s.received(co_await s.receive());
+            }
+            step = detail::consume(s, exchange);
+        }
+    } catch (...) {
+        rows_read_ += exchange.rows();
+        throw;
+    }
+    rows_read_ += exchange.rows();
+    more_ = step != detail::next_step::done;
 }
 #endif  // PGCORO_DEFINITIONS
 

@@ -47,6 +47,7 @@ SCENARIOS = [
     ("trust_copy", "pgcoro_trust", "", [0x0f, 0, 8, 9, 10, 1]),
     ("trust_listen", "pgcoro_trust", "", [0x0f, 0, 11, 12, 0, 0]),
     ("trust_transaction", "pgcoro_trust", "", [0x0f, 0, 13, 5, 6, 0]),
+    ("trust_stream_continuous", "pgcoro_trust", "", [0x0f, 0, 14, 15, 2, 0]),
 ]
 
 # More seeds from a recording, with another header: the same bytes one at a
@@ -218,11 +219,6 @@ def main():
         relay.close()
         data = bytes(relay.recorded)
         write("session_exchange", "captured_" + name, bytes(header) + data)
-    for source, name, header, edit in EDITS:
-        with open(os.path.join(corpus, "session_exchange", "captured_" + source), "rb") as f:
-            data = serialize(edit(parse(f.read()[6:])))
-        write("session_exchange", name, bytes(header) + data)
-        write("backend_messages", name, bytes([15]) + data)
         write("backend_messages", "captured_" + name, bytes([15]) + data)
         notes = run.stderr.strip().replace("\n", "; ")
         print(f"capture: {name}: {len(data)} bytes from the server, {relay.connections} connection(s)"

@@ -158,7 +158,7 @@ constexpr std::string_view typed_select =
     "'12.5'::float8 AS f, DATE '2000-01-01' AS d, gen_random_uuid() AS u, '{\"k\": [1]}'::jsonb AS j, "
     "'10.0.0.1/8'::inet AS net, '\\x00ff'::bytea AS b FROM generate_series(1, 2)";
 
-constexpr int op_count = 14;
+constexpr int op_count = 16;
 
 asio::awaitable<void> run_operation(pgcoro::connection& conn, int op) {
     switch (op) {
@@ -195,15 +195,16 @@ asio::awaitable<void> run_operation(pgcoro::connection& conn, int op) {
         }
         break;
     }
-    case 6: {  // a stream read to the end, two rows a chunk
-        auto rows = co_await conn.stream(pgcoro::stream_options{.chunk_rows = 2}, typed_select, std::int32_t{3},
+    case 6: {  // a stream read to the end, one Execute of two rows a chunk
+        auto rows = co_await conn.stream(pgcoro::stream_options{.chunk_rows = 2, .fetch = pgcoro::stream_fetch::per_chunk},
+                                         typed_select, std::int32_t{3},
                                          std::string("s"), pgcoro::numeric("1"));
         std::size_t index = 0;
         while (auto r = co_await rows.next()) read_row(*r, rows.columns(), index++);
         break;
     }
     case 7: {  // a stream left after its first row (the next operation closes the portal)
-        auto rows = co_await conn.stream(pgcoro::stream_options{.chunk_rows = 1},
+        auto rows = co_await conn.stream(pgcoro::stream_options{.chunk_rows = 1, .fetch = pgcoro::stream_fetch::per_chunk},
                                          "SELECT g, g::text FROM generate_series(1, 5) g");
         if (auto r = co_await rows.next()) read_row(*r, rows.columns(), 0);
         break;
@@ -252,6 +253,22 @@ asio::awaitable<void> run_operation(pgcoro::connection& conn, int op) {
         auto sp = co_await tx.savepoint();
         co_await sp.commit();
         co_await tx.commit();
+        break;
+    }
+    case 14: {  // a stream with one Execute for every row, read to the end in chunks of what arrived
+        auto rows = co_await conn.stream(pgcoro::stream_options{.chunk_rows = 2, .fetch = pgcoro::stream_fetch::continuous},
+                                         typed_select, std::int32_t{3}, std::string("s"), pgcoro::numeric("1"));
+        std::size_t index = 0;
+        while (co_await rows.next_chunk())
+            for (auto r : rows.chunk()) read_row(r, rows.columns(), index++);
+        (void)rows.command_tag();
+        break;
+    }
+    case 15: {  // a continuous stream left after its first row: the next operation cancels and drains it
+        // Rows past the server's first 8 KB flush, then slow ones: the cancel lands mid-statement.
+        auto rows = co_await conn.stream(pgcoro::stream_options{.chunk_rows = 1, .fetch = pgcoro::stream_fetch::continuous},
+            "SELECT g, pg_sleep(CASE WHEN g > 1000 THEN 0.05 ELSE 0 END) FROM generate_series(1, 1100) g");
+        if (auto r = co_await rows.next()) read_row(*r, rows.columns(), 0);
         break;
     }
     }

@@ -2,4 +2,4 @@
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <catch2/catch.hpp>
+#include "../support/catch.hpp"

@@ -21,7 +21,7 @@
 
 #include "exchange_script.hpp"
 
-#include <catch2/catch.hpp>
+#include "catch.hpp"
 
 #include <functional>
 

@@ -113,6 +113,12 @@ private:
     bool closed_ = false;
 };
 
+// The exchanges whose server side runs on until the statement ends (or is
+// cancelled), not waiting for the client's next message.
+constexpr bool keeps_server_working(open_exchange e) noexcept {
+    return e == open_exchange::copy_out || e == open_exchange::streaming_portal;
+}
+
 // Which answers ending the open exchange may bring: only the known ones when
 // its owner stopped at a known point; anything up to ReadyForQuery when an
 // operation was cut short mid-flight.
@@ -136,11 +142,12 @@ inline asio::awaitable<void> end_exchange_and_drain(session& s, std::optional<di
         s.expect_ready();
         break;
     case open_exchange::copy_out:
+    case open_exchange::streaming_portal:
     case open_exchange::none: break;
     }
     const auto ending = s.exchange();
     s.exchange_ended();
-    if (stop == exchange_stop::at_rest && ending != open_exchange::copy_out && ending != open_exchange::none &&
+    if (stop == exchange_stop::at_rest && !keeps_server_working(ending) && ending != open_exchange::none &&
         s.readies_owed() == 1) {
         exchange_end end(ending);
         co_await run_exchange(s, end);
@@ -153,11 +160,22 @@ inline asio::awaitable<void> end_exchange_and_drain(session& s, std::optional<di
     if (drain.errors.failure) first_error = std::move(*drain.errors.failure);
 }
 
+// Whether what is buffered already holds the last ReadyForQuery owed: the
+// messages before it are read and dropped.
+inline bool end_is_buffered(session& s) {
+    drain_exchange drain("");
+    return consume(s, drain) == next_step::done;
+}
+
 // An exchange whose driving object (a row_stream, a COPY) was destroyed
 // before its end: finished before the session's next operation.
 inline asio::awaitable<void> finish_abandoned_exchange(session& s) {
-    // Only COPY TO STDOUT keeps the server working until we stop it.
-    if (s.exchange() == open_exchange::copy_out) co_await send_cancel_request(cancel_target_of(s));
+    // COPY TO STDOUT and a continuous stream keep the server working until
+    // we stop it, unless their end has arrived. Inside a transaction block,
+    // a stream's rest is read instead: a cancel would abort the transaction.
+    if (keeps_server_working(s.exchange()) && !end_is_buffered(s) &&
+        (s.exchange() == open_exchange::copy_out || s.transaction() == protocol::transaction_status::idle))
+        co_await send_cancel_request(cancel_target_of(s));
     std::optional<diagnostics> ignored;  // the abandoned statement's own failure (57014)
     co_await end_exchange_and_drain(s, ignored, "COPY abandoned by the client", exchange_stop::at_rest);
 }

@@ -21,6 +21,7 @@ enum class open_exchange {
     none,
     suspended_portal,  // Execute with a row limit sent, Sync still owed
     reading_ahead,     // a suspended portal's next Execute sent, its answer unread
+    streaming_portal,  // one Execute for every row and its Sync sent: rows still arriving
     copy_in,           // COPY FROM STDIN: CopyDone or CopyFail owed
     copy_out,          // COPY TO STDOUT: data still arriving
 };
