@@ -166,6 +166,8 @@ PGCORO_DECL asio::awaitable<std::optional<row>> row_stream::next() {
 PGCORO_DECL asio::awaitable<void> row_stream::close() {
     if (!more_) co_return;
     more_ = false;
+    unseen_ = false;
+    position_ = 0;  // done() from here on
     clear_chunk();
     co_await detail::run_operation(session_, [](detail::session& s) -> asio::awaitable<void> {
         if (s.exchange() == detail::open_exchange::streaming_portal) {
