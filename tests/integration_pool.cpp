@@ -159,28 +159,45 @@ TEST_CASE("pool: a bump racing an in-flight connect never yields an old-generati
 
 TEST_CASE("pool: a connection handed to a waiting acquire just before a bump is not what it returns") {
     // max_size 1: the waiter is served by the return, and the bump commits
-    // before the waiter resumes. It must not get the old session.
+    // before the waiter resumes. It must not get the old session. The
+    // waiter runs on a strand, so its wake-up is posted there; one on the
+    // io_context itself resumes inside the return, before the bump: its
+    // checkout came first, and the old session retires when it comes back.
     run([]() -> asio::awaitable<void> {
-        pgcoro::pool pool(co_await asio::this_coro::executor, scram_config(), {.max_size = 1});
-        int stale = 0;
-        for (int round = 0; round < 20; ++round) {
+        const auto ex = co_await asio::this_coro::executor;
+        pgcoro::pool pool(ex, scram_config(), {.max_size = 1});
+        int stale = 0, served_before_bump = 0;
+        for (int round = 0; round < 40; ++round) {
+            const bool on_strand = round % 2 == 0;
             auto first = co_await pool.acquire();
             const auto first_pid = co_await backend_pid(first);
+            const auto first_generation = first.generation();
             std::uint64_t bumped = 0;
-            co_await run_concurrently(2, [&](int i) -> asio::awaitable<void> {
-                if (i == 0) {
-                    co_await sleep_for(20ms);  // the other acquire waits by now
-                    first.release();           // handed to it ...
-                    bumped = pool.bump();      // ... and bumped before it runs
-                    co_return;
-                }
-                auto second = co_await pool.acquire();
-                const auto pid = co_await backend_pid(second);
-                if (second.generation() != bumped || pid == first_pid) ++stale;
-            });
+            bool done = false;
+            std::exception_ptr failure;
+            asio::co_spawn(on_strand ? asio::any_io_executor(asio::make_strand(ex)) : ex,
+                           [&]() -> asio::awaitable<void> {
+                               auto second = co_await pool.acquire();
+                               const bool before_bump = bumped == 0;
+                               const auto pid = co_await backend_pid(second);
+                               if (on_strand && (before_bump || second.generation() != bumped || pid == first_pid)) ++stale;
+                               if (!on_strand && before_bump && second.generation() == first_generation && pid == first_pid)
+                                   ++served_before_bump;
+                           },
+                           [&](std::exception_ptr e) {
+                               failure = e;
+                               done = true;
+                           });
+            for (int i = 0; i < 2000 && pool.stats().waiting == 0; ++i) co_await sleep_for(1ms);
+            first.release();        // handed to it ...
+            bumped = pool.bump();   // ... and bumped before it runs, unless it ran inside release()
+            for (int i = 0; i < 5000 && !done; ++i) co_await sleep_for(1ms);
+            REQUIRE(done);
+            if (failure) std::rethrow_exception(failure);
         }
         CHECK(stale == 0);
-        CHECK(pool.stats().closed(pgcoro::close_reason::generation) >= 20);
+        CHECK(served_before_bump == 20);
+        CHECK(pool.stats().closed(pgcoro::close_reason::generation) >= 40);
         co_await pool.close();
     }());
 }
@@ -263,6 +280,68 @@ TEST_CASE("pool: timed-out and cancelled acquires never leak or strand a connect
         auto again = co_await pool.acquire();
         CHECK((co_await again->query("SELECT 2"))[0].get<int>(0) == 2);
         again.release();
+        co_await pool.close();
+    }());
+}
+
+TEST_CASE("pool: a waiter served by a return resumes inside the return, a few levels deep at most") {
+    run([]() -> asio::awaitable<void> {
+        const auto ex = co_await asio::this_coro::executor;
+        pgcoro::pool pool(ex, scram_config(), {.max_size = 1});
+        const auto until_waiting = [&](std::size_t n) -> asio::awaitable<void> {
+            for (int i = 0; i < 2000 && pool.stats().waiting != n; ++i) co_await sleep_for(1ms);
+            REQUIRE(pool.stats().waiting == n);
+        };
+
+        // One waiter on this io_context: it has the connection, and has run
+        // its first query's request out, by the time release() returns.
+        auto held = co_await pool.acquire();
+        bool served = false;
+        int answer = 0;
+        asio::co_spawn(ex, [&]() -> asio::awaitable<void> {
+            auto conn = co_await pool.acquire();
+            served = true;
+            answer = (co_await conn->query("SELECT 7"))[0].get<int>(0);
+        }, asio::detached);
+        co_await until_waiting(1);
+        held.release();
+        CHECK(served);
+        CHECK(answer == 0);  // its query's answer has not come yet
+        for (int i = 0; i < 2000 && answer == 0; ++i) co_await sleep_for(1ms);
+        CHECK(answer == 7);
+
+        // 50 waiters that each give the connection back at once: each return
+        // serves the next inside it, four deep, then the next is posted.
+        held = co_await pool.acquire();
+        int done = 0;
+        for (int i = 0; i < 50; ++i)
+            asio::co_spawn(ex, [&]() -> asio::awaitable<void> {
+                auto conn = co_await pool.acquire();
+                ++done;
+            }, asio::detached);
+        co_await until_waiting(50);
+        held.release();
+        CHECK(done == 4);
+        for (int i = 0; i < 2000 && done < 50; ++i) co_await sleep_for(1ms);
+        CHECK(done == 50);
+
+        // A waiter on a strand is posted to it, as before.
+        held = co_await pool.acquire();
+        served = false;
+        asio::co_spawn(asio::make_strand(ex), [&]() -> asio::awaitable<void> {
+            auto conn = co_await pool.acquire();
+            served = true;
+        }, asio::detached);
+        co_await until_waiting(1);
+        held.release();
+        CHECK_FALSE(served);
+        for (int i = 0; i < 2000 && !served; ++i) co_await sleep_for(1ms);
+        CHECK(served);
+
+        const auto s = pool.stats();
+        CHECK(s.in_use == 0);
+        CHECK(s.waiting == 0);
+        CHECK(s.acquires == 55u);
         co_await pool.close();
     }());
 }

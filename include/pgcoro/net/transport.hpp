@@ -5,17 +5,19 @@
 
 #include <cerrno>
 #include <memory>
+#include <tuple>
+#include <type_traits>
 #include <variant>
 
 #include <boost/asio/append.hpp>
-#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/associator.hpp>
 #include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
-#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/write.hpp>
 
 #include <sys/socket.h>
@@ -25,6 +27,15 @@
 namespace pgcoro::detail {
 
 namespace asio = boost::asio;
+
+// Hands a write's (error, bytes written) to a handler that takes them as
+// one tuple: asio::as_tuple copies the handler it wraps, and a coroutine's
+// handler can only be moved.
+template <class Handler>
+struct as_tuple_outcome {
+    Handler handler;
+    void operator()(boost::system::error_code ec, std::size_t n) { std::move(handler)(std::tuple{ec, n}); }
+};
 
 class transport {
 public:
@@ -76,25 +87,25 @@ public:
     }
     tls_stream& tls() { return std::get<tls_stream>(stream_); }
 
-    asio::awaitable<std::size_t> read_some(asio::mutable_buffer b) {
-        return std::visit([&](auto& s) -> asio::awaitable<std::size_t> {
-            if constexpr (std::is_same_v<std::decay_t<decltype(s)>, std::monostate>) return not_open();
-            else return s.async_read_some(b, asio::bind_allocator(allocator(), asio::use_awaitable));
-        }, stream_);
+    // A read and a write are async operations (callables taking a
+    // completion token), not awaitables: a coroutine co_awaits them with no
+    // frame of their own, where use_awaitable's initiation is a coroutine, a
+    // frame for every read. A query then needs one frame (run_operation's)
+    // and a pool's checkout one (acquire's), so the two take turns in Asio's
+    // per-thread cache of two frames however the pool resumes its waiters.
+    // A read completes with what it read, or throws system_error.
+    auto read_some(asio::mutable_buffer b) {
+        return async_operation<void(boost::system::error_code, std::size_t), read_initiation>{{this, b}};
     }
 
     // Reports how much was written even when it fails, so a caller can
     // resume a write cut short by cancellation.
-    asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> write(asio::const_buffer b) {
-        return std::visit([&](auto& s) -> asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> {
-            if constexpr (std::is_same_v<std::decay_t<decltype(s)>, std::monostate>) return not_open_write();
-            else return asio::async_write(s, b, asio::bind_allocator(allocator(), asio::as_tuple(asio::use_awaitable)));
-        }, stream_);
+    auto write(asio::const_buffer b) {
+        return async_operation<void(std::tuple<boost::system::error_code, std::size_t>), write_initiation>{{this, b}};
     }
 
-    // read_some() and write() with a completion handler instead of a
-    // coroutine: the reader and writer of shared requests
-    // (session/shared_requests.hpp), which must not churn Asio's frame cache.
+    // read_some() and write() with a completion handler: the reader and
+    // writer of shared requests (session/shared_requests.hpp).
     template <class Handler>
     void async_read_some(asio::mutable_buffer b, Handler&& handler) {
         std::visit([&](auto& s) {
@@ -172,14 +183,40 @@ public:
 private:
     handler_allocator<void> allocator() noexcept { return handler_allocator<void>(operation_memory_); }
 
-    static asio::awaitable<std::size_t> not_open() {
-        throw boost::system::system_error(asio::error::not_connected);
-        co_return 0;
-    }
+    // The operation co_awaited; the return type keeps it out of overloads
+    // probing other callables, and names the signature Asio's await takes.
+    template <class Signature, class Initiation>
+    struct async_operation {
+        Initiation initiation;
+        template <class Token>
+        auto operator()(Token&& token) && -> decltype(asio::async_initiate<Token, Signature>(std::move(initiation), token)) {
+            return asio::async_initiate<Token, Signature>(std::move(initiation), token);
+        }
+    };
 
-    static asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> not_open_write() {
-        co_return std::tuple{boost::system::error_code(asio::error::not_connected), std::size_t{0}};
-    }
+    struct read_initiation {
+        transport* self;
+        asio::mutable_buffer buffer;
+        template <class Handler>
+        void operator()(Handler&& handler) {
+            self->async_read_some(buffer, std::forward<Handler>(handler));
+        }
+    };
+
+    struct write_initiation {
+        transport* self;
+        asio::const_buffer buffer;
+        template <class Handler>
+        void operator()(Handler&& handler) {
+            std::visit([&](auto& s) {
+                if constexpr (std::is_same_v<std::decay_t<decltype(s)>, std::monostate>)
+                    asio::post(asio::append(std::forward<Handler>(handler),
+                                            std::tuple{boost::system::error_code(asio::error::not_connected), std::size_t{0}}));
+                else
+                    asio::async_write(s, buffer, asio::bind_allocator(self->allocator(), as_tuple_outcome<std::decay_t<Handler>>{std::forward<Handler>(handler)}));
+            }, self->stream_);
+        }
+    };
 
     // Declared before stream_: the TLS stream holds a reference to it.
     std::unique_ptr<asio::ssl::context> tls_context_;
@@ -188,3 +225,16 @@ private:
 };
 
 }  // namespace pgcoro::detail
+
+// The wrapped handler's executor, allocator and cancellation slot are the wrapper's.
+template <template <class, class> class Associator, class Handler, class DefaultCandidate>
+struct boost::asio::associator<Associator, pgcoro::detail::as_tuple_outcome<Handler>, DefaultCandidate>
+    : Associator<Handler, DefaultCandidate> {
+    static typename Associator<Handler, DefaultCandidate>::type get(const pgcoro::detail::as_tuple_outcome<Handler>& h) noexcept {
+        return Associator<Handler, DefaultCandidate>::get(h.handler);
+    }
+    static auto get(const pgcoro::detail::as_tuple_outcome<Handler>& h, const DefaultCandidate& c) noexcept
+        -> decltype(Associator<Handler, DefaultCandidate>::get(h.handler, c)) {
+        return Associator<Handler, DefaultCandidate>::get(h.handler, c);
+    }
+};

@@ -143,8 +143,7 @@ inline std::shared_ptr<pool_waiter> pool_core::enqueue(const std::optional<asio:
     waiters_.push_back(w);
     // Counted before the slots are emptied: a return that parks meanwhile
     // sees the count and takes its connection back to the lock (parking.hpp).
-    parking_.waiter_queued();
-    drain_parked(b);
+    if (parking_.waiter_queued()) drain_parked(b);
     watch_deadlines();
     start_connects(b);
     return w;
@@ -219,8 +218,10 @@ inline void pool_core::release(member_ptr m) noexcept {
         }
         return;
     }
+    pool_waiter::deferred_wake wake;  // the waiter this return serves
     try {
         with_lock([&](batch& b) {
+            b.wake_later = &wake;
             if (--in_use_ == 0) last = std::move(lent_out_);
             notice_fork(b);
             const auto verdict = after_return(*m, connection_answers{m->conn}, state_, b.now, options_.reset);
@@ -239,6 +240,33 @@ inline void pool_core::release(member_ptr m) noexcept {
     } catch (...) {
         // Only allocation can fail here; the connection is dropped with its member.
     }
+    // Last: the waiter may run here, to its next wait, and close the pool meanwhile.
+    resume_served(wake);
+}
+
+// A waiter served by a user's return resumes at once on the returning
+// thread when that thread runs the io_context the waiter runs on, instead
+// of through the scheduler's queue and its lock (some 260 instructions a
+// hand-over). It runs until it waits again, usually for its query's
+// answer; one that returns its connection at once serves the next waiter
+// in turn, so past a few nested returns the rest are posted. What the
+// waiter throws is kept by its io_context for run() to rethrow, as when
+// posted. (Asio's per-thread cache of two coroutine frames allows it: the
+// returning coroutine has freed its query's frame, the waiter frees its
+// acquire's and takes one for its query, and the returning one takes it
+// back for its next acquire.)
+inline void pool_core::resume_served(pool_waiter::deferred_wake& wake) noexcept {
+    constexpr int max_nested = 4;
+    static thread_local int nested = 0;
+    if (!wake.pending()) return;
+    const bool here = nested < max_nested;
+    ++nested;
+    try {
+        wake.run(here);
+    } catch (...) {
+        // Only posting can fail, for want of memory.
+    }
+    --nested;
 }
 
 // Acquires that wait past acquire_timeout fail. One timer on the strand
@@ -332,18 +360,21 @@ inline member_ptr pool_core::take_idle(batch& b) {
 inline void pool_core::return_member(member_ptr m, batch& b, bool used) {
     m->last_checked = b.now;
     if (used) m->last_used = m->last_checked;
-    hand_over_or_keep_idle(std::move(m));
+    hand_over_or_keep_idle(std::move(m), b);
 }
 
 // To the first waiter, else idle, as it is.
-inline void pool_core::hand_over_or_keep_idle(member_ptr m) {
+inline void pool_core::hand_over_or_keep_idle(member_ptr m, batch& b) {
     while (!waiters_.empty()) {
         auto w = waiters_.pop_front();
         if (w->finished) continue;
         w->finished = true;
         w->member = std::move(m);
         ++in_use_;
-        pool_waiter::wake(w);
+        if (b.wake_later && !b.wake_later->pending())
+            w->wake_up.wake_later(*b.wake_later);
+        else
+            pool_waiter::wake(w);
         return;
     }
     idle_.push_back(std::move(m));
@@ -362,7 +393,7 @@ inline void pool_core::unpark(member_ptr m, batch& b, std::shared_ptr<pool_core>
         retire(std::move(m), *reason, b);
         return;
     }
-    hand_over_or_keep_idle(std::move(m));
+    hand_over_or_keep_idle(std::move(m), b);
 }
 
 // Every parked member back under the lock; whether there was any. Once

@@ -187,6 +187,9 @@ private:
     struct batch {
         pool_clock::time_point now;  // one clock read per locked step
         std::vector<pool_event>& events;
+        // Set by a user's return (release()): the waiter it serves resumes
+        // after the lock is let go, on this thread when it may.
+        pool_waiter::deferred_wake* wake_later = nullptr;
     };
 
     template <class F>
@@ -234,7 +237,8 @@ private:
     member_ptr take_ready(batch& b);
     member_ptr take_idle(batch& b);
     void return_member(member_ptr m, batch& b, bool used = true);
-    void hand_over_or_keep_idle(member_ptr m);
+    void hand_over_or_keep_idle(member_ptr m, batch& b);
+    static void resume_served(pool_waiter::deferred_wake& wake) noexcept;
 
     // Parked members (parking.hpp) back under the lock.
     bool drain_parked(batch& b, std::shared_ptr<pool_core>* last = nullptr);

@@ -41,12 +41,13 @@ struct pool_member : member_state, sharing_state {
 // A coroutine waiting on the pool for a connection: its handler is kept
 // in the waiter and posted to its own executor when the pool hands it
 // something (wake(), under the pool's lock), or when acquire_timeout passes
-// (pool_core::time_out_waiters). No timer of its own: scheduling and
+// (pool_core::time_out_waiters); a user's return resumes it at once on the
+// returning thread when it may (deferred_wake, pool_core::resume_served). No timer of its own: scheduling and
 // cancelling one per wait cost more than the rest of a checkout. Kept for
 // reuse (spare_waiters), so waiting allocates nothing.
 struct pool_waiter {
     asio::any_io_executor executor;   // a lease's (wants_share), for a shared member of the same
-    basic_request_wait<pool_mutex, true> wake_up;
+    basic_request_wait<pool_mutex> wake_up;
     member_ptr member;                // handed over by the pool
     pool_clock::time_point queued;    // for the acquire wait statistics
     pool_clock::time_point deadline;  // when acquire_timeout passes
@@ -67,6 +68,8 @@ struct pool_waiter {
     // Under the pool's lock, `finished` set: resumes the waiter on its own
     // executor, now or as soon as it waits.
     static void wake(const std::shared_ptr<pool_waiter>& w) { w->wake_up.wake(); }
+
+    using deferred_wake = basic_request_wait<pool_mutex>::deferred_wake;
 
 private:
     // The caller cancelled: unless it was served meanwhile, it leaves (the

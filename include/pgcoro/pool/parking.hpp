@@ -47,8 +47,10 @@ public:
     void set_generation(std::uint64_t g) noexcept { generation_.store(g); }
 
     bool others_waiting() const noexcept { return waiting_.load() != 0; }
-    // Under the pool's lock, before the slots are drained.
-    void waiter_queued() noexcept { waiting_.fetch_add(1); }
+    // Under the pool's lock, before the slots are drained. Whether they
+    // must be: not while others waited already, since the first of them
+    // drained them and every return since has seen it waiting.
+    bool waiter_queued() noexcept { return waiting_.fetch_add(1) == 0; }
     void waiter_left() noexcept { waiting_.fetch_sub(1); }
 
     // What this thread's slot holds, taken out; nullptr when it is empty.

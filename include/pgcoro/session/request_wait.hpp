@@ -3,7 +3,8 @@
 // connection. One per waiting coroutine, in memory it already has (its
 // frame, the pool's reused waiter), so waiting allocates nothing: the
 // coroutine's completion handler is kept here by value, and the wake-up is
-// posted with memory of its own.
+// posted with memory of its own, or run at once on the waker's thread
+// (wake_here(), deferred_wake).
 //
 // wait() returns an async operation (a callable taking a completion token),
 // not the awaitable that async_initiate(use_awaitable) makes: an awaitable
@@ -51,23 +52,12 @@ struct single_executor {
 // `Lock` guards the wait where other threads wake it (the pool's waiting
 // acquires): wake() runs with it held, and the wait takes it to keep the
 // handler, so a wake-up that comes before the handler is kept is not lost.
-//
-// `OwnFrame`: the wait goes through use_awaitable's initiation, which takes
-// a coroutine frame of its own from Asio's per-thread cache of two. The
-// pool's acquires want it: a returning coroutine frees its query's frames
-// and takes one for its next acquire, and the waiter it wakes frees its
-// acquire's frame and takes its query's. With a frame for the wait, each of
-// the two steps frees as many as it takes, so a burst of them stays within
-// the cache; without it, 64 coroutines on 4 connections took 1.6 mallocs a
-// checkout.
-template <class Lock, bool OwnFrame = false>
+template <class Lock>
 class basic_request_wait {
 public:
-    // What an asio::awaitable<T> gives the wait: use_awaitable's handler,
-    // or the one for an async operation it co_awaits directly
-    // (impl/awaitable.hpp); named so the handler can be kept by value.
-    using handler_type = std::conditional_t<OwnFrame, asio::async_result<asio::use_awaitable_t<>, void()>::handler_type,
-                                            asio::detail::awaitable_async_op_handler<void(), asio::any_io_executor>>;
+    // What an asio::awaitable<T> gives an async operation it co_awaits
+    // directly (impl/awaitable.hpp); named so the handler can be kept by value.
+    using handler_type = asio::detail::awaitable_async_op_handler<void(), asio::any_io_executor>;
     // Told of a cancellation, with the lock held: whether it ends the wait
     // (with operation_aborted), or the waiter was served meanwhile.
     using cancel_hook = bool (*)(void* owner) noexcept;
@@ -88,10 +78,7 @@ public:
 
     // Completes when woken, at once if it was woken since arm(); outcome()
     // then tells how: what wake() gave, or operation_aborted when cancelled.
-    auto wait() {
-        if constexpr (OwnFrame) return asio::async_initiate<const asio::use_awaitable_t<>&, void()>(initiation{this}, asio::use_awaitable);
-        else return operation{this};
-    }
+    auto wait() { return operation{this}; }
 
     // arm() and wait(), for a waiter only its own executor wakes.
     auto wait(cancel_hook on_cancel, void* owner) requires std::is_same_v<Lock, single_executor> {
@@ -103,18 +90,63 @@ public:
     bool waiting() const noexcept { return handler_.has_value(); }
 
     // Resumes the waiting coroutine on its own executor, after the caller is done.
-    void wake(boost::system::error_code ec = {}) { resume(ec, false); }
+    void wake(boost::system::error_code ec = {}) { resume(ec, resumption::post); }
 
     // Resumes it at once when the caller runs on its executor, else as
     // wake(). For the reader of answers: handing each answer over in place
     // costs no posted operation, where dozens of posts at once would
     // overflow Asio's per-thread cache of operation memory.
-    void wake_here() { resume({}, true); }
+    void wake_here() { resume({}, resumption::here); }
 
     const boost::system::error_code& outcome() const noexcept { return outcome_; }
 
+    // A wake-up decided under the lock and carried out once the waker has
+    // let the lock go (run()): the woken coroutine may then resume at once
+    // on the waker's thread, where resuming it under the lock would meet the
+    // lock it takes itself.
+    class deferred_wake {
+    public:
+        deferred_wake() = default;
+        deferred_wake(const deferred_wake&) = delete;
+        deferred_wake& operator=(const deferred_wake&) = delete;
+        ~deferred_wake() { run(false); }
+
+        bool pending() const noexcept { return wait_ != nullptr; }
+
+        // `here`: at once when this thread runs the io_context the coroutine
+        // runs on (whose executor keeps what the coroutine throws for run()
+        // to rethrow), else posted. The wait is not touched afterwards.
+        void run(bool here) {
+            if (!wait_) return;
+            auto handler = std::move(*handler_);
+            handler_.reset();
+            std::exchange(wait_, nullptr)->post_or_dispatch(std::move(handler), here ? resumption::here_on_io_context : resumption::post);
+        }
+
+    private:
+        friend basic_request_wait;
+        basic_request_wait* wait_ = nullptr;
+        std::optional<handler_type> handler_;
+    };
+
+    // As wake(), with the resumption left to `later` (empty until now). The
+    // wait lives until the coroutine resumes, so `later` may run after the
+    // waker is done with everything else.
+    void wake_later(deferred_wake& later) {
+        outcome_ = {};
+        if (!handler_) {
+            woken_ = true;  // before the wait began: it completes at once
+            return;
+        }
+        later.handler_.emplace(std::move(*handler_));
+        handler_.reset();
+        later.wait_ = this;
+    }
+
 private:
-    void resume(boost::system::error_code ec, bool here) {
+    enum class resumption { post, here, here_on_io_context };
+
+    void resume(boost::system::error_code ec, resumption how) {
         outcome_ = ec;
         if (!handler_) {
             woken_ = true;  // before the wait began: it completes at once
@@ -122,13 +154,15 @@ private:
         }
         auto handler = std::move(*handler_);
         handler_.reset();
-        post_or_dispatch(std::move(handler), here);
+        post_or_dispatch(std::move(handler), how);
     }
 
-    void post_or_dispatch(handler_type handler, bool here) {
+    void post_or_dispatch(handler_type handler, resumption how) {
         auto bound = asio::bind_allocator(handler_allocator<void, handler_memory<1, 192>>(memory_), std::move(handler));
         with_concrete_executor(asio::get_associated_executor(bound.get()), [&](const auto& ex) {
-            if (here) asio::dispatch(asio::bind_executor(ex, std::move(bound)));
+            constexpr bool on_io_context = std::is_same_v<std::decay_t<decltype(ex)>, asio::io_context::executor_type>;
+            if (how == resumption::here || (on_io_context && how == resumption::here_on_io_context))
+                asio::dispatch(asio::bind_executor(ex, std::move(bound)));
             // Not defer(): on a multi-threaded io_context it would hold the
             // waiter in the waker's thread-private queue until the waker's
             // handler ends, though another thread could run it now. (On an
@@ -144,7 +178,7 @@ private:
             std::lock_guard guard(*wait->lock_);
             if (wait->woken_) {
                 wait->woken_ = false;
-                wait->post_or_dispatch(std::move(handler), false);
+                wait->post_or_dispatch(std::move(handler), resumption::post);
                 return;
             }
             auto slot = asio::get_associated_cancellation_slot(handler);

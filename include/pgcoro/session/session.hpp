@@ -100,23 +100,23 @@ public:
     // --- writing -------------------------------------------------------------
     protocol::buffer& out() noexcept { return write_buffer_; }
 
-    // Sends the write buffer. When cancelled midway, the bytes already sent
-    // are dropped from the buffer, so a later flush() completes the message
-    // and the stream stays in sync.
-    asio::awaitable<void> flush() {
-        if (send_now()) co_return;
-        sent(co_await send_rest());
-    }
-
-    // What send_now() left, for hot paths; hand the outcome to sent(). Not a
-    // coroutine, so a TLS query (whose records always go this way) needs no
-    // frame more than Asio's per-thread cache keeps.
-    asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> send_rest() {
+    // What send_now() left, for hot paths; hand the outcome to sent(). An
+    // operation co_awaited with no frame (transport::write), so a TLS query,
+    // whose records always go this way, needs no frame for its writes.
+    auto send_rest() {
         return transport_.write(asio::buffer(write_buffer_));
     }
     void sent(const std::tuple<boost::system::error_code, std::size_t>& outcome) {
         write_buffer_.erase(0, std::get<1>(outcome));
         if (std::get<0>(outcome)) throw boost::system::system_error(std::get<0>(outcome));
+    }
+
+    // Sends the write buffer. When cancelled midway, the bytes already sent
+    // are dropped from the buffer, so a later flush() completes the message
+    // and the stream stays in sync. (After send_rest(): it needs its type.)
+    asio::awaitable<void> flush() {
+        if (send_now()) co_return;
+        sent(co_await send_rest());
     }
 
     // Sends what the socket takes without waiting; true when nothing is left
@@ -180,10 +180,10 @@ public:
     void discard_buffered() noexcept { read_begin_ = read_end_ = 0; }
 
     // One read from the socket towards the message read_buffered_message()
-    // found incomplete; hand its result to received(). Not a coroutine, so
-    // a read costs no frame of its own. The buffer must not change until
-    // the read completes.
-    asio::awaitable<std::size_t> receive() {
+    // found incomplete; hand its result to received(). An operation
+    // co_awaited with no frame (transport::read_some). The buffer must not
+    // change until the read completes.
+    auto receive() {
         make_room(room_for_next_read());
         return transport_.read_some(asio::buffer(read_buffer_.data() + read_end_, read_buffer_.size() - read_end_));
     }
