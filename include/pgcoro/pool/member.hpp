@@ -42,9 +42,10 @@ struct pool_member : member_state, sharing_state {
 // in the waiter and posted to its own executor when the pool hands it
 // something (wake(), under the pool's lock), or when acquire_timeout passes
 // (pool_core::time_out_waiters); a user's return resumes it at once on the
-// returning thread when it may (deferred_wake, pool_core::resume_served). No timer of its own: scheduling and
-// cancelling one per wait cost more than the rest of a checkout. Kept for
-// reuse (spare_waiters), so waiting allocates nothing.
+// returning thread when it may (deferred_wake, pool_core::resume_served).
+// No timer of its own: scheduling and cancelling one per wait cost more
+// than the rest of a checkout. Kept for reuse (spare_waiters), so waiting
+// allocates nothing.
 struct pool_waiter {
     asio::any_io_executor executor;   // a lease's (wants_share), for a shared member of the same
     basic_request_wait<pool_mutex> wake_up;
