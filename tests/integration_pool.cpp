@@ -284,6 +284,59 @@ TEST_CASE("pool: timed-out and cancelled acquires never leak or strand a connect
     }());
 }
 
+TEST_CASE("pool: waiters reused across hand-overs, timeouts and cancellations; every answer right, each acquire counted once") {
+    run([]() -> asio::awaitable<void> {
+        pgcoro::pool pool(co_await asio::this_coro::executor, scram_config(), {.max_size = 2, .acquire_timeout = 50ms});
+        int served = 0, used = 0, timeouts = 0, cancelled = 0, wrong = 0;
+        // Counted as soon as acquire() returns, even when the timer has won
+        // the race meanwhile and the connection goes straight back.
+        auto acquire_counted = [&]() -> asio::awaitable<pgcoro::pooled_connection> {
+            auto conn = co_await pool.acquire();
+            ++served;
+            co_return conn;
+        };
+        co_await run_concurrently(24, [&](int i) -> asio::awaitable<void> {
+            for (int round = 0; round < 25; ++round) {
+                try {
+                    std::optional<pgcoro::pooled_connection> conn;
+                    if (i % 3 == 0) {
+                        // Mostly shorter than the wait behind the others, sometimes not.
+                        auto outcome = co_await (acquire_counted() || sleep_for(std::chrono::milliseconds(1 + round % 12)));
+                        if (outcome.index() == 1) {
+                            ++cancelled;
+                            continue;
+                        }
+                        conn.emplace(std::move(std::get<0>(outcome)));
+                    } else {
+                        conn.emplace(co_await acquire_counted());
+                    }
+                    const int v = i * 100 + round;
+                    if ((co_await (*conn)->query("SELECT $1::int", v))[0].get<int>(0) != v) ++wrong;
+                    ++used;
+                    // Two holders at once outlast acquire_timeout: whoever waits then times out.
+                    if (i % 8 == 0 && round % 5 == 0) co_await sleep_for(60ms);
+                } catch (const pgcoro::error& e) {
+                    if (e.code() != pgcoro::errc::timeout) throw;
+                    ++timeouts;
+                }
+            }
+        });
+        CHECK(wrong == 0);
+        CHECK(timeouts > 0);
+        CHECK(cancelled > 0);
+        CHECK(used + timeouts + cancelled == 24 * 25);
+        CHECK(served >= used);  // and the rest were served as the timer won
+        const auto s = pool.stats();
+        CHECK(s.acquires == static_cast<std::uint64_t>(served));
+        CHECK(s.acquire_timeouts == static_cast<std::uint64_t>(timeouts));
+        CHECK(s.waiting == 0);
+        CHECK(s.in_use == 0);
+        CHECK(s.acquire_wait_max > 0ns);
+        CHECK(s.acquire_wait_total >= s.acquire_wait_max);
+        co_await pool.close();
+    }());
+}
+
 TEST_CASE("pool: a waiter served by a return resumes inside the return, a few levels deep at most") {
     run([]() -> asio::awaitable<void> {
         const auto ex = co_await asio::this_coro::executor;

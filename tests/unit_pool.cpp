@@ -728,6 +728,20 @@ TEST_CASE("a returned member parks in its thread's slot exactly when the lock wo
             }
 }
 
+TEST_CASE("an acquire served by a return takes its member without the lock exactly when the lock would not close it late",
+          "[pool][unit]") {
+    // The slots' generation is the pool's while it is open, 0 once closed;
+    // the process's fork count is the pool's until the lock notices a fork.
+    for (std::uint64_t generation : {1, 2})
+        for (std::uint64_t epoch : {0, 1}) {
+            const d::pool_state p{.generation = generation, .fork_epoch = epoch, .closed = false};
+            for (const auto& m : {member(1), member(2)}) {
+                CHECK(d::current_for_lockless_use(m, generation, epoch) == !d::at_late_checkout(m, p).has_value());
+                CHECK_FALSE(d::current_for_lockless_use(m, 0, epoch));  // closed: the lock decides
+            }
+        }
+}
+
 TEST_CASE("a parked member leaves its slot without the lock only when the locked path would hand it out unseen",
           "[pool][unit]") {
     const auto after = std::chrono::milliseconds(30'000);

@@ -99,7 +99,8 @@ struct pool_stats {
     std::array<std::uint64_t, close_reason_count> closes{};  // by close_reason
     std::uint64_t acquires = 0;
     std::uint64_t acquire_timeouts = 0;
-    std::chrono::nanoseconds acquire_wait_total{0};  // summed over acquires that waited
+    // Over acquires that waited: from queuing until a connection was handed over.
+    std::chrono::nanoseconds acquire_wait_total{0};
     std::chrono::nanoseconds acquire_wait_max{0};
 
     std::uint64_t closed(close_reason r) const noexcept { return closes[static_cast<std::size_t>(r)]; }

@@ -14,9 +14,9 @@ namespace pgcoro::detail {
 // connection that needs no check is the whole of a busy pool's checkout
 // otherwise: one lock and no reference count touched (the pool is alive
 // while it is called; a lent connection keeps the core, see shut_down).
-// One that waits takes the lock three times:
-// to queue (in the same step that found nothing idle), to keep its
-// handler (basic_request_wait), and to collect what it was handed.
+// One that waits takes the lock twice: to queue (in the same step that
+// found nothing idle) and to keep its handler (basic_request_wait); what a
+// user's return hands it, it collects without (collect_handed_over).
 template <class Handle>
 asio::awaitable<Handle> pool_core::acquire(bool for_sharing) {
     // Each tracer_ test is the whole cost of tracing when none is set.
@@ -48,7 +48,7 @@ asio::awaitable<Handle> pool_core::acquire(bool for_sharing) {
     std::optional<asio::any_io_executor> ex;
     if (for_sharing) ex.emplace(co_await asio::this_coro::executor);
     member_ptr m;
-    std::shared_ptr<pool_waiter> w;
+    pool_waiter* w = nullptr;
     pool_clock::time_point started;
     try {
         with_lock([&](batch& b) {
@@ -83,16 +83,20 @@ asio::awaitable<Handle> pool_core::acquire(bool for_sharing) {
                     give_up_waiting(w);
                     throw error(errc::cancelled, "acquire() cancelled while waiting for a connection");
                 }
-                pool_member* shared = nullptr;
-                std::shared_ptr<pool_core> last;
-                with_lock([&](batch& b) {
-                    taken = b.now;
-                    collect(w, m, shared, last, b);
-                });
-                if constexpr (std::is_constructible_v<Handle, pool_core*, pool_member*>) {
-                    if (shared) co_return Handle(this, shared);
+                if (collect_handed_over(w, m)) {
+                    taken = coarse_now();
+                } else {
+                    pool_member* shared = nullptr;
+                    std::shared_ptr<pool_core> last;
+                    with_lock([&](batch& b) {
+                        taken = b.now;
+                        collect(w, m, shared, last, b);
+                    });
+                    if constexpr (std::is_constructible_v<Handle, pool_core*, pool_member*>) {
+                        if (shared) co_return Handle(this, shared);
+                    }
+                    if (!m) continue;  // unfit by the time it came: closed, and this waits again
                 }
-                if (!m) continue;  // unfit by the time it came: closed, and this waits again
             }
             if (!needs_check(*m, taken, options_.health_check_after)) {
                 if (tracer_) [[unlikely]] trace.handed_out(*tracer_, m->conn, m->generation);
@@ -133,9 +137,9 @@ asio::awaitable<Handle> pool_core::acquire(bool for_sharing) {
 // Nothing idle for this acquire: it queues, first come first served, and
 // a connect starts if there is room for one. A lease's executor: it takes
 // a shared connection of that executor too.
-inline std::shared_ptr<pool_waiter> pool_core::enqueue(const std::optional<asio::any_io_executor>& lease_executor,
-                                                       pool_clock::time_point started, batch& b) {
-    auto w = spare_waiters_.take();
+inline pool_waiter* pool_core::enqueue(const std::optional<asio::any_io_executor>& lease_executor,
+                                       pool_clock::time_point started, batch& b) {
+    auto* w = spare_waiters_.take();
     w->wants_share = lease_executor.has_value();
     if (lease_executor) w->executor = *lease_executor;
     w->queued = pool_clock::now();
@@ -149,30 +153,47 @@ inline std::shared_ptr<pool_waiter> pool_core::enqueue(const std::optional<asio:
     return w;
 }
 
+// A waiter a user's return served (hand_over_or_keep_idle: off the queue,
+// counted, the member counted in use) takes its member without the lock:
+// the wake-up ordered the waker's writes before this. Unless a bump, a
+// close or a fork came since, which the lock must see (collect). Whether
+// it did; the waiter goes back to the spares then.
+inline bool pool_core::collect_handed_over(pool_waiter*& w, member_ptr& m) noexcept {
+    if (!w->member || !current_for_lockless_use(*w->member, parking_.generation(), fork_epoch())) return false;
+    m = std::move(w->member);
+    parking_.waiter_left();
+    spare_waiters_.give_back(std::exchange(w, nullptr));
+    return true;
+}
+
 // A waiter woke: it takes what it was handed (the member counted in use,
 // a shared one with its load raised), or throws why it has nothing. A
 // member unfit by now closes here (retire_if_late), and m stays empty. The
 // waiter goes back to the spares.
-inline void pool_core::collect(std::shared_ptr<pool_waiter>& w, member_ptr& m, pool_member*& shared,
-                               std::shared_ptr<pool_core>& last, batch& b) {
+inline void pool_core::collect(pool_waiter*& w, member_ptr& m, pool_member*& shared, std::shared_ptr<pool_core>& last,
+                               batch& b) {
     parking_.waiter_left();
     m = std::move(w->member);
     shared = std::exchange(w->shared, nullptr);
     const auto failure = w->failure;
     const bool cancelled = w->cancelled;
-    if (!m && !shared && !failure) waiters_.erase(w);  // timed out or cancelled
-    const auto wait = pool_clock::now() - w->queued;
-    spare_waiters_.give_back(std::move(w));
+    if (w->in_queue) waiters_.erase(w);  // timed out or cancelled, or a lease served behind the front
+    spare_waiters_.give_back(std::exchange(w, nullptr));
     if (failure) std::rethrow_exception(failure);
     if (!m && !shared) {
         if (cancelled) throw error(errc::cancelled, "acquire() cancelled while waiting for a connection");
         ++stats_.acquire_timeouts;
         throw error(errc::timeout, timeout_message());
     }
+    if (m) retire_if_late(m, last, b);
+}
+
+// Under the lock, as a waiter is served: an acquire, and its wait.
+inline void pool_core::count_served(const pool_waiter& w) noexcept {
+    const auto wait = pool_clock::now() - w.queued;
     ++stats_.acquires;
     stats_.acquire_wait_total += wait;
     stats_.acquire_wait_max = std::max<std::chrono::nanoseconds>(stats_.acquire_wait_max, wait);
-    if (m) retire_if_late(m, last, b);
 }
 
 // Whether the member an acquire holds after its health check may still
@@ -303,19 +324,18 @@ inline bool pool_core::time_out_waiters() {
 
 // An acquire cancelled before its wait began leaves the queue, and what
 // the pool handed it meanwhile goes back.
-inline void pool_core::give_up_waiting(std::shared_ptr<pool_waiter>& w) noexcept {
+inline void pool_core::give_up_waiting(pool_waiter*& w) noexcept {
     member_ptr handed;
     pool_member* lent = nullptr;
     try {
         with_lock([&](batch&) {
             parking_.waiter_left();
-            if (!w->finished) {
-                w->finished = true;
-                waiters_.erase(w);
-            }
+            w->finished = true;
+            if (w->in_queue) waiters_.erase(w);
             handed = std::move(w->member);
             lent = std::exchange(w->shared, nullptr);
-            spare_waiters_.give_back(std::move(w));
+            if (handed || lent) --stats_.acquires;  // counted when served (count_served)
+            spare_waiters_.give_back(std::exchange(w, nullptr));
         });
     } catch (...) {
     }
@@ -366,11 +386,12 @@ inline void pool_core::return_member(member_ptr m, batch& b, bool used) {
 // To the first waiter, else idle, as it is.
 inline void pool_core::hand_over_or_keep_idle(member_ptr m, batch& b) {
     while (!waiters_.empty()) {
-        auto w = waiters_.pop_front();
+        auto* w = waiters_.pop_front();
         if (w->finished) continue;
         w->finished = true;
         w->member = std::move(m);
         ++in_use_;
+        count_served(*w);
         if (b.wake_later && !b.wake_later->pending())
             w->wake_up.wake_later(*b.wake_later);
         else

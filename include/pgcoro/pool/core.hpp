@@ -225,15 +225,16 @@ private:
     };
 
     // The steps of a checkout (checkout.hpp).
-    std::shared_ptr<pool_waiter> enqueue(const std::optional<asio::any_io_executor>& lease_executor,
-                                         pool_clock::time_point started, batch& b);
-    void collect(std::shared_ptr<pool_waiter>& w, member_ptr& m, pool_member*& shared, std::shared_ptr<pool_core>& last,
-                 batch& b);
+    pool_waiter* enqueue(const std::optional<asio::any_io_executor>& lease_executor, pool_clock::time_point started,
+                         batch& b);
+    bool collect_handed_over(pool_waiter*& w, member_ptr& m) noexcept;
+    void collect(pool_waiter*& w, member_ptr& m, pool_member*& shared, std::shared_ptr<pool_core>& last, batch& b);
+    void count_served(const pool_waiter& w) noexcept;
     bool still_fit_after_wait(member_ptr& m);
     void retire_if_late(member_ptr& m, std::shared_ptr<pool_core>& last, batch& b);
     void watch_deadlines();
     bool time_out_waiters();
-    void give_up_waiting(std::shared_ptr<pool_waiter>& w) noexcept;
+    void give_up_waiting(pool_waiter*& w) noexcept;
     member_ptr take_ready(batch& b);
     member_ptr take_idle(batch& b);
     void return_member(member_ptr m, batch& b, bool used = true);

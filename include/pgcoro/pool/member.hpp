@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <exception>
@@ -55,10 +56,12 @@ struct pool_waiter {
     std::exception_ptr failure;       // e.g. the pool closed
     bool finished = false;            // served, failed, timed out, or cancelled
     bool cancelled = false;
+    bool in_queue = false;            // in waiter_queue, served or not
     // A pool.query() waiting (pool_core::lease): served by a shared member
     // of its executor too, lent with its load raised, not owned.
     bool wants_share = false;
     pool_member* shared = nullptr;
+    pool_waiter* next_spare = nullptr;  // spare_waiters' list
 
     // Under the pool's lock, before the waiter is queued.
     void arm(pool_mutex& lock, pool_clock::time_point until) noexcept {
@@ -68,7 +71,7 @@ struct pool_waiter {
 
     // Under the pool's lock, `finished` set: resumes the waiter on its own
     // executor, now or as soon as it waits.
-    static void wake(const std::shared_ptr<pool_waiter>& w) { w->wake_up.wake(); }
+    static void wake(pool_waiter* w) { w->wake_up.wake(); }
 
     using deferred_wake = basic_request_wait<pool_mutex>::deferred_wake;
 
@@ -85,6 +88,7 @@ private:
 
 // The waiting acquires, first come first served: a vector used as a queue,
 // where a deque would free and allocate a block every few dozen waits.
+// Under the pool's lock; a waiter knows whether it is in it (in_queue).
 class waiter_queue {
 public:
     bool empty() const noexcept { return head_ == items_.size(); }
@@ -93,56 +97,74 @@ public:
     auto begin() const noexcept { return items_.begin() + static_cast<std::ptrdiff_t>(head_); }
     auto end() const noexcept { return items_.end(); }
 
-    void push_back(std::shared_ptr<pool_waiter> w) {
+    void push_back(pool_waiter* w) {
         if (head_ > 0 && head_ >= items_.size() / 2) {
             items_.erase(items_.begin(), begin());
             head_ = 0;
         }
-        items_.push_back(std::move(w));
+        items_.push_back(w);
+        w->in_queue = true;
     }
-    std::shared_ptr<pool_waiter> pop_front() {
-        auto w = std::move(items_[head_++]);
+    pool_waiter* pop_front() noexcept {
+        auto* w = items_[head_++];
+        w->in_queue = false;
         if (empty()) clear();
         return w;
     }
-    void erase(const std::shared_ptr<pool_waiter>& w) {
+    void erase(pool_waiter* w) noexcept {
+        w->in_queue = false;
         items_.erase(std::remove(begin(), end(), w), end());
         if (empty()) clear();
     }
     void clear() noexcept {
+        for (auto* w : *this) w->in_queue = false;
         items_.clear();  // keeps the capacity
         head_ = 0;
     }
 
 private:
-    std::vector<std::shared_ptr<pool_waiter>> items_;
+    std::vector<pool_waiter*> items_;
     std::size_t head_ = 0;
 };
 
-// Waiters done with, for the next acquire that has to wait.
+// Waiters done with, for the next acquire that has to wait. The pool owns
+// every waiter it made (as many as ever waited at once) until it is gone,
+// so a waiter is a plain pointer wherever it goes. One served by a user's
+// return comes back here without the pool's lock (pool_core::
+// collect_handed_over): a list that any thread pushes onto with one
+// compare-exchange, and only a holder of the lock takes from. With one
+// taker at a time, what the taker read as the head's successor is still
+// its successor when its exchange succeeds (only pushes ran meanwhile, and
+// they change the head), so the list needs no tag against reuse.
 class spare_waiters {
 public:
-    std::shared_ptr<pool_waiter> take() {
-        // One still in the queue (served, not yet trimmed off it) stays.
-        if (!spares_.empty() && spares_.back().use_count() == 1) {
-            auto w = std::move(spares_.back());
-            spares_.pop_back();
-            w->member.reset();
-            w->failure = nullptr;
-            w->finished = w->cancelled = false;
-            w->wants_share = false;
-            w->shared = nullptr;
-            return w;
+    // Under the pool's lock.
+    pool_waiter* take() {
+        auto* w = free_.load(std::memory_order_acquire);
+        while (w && !free_.compare_exchange_weak(w, w->next_spare, std::memory_order_acquire))
+            ;
+        if (!w) {
+            all_.push_back(std::make_unique<pool_waiter>());
+            return all_.back().get();
         }
-        return std::make_shared<pool_waiter>();
+        w->member.reset();
+        w->failure = nullptr;
+        w->finished = w->cancelled = false;
+        w->wants_share = false;
+        w->shared = nullptr;
+        return w;
     }
-    void give_back(std::shared_ptr<pool_waiter> w) {
-        if (spares_.size() < limit) spares_.push_back(std::move(w));
+    // With or without the lock, once nothing else refers to w: out of the
+    // queue, its wake-up run.
+    void give_back(pool_waiter* w) noexcept {
+        w->next_spare = free_.load(std::memory_order_relaxed);
+        while (!free_.compare_exchange_weak(w->next_spare, w, std::memory_order_release, std::memory_order_relaxed))
+            ;
     }
 
 private:
-    static constexpr std::size_t limit = 256;
-    std::vector<std::shared_ptr<pool_waiter>> spares_;
+    std::vector<std::unique_ptr<pool_waiter>> all_;
+    std::atomic<pool_waiter*> free_{nullptr};
 };
 
 // What the pool needs of a connection beyond its public interface.

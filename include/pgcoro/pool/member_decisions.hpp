@@ -127,15 +127,23 @@ constexpr return_verdict after_return(const member_state& m, const S& s, const p
     return {return_action::keep};
 }
 
+// Whether a member may go between a user and a parking slot, or to an
+// acquire a return served, without the lock: of the generation the slots
+// take (0 once the pool is closed) and of this process (`process_epoch`,
+// the process's own fork count). Otherwise the lock decides, and notices
+// the bump, the close or the fork.
+constexpr bool current_for_lockless_use(const member_state& m, std::uint64_t parking_generation,
+                                        std::uint64_t process_epoch) noexcept {
+    return m.generation == parking_generation && m.fork_epoch == process_epoch;
+}
+
 // Whether a member its user handed back may wait in the returning
 // thread's slot (parking.hpp) instead of going back under the lock: what
-// after_return would keep, in the generation the slots take. `process_epoch`:
-// the process's own fork count; a member of another goes through the lock,
-// which notices the fork.
+// after_return would keep, while current_for_lockless_use.
 template <session_answers S>
 constexpr bool may_park(const member_state& m, const S& s, std::uint64_t parking_generation, std::uint64_t process_epoch,
                         pool_clock::time_point now, reset_policy policy) {
-    return m.generation == parking_generation && m.fork_epoch == process_epoch && now < m.expires &&
+    return current_for_lockless_use(m, parking_generation, process_epoch) && now < m.expires &&
            policy != reset_policy::discard_all && s.usable() && s.fits_target() && !s.left_unfinished();
 }
 
@@ -148,7 +156,7 @@ template <session_answers S>
 constexpr bool leaves_parking(const member_state& m, const S& s, std::uint64_t parking_generation,
                               std::uint64_t process_epoch, pool_clock::time_point now,
                               std::chrono::milliseconds health_check_after) {
-    return m.generation == parking_generation && m.fork_epoch == process_epoch && now < m.expires &&
+    return current_for_lockless_use(m, parking_generation, process_epoch) && now < m.expires &&
            !worth_peeking(m, now) && !needs_check(m, now, health_check_after) && s.usable() && s.fits_target();
 }
 

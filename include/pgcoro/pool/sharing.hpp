@@ -88,6 +88,7 @@ inline void pool_core::serve_waiting_leases(pool_member& m) {
         w->finished = true;
         w->shared = &m;
         ++m.load;
+        count_served(*w);
         pool_waiter::wake(w);
     }
     // Served ones leave the front of the queue, so that an empty queue

@@ -158,6 +158,18 @@ private:
     }
 
     void post_or_dispatch(handler_type handler, resumption how) {
+        if (how != resumption::post) {
+            // On its io_context's thread the coroutine resumes through the
+            // concrete executor's execute(), which runs it here and keeps
+            // what it throws for run(), as dispatch() would, without the
+            // allocator and executor bound around it for a post (some 70
+            // instructions a wake-up).
+            const auto ex = handler.get_executor();
+            if (const auto* io = ex.target<asio::io_context::executor_type>(); io && io->running_in_this_thread()) {
+                asio::prefer(*io, asio::execution::blocking.possibly).execute(std::move(handler));
+                return;
+            }
+        }
         auto bound = asio::bind_allocator(handler_allocator<void, handler_memory<1, 192>>(memory_), std::move(handler));
         with_concrete_executor(asio::get_associated_executor(bound.get()), [&](const auto& ex) {
             constexpr bool on_io_context = std::is_same_v<std::decay_t<decltype(ex)>, asio::io_context::executor_type>;
