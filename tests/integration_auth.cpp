@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <unistd.h>
 
+namespace integration_auth {
+
 using test::config_of;
 using test::run;
 
@@ -186,3 +188,5 @@ TEST_CASE("a reconnect with the same SCRAM credentials reuses the salted passwor
     CHECK(cache.size() == 1);
     CHECK(cache.hits() >= 1);
 }
+
+}  // namespace integration_auth

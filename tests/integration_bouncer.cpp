@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+namespace integration_bouncer {
+
 using namespace std::chrono_literals;
 using test::run;
 using test::run_concurrently;
@@ -318,3 +320,5 @@ TEST_CASE("concurrent queries on a connection through transaction pooling: every
         }
     }
 }
+
+}  // namespace integration_bouncer

@@ -11,6 +11,8 @@
 #include <array>
 #include <ranges>
 
+namespace integration_bulk {
+
 using test::config_of;
 using test::run;
 using test::sleep_for;
@@ -678,3 +680,5 @@ TEST_CASE("stream cancelled while the server produces rows: the connection stays
         }());
     }
 }
+
+}  // namespace integration_bulk

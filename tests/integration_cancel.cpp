@@ -12,6 +12,8 @@
 
 #include <chrono>
 
+namespace integration_cancel {
+
 using test::config_of;
 using test::run;
 using test::sleep_for;
@@ -146,3 +148,5 @@ TEST_CASE("query_timeout cancels a slow query on the server and reports its 5701
         co_await conn.close();
     }());
 }
+
+}  // namespace integration_cancel

@@ -15,6 +15,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+namespace integration_connect {
+
 using test::config_of;
 using test::run;
 namespace asio = boost::asio;
@@ -518,3 +520,5 @@ TEST_CASE("NegotiateProtocolVersion from a server with fewer features is accepte
         co_await conn.close();
     }());
 }
+
+}  // namespace integration_connect

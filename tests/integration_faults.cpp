@@ -21,6 +21,8 @@
 #include <sstream>
 #include <time.h>
 
+namespace integration_faults {
+
 using test::flow;
 using test::run;
 using test::eventually;
@@ -703,3 +705,5 @@ TEST_CASE("faults: replies later than query_timeout are drained, never taken for
         co_await pool.close();
     }());
 }
+
+}  // namespace integration_faults

@@ -7,6 +7,8 @@
 
 #include "support/catch.hpp"
 
+namespace integration_notify {
+
 using test::config_of;
 using test::run;
 using test::sleep_for;
@@ -145,3 +147,5 @@ TEST_CASE("a listener whose session dropped notifications says so and keeps list
         co_await pool.close();
     }());
 }
+
+}  // namespace integration_notify

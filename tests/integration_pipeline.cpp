@@ -5,6 +5,8 @@
 
 #include "support/catch.hpp"
 
+namespace integration_pipeline {
+
 using test::config_of;
 using test::run;
 namespace asio = boost::asio;
@@ -183,3 +185,5 @@ TEST_CASE("a pipeline statement the server dropped fails once and is prepared ag
         co_await conn.close();
     }());
 }
+
+}  // namespace integration_pipeline

@@ -11,6 +11,8 @@
 
 #include <set>
 
+namespace integration_pool {
+
 using test::config_of;
 using test::run;
 using test::sleep_for;
@@ -564,3 +566,5 @@ TEST_CASE("pool: a returned connection parks for its thread's next acquire; a wa
         CHECK(pool.stats().closed(pgcoro::close_reason::pool_closed) == 1u);
     }());
 }
+
+}  // namespace integration_pool

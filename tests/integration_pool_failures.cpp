@@ -25,6 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
+namespace integration_pool_failures {
+
 using test::admin;
 using test::backend_pid;
 using test::config_of;
@@ -550,3 +552,5 @@ TEST_CASE("listener: notifications, a generation bump without a gap, a server re
         co_await pool.close();
     }());
 }
+
+}  // namespace integration_pool_failures

@@ -4,6 +4,8 @@
 
 #include "support/catch.hpp"
 
+namespace integration_query {
+
 using test::config_of;
 using test::run;
 namespace asio = boost::asio;
@@ -381,3 +383,5 @@ TEST_CASE("max_result_size bounds what a query keeps; the connection stays usabl
         co_await conn.close();
     }());
 }
+
+}  // namespace integration_query

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+namespace integration_replicas {
+
 using namespace std::chrono_literals;
 using test::run;
 using test::run_concurrently;
@@ -397,3 +399,5 @@ TEST_CASE("cluster: a standby that lags more than max_replay_lag is passed over"
         co_await db.close();
     }());
 }
+
+}  // namespace integration_replicas

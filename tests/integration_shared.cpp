@@ -16,6 +16,8 @@
 #include <random>
 #include <string>
 
+namespace integration_shared {
+
 using test::config_of;
 using test::run;
 using test::sleep_for;
@@ -312,3 +314,5 @@ TEST_CASE("pool.query: a generation bump under load fails no query and retires t
         co_await pool.close();
     }());
 }
+
+}  // namespace integration_shared

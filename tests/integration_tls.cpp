@@ -11,6 +11,8 @@
 #include <filesystem>
 #include <unistd.h>
 
+namespace integration_tls {
+
 using test::config_of;
 using test::mint_client_cert;
 using test::run;
@@ -439,3 +441,5 @@ TEST_CASE("a server capped at TLSv1.2 refuses a client that asks for TLSv1.3 at 
     CHECK(f->code == pgcoro::errc::tls_error);
     CHECK_THAT(f->what, Catch::Contains("does not support any SSL protocol version between TLSv1.3 and TLSv1.3"));
 }
+
+}  // namespace integration_tls

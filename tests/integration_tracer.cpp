@@ -8,6 +8,8 @@
 
 #include "support/catch.hpp"
 
+namespace integration_tracer {
+
 using test::config_of;
 using test::run;
 namespace asio = boost::asio;
@@ -399,3 +401,5 @@ TEST_CASE("tracer: an exception from a tracer never fails the operation", "[trac
     }());
     CHECK(tracer->ended == 1);
 }
+
+}  // namespace integration_tracer

@@ -7,6 +7,8 @@
 
 #include "support/catch.hpp"
 
+namespace integration_transaction {
+
 using test::config_of;
 using test::run;
 using test::sleep_for;
@@ -165,3 +167,5 @@ TEST_CASE("misuse and failed transactions are reported, never silent") {
         co_await conn.close();
     }());
 }
+
+}  // namespace integration_transaction

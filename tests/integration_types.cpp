@@ -24,6 +24,7 @@
 
 #include <bit>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <limits>
@@ -31,14 +32,6 @@
 #include <type_traits>
 
 extern char** environ;
-
-using test::config_of;
-namespace asio = boost::asio;
-namespace chr = std::chrono;
-using namespace std::literals;
-using pgcoro::errc;
-using local_us = chr::local_time<chr::microseconds>;
-using sys_us = chr::sys_time<chr::microseconds>;
 
 // --- a user type: an enum through pg_traits ------------------------------------------
 
@@ -66,6 +59,16 @@ struct pgcoro::pg_traits<itest::mood> {
         throw pgcoro::error(errc::invalid_value, "invalid itest::mood label \"" + std::string(bytes) + "\"");
     }
 };
+
+namespace integration_types {
+
+using test::config_of;
+namespace asio = boost::asio;
+namespace chr = std::chrono;
+using namespace std::literals;
+using pgcoro::errc;
+using local_us = chr::local_time<chr::microseconds>;
+using sys_us = chr::sys_time<chr::microseconds>;
 
 namespace {
 
@@ -1172,8 +1175,15 @@ process_output run_process(const std::vector<std::string>& args, const std::vect
     return result;
 }
 
-// The example program, built next to the tests: build/examples/pgcoro-query.
+// The example program, built next to the tests (build/examples/pgcoro-query)
+// or where PGCORO_QUERY_PROGRAM says: scripts/run-tests points the sanitizer
+// build's tests at the plain build's, which it has built anyway.
 std::string pgcoro_query_path() {
+    if (const char* given = std::getenv("PGCORO_QUERY_PROGRAM"); given && *given) {
+        INFO("PGCORO_QUERY_PROGRAM=" << given);
+        REQUIRE(std::filesystem::exists(given));
+        return given;
+    }
     const auto self = std::filesystem::read_symlink("/proc/self/exe");
     const auto path = self.parent_path().parent_path() / "examples" / "pgcoro-query";
     INFO("build it with: ninja -C " << self.parent_path().parent_path().string() << " examples/pgcoro-query");
@@ -1274,3 +1284,5 @@ TEST_CASE("types: pgcoro-query binds PARAMs as text, runs several statements wit
     CHECK(ours.status == 2);
     CHECK_THAT(ours.err, Catch::Contains("usage"));
 }
+
+}  // namespace integration_types
