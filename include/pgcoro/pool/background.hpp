@@ -1,5 +1,6 @@
-// The pool's background work, run on its strand: connects with back-off,
-// closes, resets of returned and idle connections, and maintenance.
+// The pool's background work: connects with back-off, closes and resets
+// of returned and idle connections, run on its strand; and the ticks of
+// maintenance and of acquire deadlines, timer callbacks under its lock.
 // Members of pool_core (core.hpp), defined here to keep each file to
 // one job.
 #pragma once
@@ -113,53 +114,29 @@ inline asio::awaitable<void> pool_core::reset(std::shared_ptr<pool_core> self, m
     });
 }
 
-inline asio::awaitable<void> pool_core::maintain(std::weak_ptr<pool_core> weak) {
-    for (;;) {
-        {
-            auto self = weak.lock();
-            if (!self) co_return;
-            bool stop = false;
-            self->with_lock([&](batch& b) {
-                if (self->maintenance_stopped_) {
-                    stop = true;
-                    return;
-                }
-                self->notice_fork(b);
-                self->expire_idle(b);
-                self->start_connects(b);
-            });
-            if (stop) co_return;
-            self->maintenance_timer_.expires_after(std::chrono::milliseconds(250));
-        }
-        // The timer belongs to the core; reach it without keeping the core alive.
-        boost::system::error_code ec;
-        auto self = weak.lock();
-        if (!self) co_return;
-        auto& timer = self->maintenance_timer_;
-        self.reset();
-        co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-        if (ec) co_return;
-    }
+inline void pool_core::maintain(std::weak_ptr<pool_core> weak) {
+    auto self = weak.lock();
+    if (!self) return;
+    self->with_lock([&](batch& b) {
+        if (self->maintenance_stopped_) return;
+        self->notice_fork(b);
+        self->expire_idle(b);
+        self->start_connects(b);
+        // The wait keeps only a weak_ptr: the core may go meanwhile (its
+        // timer's destruction cancels the wait).
+        self->maintenance_timer_.expires_after(std::chrono::milliseconds(250));
+        self->maintenance_timer_.async_wait([weak = std::move(weak)](boost::system::error_code ec) mutable {
+            if (!ec) maintain(std::move(weak));  // else stop_maintenance(), or the core went
+        });
+    });
 }
 
-// Runs while acquires wait (watch_deadlines), on the strand, which alone
-// touches deadline_timer_.
-inline asio::awaitable<void> pool_core::expire_waiters(std::weak_ptr<pool_core> weak) {
-    for (;;) {
-        asio::steady_timer* timer = nullptr;
-        {
-            auto self = weak.lock();
-            if (!self) co_return;
-            self->with_lock([&](batch&) {
-                if (self->maintenance_stopped_) self->watching_deadlines_ = false;
-                else if (self->time_out_waiters()) timer = &self->deadline_timer_;
-            });
-        }
-        if (!timer) co_return;
-        // The timer belongs to the core; wait on it without keeping the core alive.
-        boost::system::error_code ec;
-        co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
-        if (ec) co_return;  // stop_maintenance()
+inline void pool_core::expire_waiters(std::weak_ptr<pool_core> weak) {
+    if (auto self = weak.lock()) {
+        self->with_lock([&](batch&) {
+            if (self->maintenance_stopped_) self->watching_deadlines_ = false;
+            else if (self->time_out_waiters()) self->wait_for_next_deadline();
+        });
     }
 }
 

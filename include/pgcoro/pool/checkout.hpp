@@ -290,14 +290,14 @@ inline void pool_core::resume_served(pool_waiter::deferred_wake& wake) noexcept 
     --nested;
 }
 
-// Acquires that wait past acquire_timeout fail. One timer on the strand
+// Acquires that wait past acquire_timeout fail. One timer, under the lock,
 // serves all of them, set for the earliest deadline: waiters queue in
 // the order of their deadlines, except one queued again after a failed
 // health check, whose timeout may come as late as that check took.
 inline void pool_core::watch_deadlines() {
     if (watching_deadlines_) return;
     watching_deadlines_ = true;
-    spawn(expire_waiters(weak_from_this()));
+    if (time_out_waiters()) wait_for_next_deadline();
 }
 
 // Wakes the waiters whose deadline passed; sets the timer for the next

@@ -45,7 +45,8 @@ class pool_core : public std::enable_shared_from_this<pool_core> {
 public:
     pool_core(asio::any_io_executor ex, config cfg, pool_options options)
         : strand_(asio::make_strand(ex)), config_(std::move(cfg)), options_(std::move(options)),
-          state_{.generation = 1, .fork_epoch = fork_epoch(), .closed = false}, maintenance_timer_(strand_), deadline_timer_(strand_),
+          state_{.generation = 1, .fork_epoch = fork_epoch(), .closed = false},
+          maintenance_timer_(strand_.get_inner_executor()), deadline_timer_(strand_.get_inner_executor()),
           random_(std::random_device{}()) {
         if (options_.max_size == 0) throw error(errc::invalid_config, "pool_options::max_size must be at least 1");
         if (options_.min_idle > options_.max_size) options_.min_idle = options_.max_size;
@@ -53,10 +54,7 @@ public:
         parking_.set_generation(state_.generation);
     }
 
-    void start() {
-        spawn(maintain(weak_from_this()));
-        with_lock([&](batch& b) { start_connects(b); });
-    }
+    void start() { maintain(weak_from_this()); }  // its first tick starts the connects min_idle asks for
 
     // Checkouts (checkout.hpp): acquire() returns Handle(this, member);
     // release() takes a connection back from pooled_connection.
@@ -387,19 +385,28 @@ private:
     // back to the pool, or closed when that fails.
     static asio::awaitable<void> reset(std::shared_ptr<pool_core> self, member_ptr m, reset_kind kind);
 
-    // Lifetimes, idle timeouts and checks of idle connections, and min_idle.
-    static asio::awaitable<void> maintain(std::weak_ptr<pool_core> weak);
-    static asio::awaitable<void> expire_waiters(std::weak_ptr<pool_core> weak);
+    // Lifetimes, idle timeouts and checks of idle connections, and min_idle:
+    // a tick every 250 ms. expire_waiters runs while acquires wait. Both
+    // are callbacks of timers on the pool's executor, not of the strand,
+    // and only touch their timers under the lock. A tick so allocates
+    // nothing: through the strand, Asio would heap-allocate an executor to
+    // track the work of each wait, and the allocator it queries of the
+    // strand's type-erased inner executor, at every tick.
+    static void maintain(std::weak_ptr<pool_core> weak);
+    static void expire_waiters(std::weak_ptr<pool_core> weak);
+    void wait_for_next_deadline() {
+        deadline_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) mutable {
+            if (!ec) expire_waiters(std::move(weak));  // else stop_maintenance(), or the core went
+        });
+    }
 
     void expire_idle(batch& b);
 
     void stop_maintenance() {
         std::lock_guard lock(mutex_);
         maintenance_stopped_ = true;
-        asio::post(strand_, [self = shared_from_this()] {
-            self->maintenance_timer_.cancel();
-            self->deadline_timer_.cancel();
-        });
+        maintenance_timer_.cancel();
+        deadline_timer_.cancel();
     }
 
     std::string timeout_message() const {
@@ -433,7 +440,7 @@ private:
     failure_reports failure_reports_;
     std::string last_error_;
     pool_stats stats_;
-    asio::steady_timer maintenance_timer_;
+    asio::steady_timer maintenance_timer_;  // under the lock, as deadline_timer_
     asio::steady_timer deadline_timer_;  // of the earliest waiting acquire (time_out_waiters)
     bool watching_deadlines_ = false;
     std::mt19937_64 random_;
