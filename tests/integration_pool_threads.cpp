@@ -246,3 +246,89 @@ TEST_CASE("pool: returns parked per thread on 4 threads; bumps and close take th
     CHECK(s.acquires <= static_cast<std::uint64_t>(coroutines * 300) + s.closed(pgcoro::close_reason::generation));
     CHECK(s.closed(pgcoro::close_reason::generation) >= 1u);
 }
+
+namespace {
+
+// Makes the pool's one connection pipeline (two requests at once, their
+// statements prepared first), then gives up on a pg_sleep after it was
+// written: the connection's last request is over, its answer still to be
+// read and dropped by the connection's reader on this strand.
+asio::awaitable<void> leave_answer_unread(pgcoro::pool& pool) {
+    co_await pool.query("SELECT $1::int4", 1);
+    co_await pool.query("SELECT pg_sleep($1::float8)", 0.0);
+    co_await (pool.query("SELECT $1::int4", 2) && pool.query("SELECT $1::int4", 3));
+    asio::steady_timer limit(co_await asio::this_coro::executor, 50ms);
+    auto outcome = co_await (pool.query("SELECT pg_sleep($1::float8)", 0.6) || limit.async_wait(asio::use_awaitable));
+    if (outcome.index() != 1) throw std::logic_error("pg_sleep(0.6) answered within 50 ms");
+}
+
+// Polls until `done`, or fails after five seconds.
+template <class Condition>
+asio::awaitable<void> wait_until(Condition done, const char* what) {
+    for (int i = 0; !done(); ++i) {
+        if (i == 1000) throw std::runtime_error(std::string("still waiting for ") + what);
+        co_await sleep_for(5ms);
+    }
+}
+
+}  // namespace
+
+// Until the reader has read the abandoned answer, only the connection's
+// home strand may look at its session: the pool's ticks and the acquire,
+// bump and close below run on other threads, and under ThreadSanitizer a
+// look from there before the reader's end is a data race.
+TEST_CASE("pool.query: a shared connection whose last request was abandoned changes hands once the answer is read") {
+    asio::io_context io(4);
+    pgcoro::pool pool(io.get_executor(), test::pool_test_config("pgcoro_pool_threads"), {.max_size = 1});
+    tally t;
+    std::atomic<int> unread{0};  // how many times an answer was left unread
+    std::atomic<int> step{0};    // the other strand's steps done
+    pgcoro::pipelining_stats handed_over{};
+    std::uint64_t generation_closes = 0, pool_closes = 0;
+    std::size_t size_after_close = 1;
+
+    asio::co_spawn(asio::make_strand(io), [&]() -> asio::awaitable<void> {
+        co_await leave_answer_unread(pool);
+        ++unread;
+        co_await wait_until([&] { return step >= 1; }, "the acquire");
+        co_await leave_answer_unread(pool);
+        ++unread;
+        co_await wait_until([&] { return step >= 2; }, "the bump");
+        // A new connection, of the new generation.
+        auto r = co_await pool.query("SELECT $1::int4", 7);
+        if (r[0].get<int>(0) != 7) ++t.wrong;
+        co_await leave_answer_unread(pool);
+        ++unread;
+    }, t.keep_failure());
+
+    asio::co_spawn(asio::make_strand(io), [&]() -> asio::awaitable<void> {
+        co_await wait_until([&] { return unread >= 1; }, "the first abandoned answer");
+        {
+            // The only connection, still reading on the other strand: the
+            // acquire waits for it, and gets it with the answer read.
+            auto conn = co_await pool.acquire();
+            handed_over = conn->pipelining();
+            auto r = co_await conn->query("SELECT $1::int4", 42);
+            if (r[0].get<int>(0) != 42) ++t.wrong;
+        }
+        ++step;
+        co_await wait_until([&] { return unread >= 2; }, "the second abandoned answer");
+        pool.bump();  // the old connection retires once its answer is read
+        co_await wait_until([&] { return pool.stats().closed(pgcoro::close_reason::generation) >= 1; }, "the retirement");
+        generation_closes = pool.stats().closed(pgcoro::close_reason::generation);
+        ++step;
+        co_await wait_until([&] { return unread >= 3; }, "the third abandoned answer");
+        co_await pool.close();  // waits for the answer, then closes the connection
+        const auto s = pool.stats();
+        pool_closes = s.closed(pgcoro::close_reason::pool_closed);
+        size_after_close = s.size;
+    }, t.keep_failure());
+
+    run_on_four_threads(io);
+    check_clean(t);
+    CHECK(unread == 3);
+    CHECK(handed_over.dropped_answers == 1);  // read and dropped before the hand-over
+    CHECK(generation_closes == 1);
+    CHECK(pool_closes == 1);
+    CHECK(size_after_close == 0);
+}

@@ -41,7 +41,7 @@
 
 namespace pgcoro::detail {
 
-class pool_core : public std::enable_shared_from_this<pool_core> {
+class pool_core final : public std::enable_shared_from_this<pool_core>, public rest_listener {
 public:
     pool_core(asio::any_io_executor ex, config cfg, pool_options options)
         : strand_(asio::make_strand(ex)), config_(std::move(cfg)), options_(std::move(options)),
@@ -67,6 +67,8 @@ public:
     template <class Lease>
     asio::awaitable<Lease> lease();
     void end_lease(pool_member* m) noexcept;
+    // A shared member's session, its last request over, came to rest (on its home).
+    void came_to_rest(session& s) noexcept override;
 
     std::uint64_t bump() {
         std::uint64_t g = 0;
@@ -249,6 +251,7 @@ private:
     void retire_unfit_shared(batch& b);
     void drain_one_shared();
     void give_up_shared(pool_member& m, batch& b);
+    void settle_unleased(pool_member& m, batch& b, std::shared_ptr<pool_core>& last);
 
     // Acquires not yet served; a walk of the queue.
     std::size_t waiting() const noexcept {

@@ -43,8 +43,10 @@ asio::awaitable<Lease> pool_core::lease() {
     co_return Lease(this, chosen);
 }
 
-// A pool.query()/execute() is over: with no request left on it, a
-// shared connection that may no longer serve retires.
+// A pool.query()/execute() is over. With no request left on it, the
+// member is settled now if its session is at rest; otherwise (the answer
+// of an abandoned request still to be read) its home says when it is
+// (came_to_rest): until then only home may look at the session.
 inline void pool_core::end_lease(pool_member* m) noexcept {
     std::shared_ptr<pool_core> last;  // as in release()
     try {
@@ -53,29 +55,50 @@ inline void pool_core::end_lease(pool_member* m) noexcept {
                 if (!waiters_.empty() && !m->draining) serve_waiting_leases(*m);
                 return;
             }
-            notice_fork(b);
-            const auto reason = unfit_reason(*m, shared_connection_answers{{m->conn}}, state_, b.now);
-            if (!reason) {
-                if (waiters_.empty()) {
-                    m->draining = false;  // nobody waits any more
-                    return;
-                }
-                if (!m->draining) serve_waiting_leases(*m);
-                // Others wait for a connection (an acquire(), or queries from
-                // another executor): this one goes to them once it is quiet.
-                if (m->load == 0) give_up_shared(*m, b);
-                return;
-            }
-            auto it = std::find_if(shared_.begin(), shared_.end(), [&](const member_ptr& p) { return p.get() == m; });
-            if (it == shared_.end()) return;
-            auto member = std::move(*it);
-            shared_.erase(it);
-            if (--in_use_ == 0) last = std::move(lent_out_);
-            retire(std::move(member), *reason, b);
-            start_connects(b);
+            m->at_rest = pool_access::at_rest(m->conn);
+            if (m->at_rest) settle_unleased(*m, b, last);
+            else pool_access::tell_when_at_rest(m->conn, weak_from_this());
         });
     } catch (...) {
     }
+}
+
+inline void pool_core::came_to_rest(session& s) noexcept {
+    std::shared_ptr<pool_core> last;
+    try {
+        with_lock([&](batch& b) {
+            auto it = std::find_if(shared_.begin(), shared_.end(), [&](const member_ptr& p) { return pool_access::runs(p->conn, s); });
+            if (it == shared_.end() || (*it)->load > 0) return;  // end_lease settles it
+            (*it)->at_rest = true;
+            settle_unleased(**it, b, last);
+        });
+    } catch (...) {
+    }
+}
+
+// A shared member at rest with no request on it: one that may no longer
+// serve retires; one that may goes to those waiting for a connection.
+inline void pool_core::settle_unleased(pool_member& m, batch& b, std::shared_ptr<pool_core>& last) {
+    notice_fork(b);
+    const auto reason = unfit_reason(m, shared_connection_answers{{m.conn}}, state_, b.now);
+    if (!reason) {
+        if (waiters_.empty()) {
+            m.draining = false;  // nobody waits any more
+            return;
+        }
+        if (!m.draining) serve_waiting_leases(m);
+        // Others wait for a connection (an acquire(), or queries from
+        // another executor): this one goes to them once it is quiet.
+        if (m.load == 0) give_up_shared(m, b);
+        return;
+    }
+    auto it = std::find_if(shared_.begin(), shared_.end(), [&](const member_ptr& p) { return p.get() == &m; });
+    if (it == shared_.end()) return;
+    auto member = std::move(*it);
+    shared_.erase(it);
+    if (--in_use_ == 0) last = std::move(lent_out_);
+    retire(std::move(member), *reason, b);
+    start_connects(b);
 }
 
 // Leases waiting for a connection take turns on a shared one of their
@@ -102,13 +125,16 @@ inline pool_member* pool_core::least_loaded_shared(const asio::any_io_executor& 
                         [&](const pool_member& m) { return m.home == ex && m.conn.is_open(); });
 }
 
-// Shared members with no request under way that may no longer serve
-// (an old generation, the pool closed, a lifetime over) retire now;
-// those with requests retire when the last one ends (end_lease).
+// Shared members at rest with no request under way that may no longer
+// serve (an old generation, the pool closed, a lifetime over) retire now;
+// those with requests, or still reading an abandoned one's answer, when
+// they come to rest (end_lease, came_to_rest). From any thread: what
+// home did to an at-rest session came before, through the lock.
 inline void pool_core::retire_unfit_shared(batch& b) {
     for (std::size_t i = 0; i < shared_.size();) {
         auto& m = shared_[i];
-        const auto reason = m->load == 0 ? unfit_reason(*m, shared_connection_answers{{m->conn}}, state_, b.now) : std::nullopt;
+        const bool settled = m->load == 0 && m->at_rest;
+        const auto reason = settled ? unfit_reason(*m, shared_connection_answers{{m->conn}}, state_, b.now) : std::nullopt;
         if (!reason) {
             ++i;
             continue;
@@ -118,10 +144,10 @@ inline void pool_core::retire_unfit_shared(batch& b) {
         --in_use_;
         retire(std::move(member), *reason, b);
     }
-    // Quiet ones go to connections' waiters (their last request ended
-    // before the answers of abandoned ones were read).
+    // Quiet ones go to connections' waiters (a connection's waiter came
+    // after its last request ended).
     for (std::size_t i = shared_.size(); i-- > 0 && !waiters_.empty();)
-        if (shared_[i]->load == 0) give_up_shared(*shared_[i], b);
+        if (shared_[i]->load == 0 && shared_[i]->at_rest) give_up_shared(*shared_[i], b);
 }
 
 inline void pool_core::drain_one_shared() {
@@ -130,7 +156,7 @@ inline void pool_core::drain_one_shared() {
 
 // A quiet shared member leaves shared use, to the first waiter or idle.
 inline void pool_core::give_up_shared(pool_member& m, batch& b) {
-    if (!pool_access::shared_use_over(m.conn)) return;
+    if (m.load > 0 || !m.at_rest) return;
     auto it = std::find_if(shared_.begin(), shared_.end(), [&](const member_ptr& p) { return p.get() == &m; });
     if (it == shared_.end()) return;
     auto member = std::move(*it);

@@ -16,6 +16,10 @@ struct sharing_state {
     bool shared = false;    // lent to pool.query()/execute()
     bool draining = false;  // takes no new requests: others wait for a connection
     std::size_t load = 0;   // requests under way
+    // With no request under way (load 0): its session's handlers are all
+    // done (session::at_rest), so the pool may act on it from any thread.
+    // Until then its home executor has it, and tells the pool when it is.
+    bool at_rest = true;
 };
 
 // Whether a shared member takes one more request: of the current

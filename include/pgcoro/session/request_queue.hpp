@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -40,6 +41,19 @@ struct queued_request {
     next_step (*feed)(session&, queued_request&) = nullptr;
     std::exception_ptr failure;  // what its answer ended with, if not success
     request_wait wake;
+};
+
+// Told, on the session's home executor, that a shared session came to rest
+// (session::at_rest): the pool, for a connection whose last request ended
+// while an abandoned one's answer was still to be read. Until then only
+// home may look at the session; after it, nothing of the session's runs
+// until its next request, so the pool may hand it to another thread.
+class rest_listener {
+public:
+    virtual void came_to_rest(session& s) noexcept = 0;
+
+protected:
+    ~rest_listener() = default;
 };
 
 class request_queue {
@@ -156,6 +170,7 @@ public:
     bool writing = false;       // the writer has bytes in flight
     bool flush_posted = false;  // the writer runs soon
     asio::any_io_executor home;  // where they run: the first shared request's executor
+    std::weak_ptr<rest_listener> on_rest;  // told once, when the session next comes to rest
     handler_memory<1, 128> flush_memory;  // for posting the writer
 
 private:

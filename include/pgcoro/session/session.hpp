@@ -250,6 +250,11 @@ public:
     bool may_start_alone() const noexcept {
         return !busy() && requests.none_waiting() && requests.quiet();
     }
+    // Nothing under way, waiting, owed, in flight or posted: none of the
+    // session's handlers runs until it is used again.
+    bool at_rest() const noexcept {
+        return may_start_alone() && !requests.reading && !requests.writing && !requests.flush_posted;
+    }
     // Whether a request waiting for its turn may have it now.
     bool may_admit(const queued_request& r) const noexcept {
         if (busy()) return false;

@@ -111,6 +111,15 @@ inline void fail_shared_requests(session& s, const std::exception_ptr& failure) 
 inline void read_answers(const std::shared_ptr<session>& keep_alive);
 inline void send_soon(const std::shared_ptr<session>& keep_alive);
 
+// Whoever asked (request_queue::on_rest) hears that the session came to
+// rest. The last thing a reader's or writer's handler does: the listener
+// may hand the connection to another thread.
+inline void tell_if_at_rest(session& s) noexcept {
+    auto& q = s.requests;
+    if (q.on_rest.expired() || !s.at_rest()) return;
+    if (auto listener = std::exchange(q.on_rest, {}).lock()) listener->came_to_rest(s);
+}
+
 // Takes the buffered answers, in order, each to its request's algorithm,
 // waking each request's coroutine in place when its answer is complete;
 // reads on while any is owed. Runs on the session's home executor.
@@ -153,6 +162,7 @@ inline void take_answers(const std::shared_ptr<session>& keep_alive) noexcept {
         q.reading = false;
         fail_shared_requests(s, as_session_failure(s, std::current_exception()));
     }
+    tell_if_at_rest(s);
 }
 
 // One read towards the next answer; take_answers goes on when it completes.
@@ -161,6 +171,7 @@ inline void read_answers(const std::shared_ptr<session>& keep_alive) {
         if (ec) {
             keep_alive->requests.reading = false;
             fail_shared_requests(*keep_alive, as_session_failure(*keep_alive, std::make_exception_ptr(boost::system::system_error(ec))));
+            tell_if_at_rest(*keep_alive);
             return;
         }
         keep_alive->received(n);
@@ -188,6 +199,7 @@ inline void write_requests(const std::shared_ptr<session>& keep_alive) noexcept 
                         s.sent_taken({ec, n});
                     } catch (...) {
                         fail_shared_requests(s, as_session_failure(s, std::current_exception()));
+                        tell_if_at_rest(s);
                         return;
                     }
                     s.admit_waiting();  // room in the byte bound, or quiet for an exclusive operation
@@ -201,6 +213,7 @@ inline void write_requests(const std::shared_ptr<session>& keep_alive) noexcept 
     } catch (...) {
         fail_shared_requests(s, as_session_failure(s, std::current_exception()));
     }
+    tell_if_at_rest(s);
 }
 
 // The writer runs once the coroutines ready to run have had their turn (a
