@@ -195,18 +195,10 @@ struct pool_access {
         }
         return idle_input::closed;
     }
-    // Closes our file descriptor and nothing more: no Terminate, no TLS
-    // close_notify. For sockets inherited across fork(), which the parent
-    // still uses.
     // A shared connection (pool.query) with nothing under way, in flight
     // or posted: it may serve another executor, or an acquire(). Asked
     // only on its home executor, where its reader and writer run.
     static bool at_rest(const connection& c) noexcept { return c.session_ && c.session_->at_rest(); }
-    // Until it is: `listener` hears when it is, on home.
-    static void tell_when_at_rest(connection& c, std::weak_ptr<rest_listener> listener) noexcept {
-        c.session_->requests.on_rest = std::move(listener);
-    }
-    static bool runs(const connection& c, const session& s) noexcept { return c.session_.get() == &s; }
     // It does: its next requests run alone until it is shared again, from
     // whichever executor then uses it.
     static void end_shared_use(connection& c) noexcept {
@@ -215,6 +207,14 @@ struct pool_access {
         q.home = {};
         q.on_rest.reset();
     }
+    // It does not yet: `listener` hears when it does, on home.
+    static void tell_when_at_rest(connection& c, std::weak_ptr<rest_listener> listener) noexcept {
+        c.session_->requests.on_rest = std::move(listener);
+    }
+    static bool runs(const connection& c, const session& s) noexcept { return c.session_.get() == &s; }
+    // Closes our file descriptor and nothing more: no Terminate, no TLS
+    // close_notify. For sockets inherited across fork(), which the parent
+    // still uses.
     static void drop_silently(connection& c) noexcept {
         if (!c.session_) return;
         c.session_->mark_abandoned();

@@ -56,8 +56,13 @@ inline void pool_core::end_lease(pool_member* m) noexcept {
                 return;
             }
             m->at_rest = pool_access::at_rest(m->conn);
-            if (m->at_rest) settle_unleased(*m, b, last);
-            else pool_access::tell_when_at_rest(m->conn, weak_from_this());
+            if (m->at_rest) {
+                settle_unleased(*m, b, last);
+                return;
+            }
+            // Queries of its own executor may still take it meanwhile (here is home).
+            if (!waiters_.empty() && !m->draining) serve_waiting_leases(*m);
+            if (m->load == 0) pool_access::tell_when_at_rest(m->conn, weak_from_this());
         });
     } catch (...) {
     }
