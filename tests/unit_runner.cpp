@@ -767,3 +767,23 @@ TEST_CASE("session: whether the server still fits target_session_attrs, from Par
         CHECK(t.s.fits_target() == (target == session_target::any));
     }
 }
+
+// Asio resumes a coroutine straight from the reactor only when the socket's
+// executor equals the coroutine's; otherwise every read's completion goes
+// through the coroutine's executor, type-erased. The pool connects on its
+// strand with blocking.never, and its connections then serve coroutines on
+// the plain executor: the socket must get the plain one.
+TEST_CASE("session: a socket's executor is the plain one under a strand and blocking.never", "[runner]") {
+    namespace asio = boost::asio;
+    asio::io_context io;
+    const asio::any_io_executor plain = io.get_executor();
+    const auto strand = asio::make_strand(plain);
+    CHECK(detail::io_object_executor(plain) == plain);
+    CHECK(detail::io_object_executor(asio::any_io_executor(strand)) == plain);
+    CHECK(detail::io_object_executor(asio::any_io_executor(asio::require(strand, asio::execution::blocking.never))) == plain);
+    CHECK(detail::io_object_executor(asio::require(plain, asio::execution::blocking.never)) == plain);
+    CHECK(detail::io_object_executor(asio::make_strand(io)) == plain);
+    // Still the pool's own context, never another one.
+    asio::io_context other;
+    CHECK(detail::io_object_executor(other.get_executor()) != plain);
+}

@@ -64,13 +64,19 @@ inline constexpr std::size_t max_kept_read_buffer = 4 * 1024 * 1024;
 inline constexpr std::size_t max_reported_parameters = 1000;
 
 // The executor for a session's sockets: the one under a strand, if the
-// connecting coroutine runs on one. Completions still run on the awaiting
-// coroutine's own executor (its strand); only work tracking uses this one, and
-// on a strand that tracking allocates for every read and write.
+// connecting coroutine runs on one, without a blocking.never the pool's
+// background work asks for. Completions still run on the awaiting
+// coroutine's own executor (its strand); only work tracking uses this one,
+// and on a strand that tracking allocates for every read and write. When it
+// equals the awaiting coroutine's executor, Asio resumes the coroutine
+// directly; any difference (a strand, or only a property) makes every read's
+// completion go through the coroutine's executor, type-erased: about 220
+// instructions a query on connections a pool opened.
 inline asio::any_io_executor io_object_executor(const asio::any_io_executor& ex) {
-    if (auto* s = ex.target<asio::strand<asio::any_io_executor>>()) return s->get_inner_executor();
-    if (auto* s = ex.target<asio::strand<asio::io_context::executor_type>>()) return s->get_inner_executor();
-    return ex;
+    const auto plain = [](const asio::any_io_executor& e) { return asio::prefer(e, asio::execution::blocking.possibly); };
+    if (auto* s = ex.target<asio::strand<asio::any_io_executor>>()) return plain(s->get_inner_executor());
+    if (auto* s = ex.target<asio::strand<asio::io_context::executor_type>>()) return plain(s->get_inner_executor());
+    return plain(ex);
 }
 
 class session : public session_state {
