@@ -108,17 +108,18 @@ void encode_bind(buffer& out, std::string_view portal, std::string_view statemen
     put_be32(out.data() + start + 1, static_cast<std::uint32_t>(out.size() - then.size() - start - 1));
 }
 
-// Bind with parameters already in wire form: `param_section` holds, per
-// parameter, a 32-bit length (-1 for NULL) and the bytes (pipelines encode
-// their arguments when a statement is queued, and bind it later).
-inline void encode_bind_encoded(buffer& out, std::string_view portal, std::string_view statement,
-                                std::span<const std::int16_t> param_formats, std::size_t param_count,
-                                std::string_view param_section, std::span<const std::int16_t> result_formats) {
-    // Sized up front: one extend() per Bind, not one per field (pipelines
-    // encode a Bind per statement).
+// Bind whose parameter section (per parameter, a 32-bit length, -1 for
+// NULL, and the bytes) is `section_size` bytes that `write_section(p)`
+// writes in place; `then` follows the Bind. Sized up front: one extend()
+// per Bind, not one per field.
+template <class WriteSection>
+void encode_bind_sized(buffer& out, std::string_view portal, std::string_view statement,
+                       std::span<const std::int16_t> param_formats, std::size_t param_count, std::size_t section_size,
+                       WriteSection&& write_section, std::span<const std::int16_t> result_formats,
+                       std::string_view then = {}) {
     const std::size_t length = 4 + portal.size() + 1 + statement.size() + 1 + 2 + 2 * param_formats.size() + 2 +
-                               param_section.size() + 2 + 2 * result_formats.size();
-    char* p = extend(out, 1 + length);
+                               section_size + 2 + 2 * result_formats.size();
+    char* p = extend(out, 1 + length + then.size());
     *p = 'B';
     p = put_be32(p + 1, static_cast<std::uint32_t>(length));
     p = put_cstring(p, portal);
@@ -126,10 +127,23 @@ inline void encode_bind_encoded(buffer& out, std::string_view portal, std::strin
     p = put_be16(p, static_cast<std::uint16_t>(param_formats.size()));
     for (auto f : param_formats) p = put_be16(p, static_cast<std::uint16_t>(f));
     p = put_be16(p, static_cast<std::uint16_t>(param_count));
-    if (!param_section.empty()) std::memcpy(p, param_section.data(), param_section.size());
-    p += param_section.size();
+    write_section(p);
+    p += section_size;
     p = put_be16(p, static_cast<std::uint16_t>(result_formats.size()));
     for (auto f : result_formats) p = put_be16(p, static_cast<std::uint16_t>(f));
+    if (!then.empty()) std::memcpy(p, then.data(), then.size());
+}
+
+// Bind with parameters already in wire form (pipelines encode their
+// arguments when a statement is queued, and bind it later).
+inline void encode_bind_encoded(buffer& out, std::string_view portal, std::string_view statement,
+                                std::span<const std::int16_t> param_formats, std::size_t param_count,
+                                std::string_view param_section, std::span<const std::int16_t> result_formats) {
+    encode_bind_sized(out, portal, statement, param_formats, param_count, param_section.size(),
+                      [&](char* p) {
+                          if (!param_section.empty()) std::memcpy(p, param_section.data(), param_section.size());
+                      },
+                      result_formats);
 }
 
 // What Describe and Close name: a prepared statement or a portal.

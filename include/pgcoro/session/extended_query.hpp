@@ -279,9 +279,15 @@ inline void bind_statement(session& s, const statement_description& statement, s
     const bool parsed_here = parsed_with_each_execution(statement);
     try {
         if (parsed_here) protocol::encode_parse(s.out(), "", sql, statement.param_types);
-        protocol::encode_bind(s.out(), "", statement.name, params.formats, params.types.size(),
-                              [&](std::size_t i, std::string& out) { return params.write(params.context, i, out); },
-                              statement.result_formats, parsed_here ? std::string_view{} : then);
+        const auto after_bind = parsed_here ? std::string_view{} : then;
+        if (params.fixed_section > 0)
+            protocol::encode_bind_sized(s.out(), "", statement.name, params.formats, params.types.size(), params.fixed_section,
+                                        [&](char* p) { params.write_fixed(params.context, p); }, statement.result_formats,
+                                        after_bind);
+        else
+            protocol::encode_bind(s.out(), "", statement.name, params.formats, params.types.size(),
+                                  [&](std::size_t i, std::string& out) { return params.write(params.context, i, out); },
+                                  statement.result_formats, after_bind);
         if (parsed_here) {
             s.out().append(describe_portal);
             s.out().append(then);

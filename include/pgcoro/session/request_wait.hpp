@@ -159,14 +159,13 @@ private:
 
     void post_or_dispatch(handler_type handler, resumption how) {
         if (how != resumption::post) {
-            // On its io_context's thread the coroutine resumes through the
-            // concrete executor's execute(), which runs it here and keeps
-            // what it throws for run(), as dispatch() would, without the
+            // On its io_context's thread the coroutine resumes here, what it
+            // throws going to run(), as dispatch() would run it, without the
             // allocator and executor bound around it for a post (some 70
-            // instructions a wake-up).
+            // instructions a wake-up) or the handler moved once more.
             const auto ex = handler.get_executor();
             if (const auto* io = ex.target<asio::io_context::executor_type>(); io && io->running_in_this_thread()) {
-                asio::prefer(*io, asio::execution::blocking.possibly).execute(std::move(handler));
+                handler();
                 return;
             }
         }

@@ -48,6 +48,8 @@ struct pg_traits<float> {
     static constexpr format param_format = format::binary;
     static constexpr std::string_view name = "float";
 
+    static constexpr std::size_t binary_size = 4;
+    static void encode_to(float v, char* p) noexcept { detail::store_be(p, std::bit_cast<std::uint32_t>(v)); }
     static void encode(float v, std::string& out) { detail::append_u32(out, std::bit_cast<std::uint32_t>(v)); }
     static constexpr bool accepts(std::uint32_t type) noexcept { return type == oids::float4; }
     static float decode(std::string_view bytes, const field_type& t) { return detail::decode_float4(bytes, t.fmt); }
@@ -59,6 +61,8 @@ struct pg_traits<double> {
     static constexpr format param_format = format::binary;
     static constexpr std::string_view name = "double";
 
+    static constexpr std::size_t binary_size = 8;
+    static void encode_to(double v, char* p) noexcept { detail::store_be(p, std::bit_cast<std::uint64_t>(v)); }
     static void encode(double v, std::string& out) { detail::append_u64(out, std::bit_cast<std::uint64_t>(v)); }
     static constexpr bool accepts(std::uint32_t type) noexcept { return type == oids::float8 || type == oids::float4; }
     static double decode(std::string_view bytes, const field_type& t) {

@@ -23,6 +23,8 @@ struct pg_traits<bool> {
     static constexpr format param_format = format::binary;
     static constexpr std::string_view name = "bool";
 
+    static constexpr std::size_t binary_size = 1;
+    static void encode_to(bool v, char* p) noexcept { *p = v ? '\1' : '\0'; }
     static void encode(bool v, std::string& out) { out.push_back(v ? '\1' : '\0'); }
     static constexpr bool accepts(std::uint32_t type) noexcept { return type == oids::bool_; }
     static bool decode(std::string_view bytes, const field_type& t) {
@@ -58,6 +60,8 @@ struct integer_traits {
     static constexpr format param_format = format::binary;
     static constexpr std::string_view name = integer_oid<sizeof(Int)>::name;
 
+    static constexpr std::size_t binary_size = sizeof(Int);
+    static void encode_to(Int v, char* p) noexcept { store_be(p, static_cast<std::make_unsigned_t<Int>>(v)); }
     static void encode(Int v, std::string& out) { append_be(out, static_cast<std::make_unsigned_t<Int>>(v)); }
 
     static constexpr bool accepts(std::uint32_t type) noexcept { return integer_width(type) != 0; }

@@ -26,6 +26,11 @@ struct parameter_writer {
     std::span<const std::string_view> names;  // the C++ types, for messages
     const void* context = nullptr;
     bool (*write)(const void* context, std::size_t index, std::string& out) = nullptr;  // false: NULL
+    // When every parameter has a fixed size (fixed_size_parameter): the
+    // bytes of Bind's parameter section, each value with its length word,
+    // and what writes them at p. 0 otherwise: write() one value at a time.
+    std::size_t fixed_section = 0;
+    void (*write_fixed)(const void* context, char* p) noexcept = nullptr;
 };
 
 // A string literal binds as const char*, anything else as its decayed type.
@@ -45,9 +50,19 @@ public:
     template <class... Args>
     explicit parameter_list(const Args&... args) : values_(args...) {}
 
-    parameter_writer writer() const noexcept { return {types_, formats_, names_, this, &write}; }
+    parameter_writer writer() const noexcept {
+        if constexpr (fixed_section > 0) return {types_, formats_, names_, this, &write, fixed_section, &write_fixed};
+        else return {types_, formats_, names_, this, &write};
+    }
 
 private:
+    static constexpr std::size_t fixed_section = [] {
+        if constexpr (sizeof...(Ts) > 0 && (fixed_size_parameter<Ts> && ...))
+            return ((4 + std::size_t{pg_traits<Ts>::binary_size}) + ...);
+        else
+            return std::size_t{0};
+    }();
+
     template <class T>
     static constexpr std::uint32_t type_of() noexcept {
         static_assert(pg_encodable<T>, "pgcoro has no pg_traits specialization to send this type as a parameter");
@@ -65,6 +80,17 @@ private:
             ((I == index ? (not_null = !encode_param<Ts>(std::get<I>(values), out).is_null, 0) : 0), ...);
         }(std::index_sequence_for<Ts...>{});
         return not_null;
+    }
+
+    static void write_fixed(const void* self, char* p) noexcept {
+        if constexpr (fixed_section > 0) {
+            const auto& values = static_cast<const parameter_list*>(self)->values_;
+            [&]<std::size_t... I>(std::index_sequence<I...>) {
+                ((store_be(p, static_cast<std::uint32_t>(pg_traits<Ts>::binary_size)),
+                  pg_traits<Ts>::encode_to(std::get<I>(values), p + 4), p += 4 + pg_traits<Ts>::binary_size),
+                 ...);
+            }(std::index_sequence_for<Ts...>{});
+        }
     }
 
     static constexpr std::array<std::uint32_t, sizeof...(Ts)> types_{type_of<Ts>()...};

@@ -35,6 +35,9 @@ struct field_type {
 //   static T null_value();             // what SQL NULL reads as (without it, NULL is an error)
 //   static constexpr std::uint32_t array_oid;  // the array type of a user type, for std::vector<T>
 //   static constexpr bool views_field_bytes;   // decode() returns a view of its input (std::string_view)
+//   static constexpr std::size_t binary_size;  // encode() always writes this many bytes, and
+//   static void encode_to(const T& v, char* p) noexcept;  // writes them at p: a query whose
+//                                              // parameters all have both is encoded in one step
 //
 // An encode-only type (const char*) leaves out accepts/decode; a decode-only
 // type leaves out encode. Codecs throw pgcoro::error: errc::invalid_value for
@@ -68,6 +71,17 @@ concept has_null_value = requires { pg_traits<T>::null_value(); };
 
 template <class T>
 concept has_is_null = requires(const T& v) { { pg_traits<T>::is_null(v) } -> std::same_as<bool>; };
+
+// A parameter always sent as `binary_size` bytes, never NULL, that traits
+// write in place without failing (encode_to): a Bind whose parameters are
+// all such is sized and written at once (session/extended_query.hpp), where
+// appending each value to the buffer costs an out-of-line string call per
+// value. An encode_to that may throw leaves its type to encode().
+template <class T>
+concept fixed_size_parameter = !has_is_null<T> && requires(const T& v, char* p) {
+    { pg_traits<T>::binary_size } -> std::convertible_to<std::size_t>;
+    { pg_traits<T>::encode_to(v, p) } noexcept;
+};
 
 // The C++ type's name for messages; user traits may leave `name` out.
 template <class T>

@@ -11,11 +11,17 @@
 
 namespace pgcoro::detail {
 
+// Writes sizeof(Unsigned) bytes at p.
+template <class Unsigned>
+inline void store_be(char* p, Unsigned v) noexcept {
+    for (std::size_t i = 0; i < sizeof(Unsigned); ++i)
+        p[i] = static_cast<char>(v >> (8 * (sizeof(Unsigned) - 1 - i)));
+}
+
 template <class Unsigned>
 inline void append_be(std::string& out, Unsigned v) {
     char bytes[sizeof(Unsigned)];
-    for (std::size_t i = 0; i < sizeof(Unsigned); ++i)
-        bytes[i] = static_cast<char>(v >> (8 * (sizeof(Unsigned) - 1 - i)));
+    store_be(bytes, v);
     out.append(bytes, sizeof(Unsigned));
 }
 
