@@ -401,6 +401,65 @@ TEST_CASE("pool: destroyed while an acquire's check hangs, its insides are freed
     CHECK(token.use_count() == 1);
 }
 
+// Acquires still waiting when the pool is destroyed, with no connection
+// out, hold its insides: they fail, and the last of them lets the insides
+// go, whether it resumes or its io_context is destroyed with its wake-up
+// still queued.
+TEST_CASE("pool: destroyed while acquires wait, its insides go with the last of them, resumed or not") {
+    auto never_connects = test::pool_test_config();
+    never_connects.password = "not_the_password";
+    const auto token = std::make_shared<int>(0);  // held by the pool's options, so by its insides
+    auto options = [&token] {
+        return pgcoro::pool_options{.max_size = 1, .acquire_timeout = 30s, .backoff_initial = 10ms,
+                                    .backoff_max = 20ms, .on_event = [token](const pgcoro::pool_event&) {}};
+    };
+
+    SECTION("resumed: they fail with pool_closed") {
+        std::vector<std::error_code> failures;
+        run([&]() -> asio::awaitable<void> {
+            auto ex = co_await asio::this_coro::executor;
+            std::optional<pgcoro::pool> pool;
+            pool.emplace(ex, never_connects, options());
+            auto waiter = [&]() -> asio::awaitable<void> {
+                try {
+                    (void)co_await pool->acquire();
+                } catch (const pgcoro::error& e) {
+                    failures.push_back(e.code());
+                }
+            };
+            asio::co_spawn(ex, waiter(), asio::detached);
+            asio::co_spawn(ex, waiter(), asio::detached);
+            REQUIRE(co_await eventually([&] { return pool->stats().waiting == 2; }, 5s));
+            pool.reset();
+            CHECK(token.use_count() > 1);  // the waiters keep the insides
+            REQUIRE(co_await eventually([&] { return failures.size() == 2; }, 5s));
+        }());
+        CHECK(failures == std::vector<std::error_code>(2, pgcoro::errc::pool_closed));
+        CHECK(token.use_count() == 1);
+    }
+    SECTION("never resumed: their frames are destroyed with the io_context") {
+        bool failed = false;
+        {
+            asio::io_context ctx;
+            std::optional<pgcoro::pool> pool;
+            pool.emplace(ctx.get_executor(), never_connects, options());
+            asio::co_spawn(ctx, [&]() -> asio::awaitable<void> {
+                try {
+                    (void)co_await pool->acquire();
+                } catch (const pgcoro::error&) {
+                    failed = true;
+                }
+            }, asio::detached);
+            for (int i = 0; i < 500 && pool->stats().waiting != 1; ++i) ctx.run_for(10ms);
+            REQUIRE(pool->stats().waiting == 1);
+            pool.reset();  // the acquire's failure is posted to ctx, which never runs again
+            CHECK(token.use_count() > 1);
+        }
+        CHECK_FALSE(failed);
+        CHECK(token.use_count() == 1);
+    }
+}
+
 TEST_CASE("pool: idle connections are checked in the background; ones the server ended are replaced unseen") {
     run([]() -> asio::awaitable<void> {
         const std::string app = "pgcoro_pool_idle_check";

@@ -300,6 +300,24 @@ TEST_CASE("row description and data rows") {
     CHECK(rows_affected("SELECT 12") == 12u);
     CHECK_FALSE(rows_affected("CREATE TABLE"));
     CHECK_FALSE(rows_affected("BEGIN"));
+
+    // A SELECT's or FETCH's count against the rows received; other tags are not checked.
+    CHECK(tag_ends_in_count("SELECT 1", 1));
+    CHECK(tag_ends_in_count("SELECT 0", 0));
+    CHECK(tag_ends_in_count("FETCH 120", 120));
+    CHECK(tag_ends_in_count("SELECT 18446744073709551615", 18446744073709551615u));
+    CHECK_FALSE(tag_ends_in_count("SELECT 11", 1));
+    CHECK_FALSE(tag_ends_in_count("SELECT 1", 11));
+    CHECK_FALSE(tag_ends_in_count("SELECT 01", 1));
+    CHECK_FALSE(tag_ends_in_count("1", 1));
+    CHECK_FALSE(tag_ends_in_count("", 0));
+    CHECK_NOTHROW(check_rows_returned("SELECT 3", 3));
+    CHECK_NOTHROW(check_rows_returned("SELECT 01", 1));
+    CHECK_NOTHROW(check_rows_returned("INSERT 0 5", 1));  // RETURNING rewritten by a rule
+    CHECK_NOTHROW(check_rows_returned("SELECT", 2));
+    CHECK(error_of([] { check_rows_returned("SELECT 3", 2); }) == pgcoro::errc::protocol_violation);
+    CHECK(error_of([] { check_rows_returned("FETCH 1", 10); }) == pgcoro::errc::protocol_violation);
+    CHECK(error_of([] { check_rows_returned("SELECT 0", 1); }) == pgcoro::errc::protocol_violation);
 }
 
 TEST_CASE("a result keeps its rows across blocks, copies, moves, refills and malformed rows") {

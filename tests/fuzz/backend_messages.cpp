@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <pgcoro/protocol/backend.hpp>
@@ -23,6 +24,7 @@ struct decoding_state {
     std::vector<field_description> fields;
     bool have_fields = false;
     std::vector<std::uint32_t> parameter_types;
+    std::uint64_t rows = 0;  // DataRows since the last CommandComplete, checked against its tag
 };
 
 void decode_message(const backend_message& m, decoding_state& state) {
@@ -50,10 +52,17 @@ void decode_message(const backend_message& m, decoding_state& state) {
         decode_data_row(m.body, expected, [&](std::size_t, std::optional<std::string_view> v) {
             if (v) total += v->size();
         });
+        ++state.rows;
         break;
     }
     case parameter_description: decode_parameter_description(m.body, state.parameter_types); break;
-    case command_complete: (void)rows_affected(decode_command_complete(m.body)); break;
+    case command_complete: {
+        const auto tag = decode_command_complete(m.body);
+        (void)rows_affected(tag);
+        const auto rows = std::exchange(state.rows, 0);
+        check_rows_returned(tag, rows);
+        break;
+    }
     case copy_in_response: (void)decode_copy_response(m.body); break;
     case copy_out_response: (void)decode_copy_response(m.body, "CopyOutResponse"); break;
     case copy_both_response: (void)decode_copy_response(m.body, "CopyBothResponse"); break;

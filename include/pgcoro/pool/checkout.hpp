@@ -51,10 +51,14 @@ asio::awaitable<Handle> pool_core::acquire(bool for_sharing) {
     pool_waiter* w = nullptr;
     pool_clock::time_point started;
     try {
-        with_lock([&](batch& b) {
-            started = b.now;
-            if (!(m = take_ready(b))) w = enqueue(ex, started, b);
-        });
+        // Inlined: a call's entry and exit are a tenth of this step (GCC
+        // makes a lambda with many inlined steps a function of its own).
+        with_lock(
+            [&](batch& b) __attribute__((always_inline)) {
+                started = b.now;
+                if (!(m = take_ready(b))) w = enqueue(ex, started, b);
+            },
+            parking_.others_waiting() ? batch_clock::precise : batch_clock::coarse);
     } catch (...) {
         if (tracer_) [[unlikely]] trace.failed(*tracer_, std::current_exception());
         throw;
@@ -63,7 +67,11 @@ asio::awaitable<Handle> pool_core::acquire(bool for_sharing) {
         if (tracer_) [[unlikely]] trace.handed_out(*tracer_, m->conn, m->generation);
         co_return Handle(this, std::move(m));
     }
-    const auto self = shared_from_this();  // the pool may go while this waits
+    // The pool may go while this waits: shut_down() keeps the core while
+    // acquires still run, and this one holds it from the step after which
+    // it may be the last (hold_core) until it ends.
+    std::shared_ptr<pool_core> held;
+    const unresumed_wait leaves_if_destroyed{this, w, held};
     try {
         for (;;) {
             auto taken = started;
@@ -80,17 +88,16 @@ asio::awaitable<Handle> pool_core::acquire(bool for_sharing) {
                 } catch (...) {
                     // Cancelled before it could wait: it leaves, and
                     // gives back what it was handed meanwhile.
-                    give_up_waiting(w);
+                    give_up_waiting(w, held);
                     throw error(errc::cancelled, "acquire() cancelled while waiting for a connection");
                 }
                 if (collect_handed_over(w, m)) {
                     taken = coarse_now();
                 } else {
                     pool_member* shared = nullptr;
-                    std::shared_ptr<pool_core> last;
                     with_lock([&](batch& b) {
                         taken = b.now;
-                        collect(w, m, shared, last, b);
+                        collect(w, m, shared, held, b);
                     });
                     if constexpr (std::is_constructible_v<Handle, pool_core*, pool_member*>) {
                         if (shared) co_return Handle(this, shared);
@@ -106,7 +113,7 @@ asio::awaitable<Handle> pool_core::acquire(bool for_sharing) {
             // empty query proves it (and reads what came) before the caller sees it.
             const auto failure = co_await check_alive(*m, options_.health_check_timeout);
             if (!failure) {
-                if (still_fit_after_wait(m)) {
+                if (still_fit_after_wait(m, held)) {
                     if (tracer_) [[unlikely]] trace.handed_out(*tracer_, m->conn, m->generation);
                     co_return Handle(this, std::move(m));
                 }
@@ -116,9 +123,9 @@ asio::awaitable<Handle> pool_core::acquire(bool for_sharing) {
             std::exception_ptr cancelled;
             auto state = co_await asio::this_coro::cancellation_state;
             if (state.cancelled() != asio::cancellation_type::none) cancelled = failure;
-            std::shared_ptr<pool_core> last;  // as in release(): the pool may have gone during the check
             with_lock([&](batch& b) {
-                if (--in_use_ == 0) last = std::move(lent_out_);
+                --in_use_;
+                hold_core(held);
                 if (auto reason = after_failed_check(bool(cancelled), *m, connection_answers{m->conn}, state_, b.now))
                     retire(std::move(m), *reason, b);
                 else
@@ -128,7 +135,7 @@ asio::awaitable<Handle> pool_core::acquire(bool for_sharing) {
             if (cancelled) std::rethrow_exception(cancelled);
         }
     } catch (...) {
-        // Inside self's scope: the pool is still alive here.
+        // Inside held's scope: the pool is still alive here.
         if (tracer_) [[unlikely]] trace.failed(*tracer_, std::current_exception());
         throw;
     }
@@ -142,7 +149,7 @@ inline pool_waiter* pool_core::enqueue(const std::optional<asio::any_io_executor
     auto* w = spare_waiters_.take();
     w->wants_share = lease_executor.has_value();
     if (lease_executor) w->executor = *lease_executor;
-    w->queued = pool_clock::now();
+    w->queued = b.precise_now();
     w->arm(mutex_, started + options_.acquire_timeout);
     waiters_.push_back(w);
     // Counted before the slots are emptied: a return that parks meanwhile
@@ -169,10 +176,11 @@ inline bool pool_core::collect_handed_over(pool_waiter*& w, member_ptr& m) noexc
 // A waiter woke: it takes what it was handed (the member counted in use,
 // a shared one with its load raised), or throws why it has nothing. A
 // member unfit by now closes here (retire_if_late), and m stays empty. The
-// waiter goes back to the spares.
-inline void pool_core::collect(pool_waiter*& w, member_ptr& m, pool_member*& shared, std::shared_ptr<pool_core>& last,
+// waiter goes back to the spares. `held`: as in acquire().
+inline void pool_core::collect(pool_waiter*& w, member_ptr& m, pool_member*& shared, std::shared_ptr<pool_core>& held,
                                batch& b) {
     parking_.waiter_left();
+    hold_core(held);
     m = std::move(w->member);
     shared = std::exchange(w->shared, nullptr);
     const auto failure = w->failure;
@@ -185,33 +193,24 @@ inline void pool_core::collect(pool_waiter*& w, member_ptr& m, pool_member*& sha
         ++stats_.acquire_timeouts;
         throw error(errc::timeout, timeout_message());
     }
-    if (m) retire_if_late(m, last, b);
-}
-
-// Under the lock, as a waiter is served: an acquire, and its wait.
-inline void pool_core::count_served(const pool_waiter& w) noexcept {
-    const auto wait = pool_clock::now() - w.queued;
-    ++stats_.acquires;
-    stats_.acquire_wait_total += wait;
-    stats_.acquire_wait_max = std::max<std::chrono::nanoseconds>(stats_.acquire_wait_max, wait);
+    if (m) retire_if_late(m, held, b);
 }
 
 // Whether the member an acquire holds after its health check may still
-// go out; if not it is closed, and m left empty.
-inline bool pool_core::still_fit_after_wait(member_ptr& m) {
-    std::shared_ptr<pool_core> last;  // as in release(): the pool may have gone meanwhile
-    with_lock([&](batch& b) { retire_if_late(m, last, b); });
+// go out; if not it is closed, and m left empty. `held`: as in acquire().
+inline bool pool_core::still_fit_after_wait(member_ptr& m, std::shared_ptr<pool_core>& held) {
+    with_lock([&](batch& b) { retire_if_late(m, held, b); });
     return m != nullptr;
 }
 
 // A member that a bump or a fork made unfit since an acquire took it
-// (at_late_checkout) closes, and m is left empty. `last`: the core, when
-// the pool is gone and this was the last member out.
-inline void pool_core::retire_if_late(member_ptr& m, std::shared_ptr<pool_core>& last, batch& b) {
+// (at_late_checkout) closes, and m is left empty. `held`: as in acquire().
+inline void pool_core::retire_if_late(member_ptr& m, std::shared_ptr<pool_core>& held, batch& b) {
     notice_fork(b);
     const auto reason = at_late_checkout(*m, state_);
     if (!reason) return;
-    if (--in_use_ == 0) last = std::move(lent_out_);
+    --in_use_;
+    hold_core(held);
     retire(std::move(m), *reason, b);
     start_connects(b);
 }
@@ -221,48 +220,59 @@ inline void pool_core::retire_if_late(member_ptr& m, std::shared_ptr<pool_core>&
 // otherwise through the lock, to the first waiter or idle.
 inline void pool_core::release(member_ptr m) noexcept {
     std::shared_ptr<pool_core> last;  // set when the pool is gone and this was the last one out
-    const auto now = coarse_now();
-    const auto generation = parking_.generation();
-    if (!parking_.others_waiting() &&
-        may_park(*m, connection_answers{m->conn}, generation, fork_epoch(), now, options_.reset)) [[likely]] {
-        m->last_used = m->last_checked = now;  // as return_member stamps a returned one
-        const auto displaced = parking_.park(m.release(), generation);
-        if (!displaced.previous && !displaced.taken_back) [[likely]] return;
-        try {
-            with_lock([&](batch& b) {
-                notice_fork(b);
-                if (displaced.previous) unpark(member_ptr(displaced.previous), b, &last);
-                if (displaced.taken_back) unpark(member_ptr(displaced.taken_back), b, &last);
-                start_connects(b);  // for one that closed
-            });
-        } catch (...) {
+    const bool others_waiting = parking_.others_waiting();
+    if (!others_waiting) {
+        const auto now = coarse_now();
+        const auto generation = parking_.generation();
+        if (may_park(*m, connection_answers{m->conn}, generation, fork_epoch(), now, options_.reset)) [[likely]] {
+            m->last_used = m->last_checked = now;  // as return_member stamps a returned one
+            const auto displaced = parking_.park(m.release(), generation);
+            if (!displaced.previous && !displaced.taken_back) [[likely]] return;
+            try {
+                with_lock([&](batch& b) {
+                    notice_fork(b);
+                    if (displaced.previous) unpark(member_ptr(displaced.previous), b, &last);
+                    if (displaced.taken_back) unpark(member_ptr(displaced.taken_back), b, &last);
+                    start_connects(b);  // for one that closed
+                });
+            } catch (...) {
+            }
+            return;
         }
-        return;
     }
     pool_waiter::deferred_wake wake;  // the waiter this return serves
     try {
-        with_lock([&](batch& b) {
-            b.wake_later = &wake;
-            if (--in_use_ == 0) last = std::move(lent_out_);
-            notice_fork(b);
-            const auto verdict = after_return(*m, connection_answers{m->conn}, state_, b.now, options_.reset);
-            switch (verdict.action) {
-                case return_action::keep: return_member(std::move(m), b); break;
-                case return_action::reset:
-                    ++resetting_;
-                    spawn(reset(shared_from_this(), std::move(m), reset_kind::returned));
-                    break;
-                case return_action::retire:
-                    retire(std::move(m), verdict.reason, b);
-                    start_connects(b);  // the one branch that frees a slot
-                    break;
-            }
-        });
+        // Inlined, as the checkout's step is (GCC makes a lambda with many
+        // inlined steps a function of its own).
+        with_lock([&](batch& b) __attribute__((always_inline)) { take_back(std::move(m), b, wake, last); },
+                  others_waiting ? batch_clock::precise : batch_clock::coarse);
     } catch (...) {
         // Only allocation can fail here; the connection is dropped with its member.
     }
     // Last: the waiter may run here, to its next wait, and close the pool meanwhile.
     resume_served(wake);
+}
+
+// release()'s locked step: the member goes to the first waiter (resumed
+// by `wake` once the lock is let go), idle, to a reset, or closed.
+inline void pool_core::take_back(member_ptr m, batch& b, pool_waiter::deferred_wake& wake,
+                                 std::shared_ptr<pool_core>& last) {
+    b.wake_later = &wake;
+    --in_use_;
+    let_go_if_last(last);
+    notice_fork(b);
+    const auto verdict = after_return(*m, connection_answers{m->conn}, state_, b.now, options_.reset);
+    switch (verdict.action) {
+        case return_action::keep: return_member(std::move(m), b); break;
+        case return_action::reset:
+            ++resetting_;
+            spawn(reset(shared_from_this(), std::move(m), reset_kind::returned));
+            break;
+        case return_action::retire:
+            retire(std::move(m), verdict.reason, b);
+            start_connects(b);  // the one branch that frees a slot
+            break;
+    }
 }
 
 // A waiter served by a user's return resumes at once on the returning
@@ -322,16 +332,23 @@ inline bool pool_core::time_out_waiters() {
     return true;
 }
 
+// Under the lock: a waiter that leaves before it is collected is done
+// with, off the queue and no longer counted. `held`: as in acquire().
+inline void pool_core::stop_waiting(pool_waiter& w, std::shared_ptr<pool_core>& held) noexcept {
+    parking_.waiter_left();
+    hold_core(held);
+    w.finished = true;
+    if (w.in_queue) waiters_.erase(&w);
+}
+
 // An acquire cancelled before its wait began leaves the queue, and what
-// the pool handed it meanwhile goes back.
-inline void pool_core::give_up_waiting(pool_waiter*& w) noexcept {
+// the pool handed it meanwhile goes back. `held`: as in acquire().
+inline void pool_core::give_up_waiting(pool_waiter*& w, std::shared_ptr<pool_core>& held) noexcept {
     member_ptr handed;
     pool_member* lent = nullptr;
     try {
         with_lock([&](batch&) {
-            parking_.waiter_left();
-            w->finished = true;
-            if (w->in_queue) waiters_.erase(w);
+            stop_waiting(*w, held);
             handed = std::move(w->member);
             lent = std::exchange(w->shared, nullptr);
             if (handed || lent) --stats_.acquires;  // counted when served (count_served)
@@ -341,6 +358,19 @@ inline void pool_core::give_up_waiting(pool_waiter*& w) noexcept {
     }
     if (handed) release(std::move(handed));
     if (lent) end_lease(lent);
+}
+
+// unresumed_wait: the waiter leaves the queue and the count. A connection
+// it was handed stays in it, counted in use: like a connection never
+// returned, it keeps a destroyed pool's core.
+inline void pool_core::leave_unresumed(pool_waiter*& w, std::shared_ptr<pool_core>& held) noexcept {
+    try {
+        with_lock([&](batch&) {
+            stop_waiting(*w, held);
+            spare_waiters_.give_back(std::exchange(w, nullptr));
+        });
+    } catch (...) {
+    }
 }
 
 // An idle connection, counted in use, unless acquires are already waiting (first come, first served).
@@ -375,32 +405,6 @@ inline member_ptr pool_core::take_idle(batch& b) {
     return nullptr;
 }
 
-// To the first waiter, else idle; known alive now (back from a user, a
-// connect or a check). `used`: from a user, so the idle timeout restarts.
-inline void pool_core::return_member(member_ptr m, batch& b, bool used) {
-    m->last_checked = b.now;
-    if (used) m->last_used = m->last_checked;
-    hand_over_or_keep_idle(std::move(m), b);
-}
-
-// To the first waiter, else idle, as it is.
-inline void pool_core::hand_over_or_keep_idle(member_ptr m, batch& b) {
-    while (!waiters_.empty()) {
-        auto* w = waiters_.pop_front();
-        if (w->finished) continue;
-        w->finished = true;
-        w->member = std::move(m);
-        ++in_use_;
-        count_served(*w);
-        if (b.wake_later && !b.wake_later->pending())
-            w->wake_up.wake_later(*b.wake_later);
-        else
-            pool_waiter::wake(w);
-        return;
-    }
-    idle_.push_back(std::move(m));
-}
-
 // A parked member back under the lock, no longer counted in use: to the
 // first waiter or idle with the times its return stamped, or closed when
 // it became unfit meanwhile (the caller starts the connects that may
@@ -409,7 +413,8 @@ inline void pool_core::hand_over_or_keep_idle(member_ptr m, batch& b) {
 // lends nothing out until close_locked has drained the slots, and nothing
 // parks after it).
 inline void pool_core::unpark(member_ptr m, batch& b, std::shared_ptr<pool_core>* last) {
-    if (--in_use_ == 0 && last) *last = std::move(lent_out_);
+    --in_use_;
+    if (last) let_go_if_last(*last);
     if (auto reason = unfit_reason(*m, connection_answers{m->conn}, state_, b.now)) {
         retire(std::move(m), *reason, b);
         return;

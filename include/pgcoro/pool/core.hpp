@@ -174,8 +174,9 @@ public:
         try {
             with_lock([&](batch& b) {
                 close_locked("the pool was destroyed while acquire() waited", b);
-                // Lent connections hold a plain pointer to the core: it stays until the last one is back.
-                if (in_use_ > 0) lent_out_ = shared_from_this();
+                // Lent connections and acquires still waiting hold a plain
+                // pointer to the core: it stays until the last is done (let_go_if_last).
+                if (in_use_ > 0 || parking_.others_waiting()) lent_out_ = shared_from_this();
             });
             stop_maintenance();
         } catch (...) {
@@ -190,12 +191,22 @@ private:
         // Set by a user's return (release()): the waiter it serves resumes
         // after the lock is let go, on this thread when it may.
         pool_waiter::deferred_wake* wake_later = nullptr;
+        bool precise = false;  // `now` read from steady_clock, not the coarse clock
+
+        // For the acquire wait statistics, which need more than the coarse clock's ticks.
+        pool_clock::time_point precise_now() const noexcept { return precise ? now : pool_clock::now(); }
     };
 
+    // A step that will likely queue or serve a waiter reads the precise
+    // clock at once, which the wait statistics need anyway.
+    enum class batch_clock : bool { coarse, precise };
+
     template <class F>
-    void with_lock(F&& f) {
+    [[gnu::always_inline]] void with_lock(F&& f, batch_clock clock = batch_clock::coarse) {
         std::unique_lock lock(mutex_);
-        batch b{coarse_now(), events_};
+        const bool precise = clock == batch_clock::precise;
+        batch b{precise ? pool_clock::now() : coarse_now(), events_};
+        b.precise = precise;
         f(b);
         if (events_.empty()) [[likely]]
             return;
@@ -224,22 +235,84 @@ private:
         pool_member* shared = nullptr;
     };
 
-    // The steps of a checkout (checkout.hpp).
-    pool_waiter* enqueue(const std::optional<asio::any_io_executor>& lease_executor, pool_clock::time_point started,
-                         batch& b);
-    bool collect_handed_over(pool_waiter*& w, member_ptr& m) noexcept;
-    void collect(pool_waiter*& w, member_ptr& m, pool_member*& shared, std::shared_ptr<pool_core>& last, batch& b);
-    void count_served(const pool_waiter& w) noexcept;
-    bool still_fit_after_wait(member_ptr& m);
-    void retire_if_late(member_ptr& m, std::shared_ptr<pool_core>& last, batch& b);
+    // The steps of a checkout and of a return (checkout.hpp; the hand-over,
+    // which connects and leases use too, below). Those inlined are on every
+    // pooled query's path, once each, where a call's entry and exit cost a
+    // tenth of the step.
+    [[gnu::always_inline]] inline member_ptr take_ready(batch& b);
+    member_ptr take_idle(batch& b);
+    [[gnu::always_inline]] inline pool_waiter* enqueue(const std::optional<asio::any_io_executor>& lease_executor,
+                                                       pool_clock::time_point started, batch& b);
+    [[gnu::always_inline]] inline bool collect_handed_over(pool_waiter*& w, member_ptr& m) noexcept;
+    void collect(pool_waiter*& w, member_ptr& m, pool_member*& shared, std::shared_ptr<pool_core>& held, batch& b);
+    bool still_fit_after_wait(member_ptr& m, std::shared_ptr<pool_core>& held);
+    void retire_if_late(member_ptr& m, std::shared_ptr<pool_core>& held, batch& b);
     void watch_deadlines();
     bool time_out_waiters();
-    void give_up_waiting(pool_waiter*& w) noexcept;
-    member_ptr take_ready(batch& b);
-    member_ptr take_idle(batch& b);
-    void return_member(member_ptr m, batch& b, bool used = true);
-    void hand_over_or_keep_idle(member_ptr m, batch& b);
+    void give_up_waiting(pool_waiter*& w, std::shared_ptr<pool_core>& held) noexcept;
+    void leave_unresumed(pool_waiter*& w, std::shared_ptr<pool_core>& held) noexcept;
+    void stop_waiting(pool_waiter& w, std::shared_ptr<pool_core>& held) noexcept;
+    [[gnu::always_inline]] inline void take_back(member_ptr m, batch& b, pool_waiter::deferred_wake& wake,
+                                                 std::shared_ptr<pool_core>& last);
     static void resume_served(pool_waiter::deferred_wake& wake) noexcept;
+
+    // To the first waiter, else idle; known alive now (back from a user, a
+    // connect or a check). `used`: from a user, so the idle timeout restarts.
+    [[gnu::always_inline]] void return_member(member_ptr m, batch& b, bool used = true) {
+        m->last_checked = b.now;
+        if (used) m->last_used = m->last_checked;
+        hand_over_or_keep_idle(std::move(m), b);
+    }
+
+    // To the first waiter, else idle, as it is.
+    [[gnu::always_inline]] void hand_over_or_keep_idle(member_ptr m, batch& b) {
+        while (!waiters_.empty()) {
+            auto* w = waiters_.pop_front();
+            if (w->finished) continue;
+            w->finished = true;
+            w->member = std::move(m);
+            ++in_use_;
+            count_served(*w, b.precise_now());
+            if (b.wake_later && !b.wake_later->pending())
+                w->wake_up.wake_later(*b.wake_later);
+            else
+                pool_waiter::wake(w);
+            return;
+        }
+        idle_.push_back(std::move(m));
+    }
+
+    // Under the lock, as a waiter is served: an acquire, and its wait.
+    void count_served(const pool_waiter& w, pool_clock::time_point now) noexcept {
+        const auto wait = now - w.queued;
+        ++stats_.acquires;
+        stats_.acquire_wait_total += wait;
+        stats_.acquire_wait_max = std::max<std::chrono::nanoseconds>(stats_.acquire_wait_max, wait);
+    }
+
+    // An acquire's frame destroyed while it waits, never resumed (its
+    // io_context was destroyed with the wake-up queued), leaves the waiters
+    // all the same, so that a destroyed pool's core is let go.
+    struct unresumed_wait {
+        pool_core* core;
+        pool_waiter*& w;
+        std::shared_ptr<pool_core>& held;
+        ~unresumed_wait() {
+            if (w) [[unlikely]] core->leave_unresumed(w, held);
+        }
+    };
+
+    // After shut_down() the core stays (lent_out_) while connections are out
+    // or acquires wait; the last of them takes it into `last`, to let go once
+    // it no longer touches the core. Under the lock.
+    void let_go_if_last(std::shared_ptr<pool_core>& last) noexcept {
+        if (in_use_ == 0 && !parking_.others_waiting()) last = std::move(lent_out_);
+    }
+    // An acquire that goes on after this step: it holds the core until it ends.
+    void hold_core(std::shared_ptr<pool_core>& held) noexcept {
+        let_go_if_last(held);
+        if (!held && lent_out_) [[unlikely]] held = lent_out_;
+    }
 
     // Parked members (parking.hpp) back under the lock.
     bool drain_parked(batch& b, std::shared_ptr<pool_core>* last = nullptr);
@@ -279,7 +352,9 @@ private:
         spawn(close_member(shared_from_this(), std::move(m)));
     }
 
-    void notice_fork(batch& b) {
+    // In every locked step of a checkout or a return: inlined, the rare
+    // part out of line.
+    [[gnu::always_inline]] void notice_fork(batch& b) {
         if (fork_noticed(fork_epoch(), state_)) [[unlikely]]
             forked(b);
     }
@@ -289,7 +364,7 @@ private:
     // return, maintenance, and by the steps that retire every idle
     // connection (close, bump), which would otherwise count the parent's as
     // theirs.
-    void forked(batch& b) {
+    [[gnu::noinline]] void forked(batch& b) {
         state_.fork_epoch = fork_epoch();
         backoff_ = fresh_backoff();
         auto foreign = std::move(idle_);
@@ -361,8 +436,12 @@ private:
 
     void start_connects(batch& b) {
         // Most calls find no room (a busy pool at max_size): they end here,
-        // before counting the waiters.
-        if (state_.closed || connect_room(counts(), options_) == 0) return;
+        // inline, before counting the waiters.
+        if (state_.closed || connect_room(counts(), options_) == 0) [[likely]]
+            return;
+        plan_and_start_connects(b);
+    }
+    [[gnu::noinline]] void plan_and_start_connects(batch& b) {
         const auto plan = plan_connects(counts(waiting()), state_, options_, backoff_, b.now);
         if (plan.retry_later) schedule_retry();
         for (std::size_t i = 0; i < plan.start; ++i) {
@@ -447,7 +526,7 @@ private:
     asio::steady_timer deadline_timer_;  // of the earliest waiting acquire (time_out_waiters)
     bool watching_deadlines_ = false;
     std::mt19937_64 random_;
-    std::shared_ptr<pool_core> lent_out_;  // this core, after shut_down() while connections were out
+    std::shared_ptr<pool_core> lent_out_;  // this core, after shut_down() while connections were out or acquires waited
 };
 
 }  // namespace pgcoro::detail

@@ -97,7 +97,7 @@ public:
     auto begin() const noexcept { return items_.begin() + static_cast<std::ptrdiff_t>(head_); }
     auto end() const noexcept { return items_.end(); }
 
-    void push_back(pool_waiter* w) {
+    [[gnu::always_inline]] void push_back(pool_waiter* w) {
         if (head_ > 0 && head_ >= items_.size() / 2) {
             items_.erase(items_.begin(), begin());
             head_ = 0;
@@ -105,7 +105,7 @@ public:
         items_.push_back(w);
         w->in_queue = true;
     }
-    pool_waiter* pop_front() noexcept {
+    [[gnu::always_inline]] pool_waiter* pop_front() noexcept {
         auto* w = items_[head_++];
         w->in_queue = false;
         if (empty()) clear();
@@ -139,7 +139,7 @@ private:
 class spare_waiters {
 public:
     // Under the pool's lock.
-    pool_waiter* take() {
+    [[gnu::always_inline]] pool_waiter* take() {
         auto* w = free_.load(std::memory_order_acquire);
         while (w && !free_.compare_exchange_weak(w, w->next_spare, std::memory_order_acquire))
             ;
@@ -156,7 +156,7 @@ public:
     }
     // With or without the lock, once nothing else refers to w: out of the
     // queue, its wake-up run.
-    void give_back(pool_waiter* w) noexcept {
+    [[gnu::always_inline]] void give_back(pool_waiter* w) noexcept {
         w->next_spare = free_.load(std::memory_order_relaxed);
         while (!free_.compare_exchange_weak(w->next_spare, w, std::memory_order_release, std::memory_order_relaxed))
             ;

@@ -101,7 +101,8 @@ inline void pool_core::settle_unleased(pool_member& m, batch& b, std::shared_ptr
     if (it == shared_.end()) return;
     auto member = std::move(*it);
     shared_.erase(it);
-    if (--in_use_ == 0) last = std::move(lent_out_);
+    --in_use_;
+    let_go_if_last(last);
     retire(std::move(member), *reason, b);
     start_connects(b);
 }
@@ -116,7 +117,7 @@ inline void pool_core::serve_waiting_leases(pool_member& m) {
         w->finished = true;
         w->shared = &m;
         ++m.load;
-        count_served(*w);
+        count_served(*w, pool_clock::now());
         pool_waiter::wake(w);
     }
     // Served ones leave the front of the queue, so that an empty queue

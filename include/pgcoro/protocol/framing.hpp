@@ -64,7 +64,8 @@ constexpr std::size_t message_size_limit(message_type t, std::size_t long_limit,
     return may_be_long(t) && !starting ? long_limit : std::min(short_message_limit, long_limit);
 }
 
-[[noreturn]] inline void throw_message_too_large(message_type t, std::size_t length, std::size_t long_limit, bool starting) {
+[[noreturn, gnu::cold, gnu::noinline]] inline void throw_message_too_large(message_type t, std::size_t length,
+                                                                          std::size_t long_limit, bool starting) {
     const auto limit = message_size_limit(t, long_limit, starting);
     const char* which = limit == long_limit            ? " (config::max_message_size)"
                         : may_be_long(t) && starting ? " (no message before the session starts may be longer)"
@@ -73,19 +74,22 @@ constexpr std::size_t message_size_limit(message_type t, std::size_t long_limit,
                                              " bytes, more than the limit of " + std::to_string(limit) + which);
 }
 
+[[noreturn, gnu::cold, gnu::noinline]] inline void throw_invalid_length(message_type t, std::uint32_t length) {
+    throw_protocol_violation("invalid message length " + std::to_string(length) + " for " + describe_message_type(t));
+}
+
 // Looks at the front of `input`. Throws protocol_violation for a length below
-// 4 and message_too_large for one above message_size_limit().
-inline frame next_frame(std::string_view input, std::size_t long_limit, bool starting = false) {
+// 4 and message_too_large for one above message_size_limit(). Inlined: it
+// runs for every message a session reads, where the call cost a fifth of it.
+[[gnu::always_inline]] inline frame next_frame(std::string_view input, std::size_t long_limit, bool starting = false) {
     frame f;
     if (input.size() < header_size) return f;
     const auto* p = reinterpret_cast<const unsigned char*>(input.data());
     const std::uint32_t length = (std::uint32_t{p[1]} << 24) | (std::uint32_t{p[2]} << 16) |
                                  (std::uint32_t{p[3]} << 8) | std::uint32_t{p[4]};
     const auto type = static_cast<message_type>(input[0]);
-    if (length < 4) {
-        throw_protocol_violation("invalid message length " + std::to_string(length) + " for " +
-                                 describe_message_type(type));
-    }
+    if (length < 4) [[unlikely]]
+        throw_invalid_length(type, length);
     if (length > message_size_limit(type, long_limit, starting)) [[unlikely]]
         throw_message_too_large(type, length, long_limit, starting);
     f.needed = std::size_t{length} + 1;

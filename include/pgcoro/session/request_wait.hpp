@@ -118,9 +118,10 @@ public:
         // to rethrow), else posted. The wait is not touched afterwards.
         void run(bool here) {
             if (!wait_) return;
-            auto handler = std::move(*handler_);
+            // Run where it is kept, not moved out: this object outlives
+            // the run, where the wait may serve another coroutine by then.
+            std::exchange(wait_, nullptr)->post_or_dispatch(std::move(*handler_), here ? resumption::here_on_io_context : resumption::post);
             handler_.reset();
-            std::exchange(wait_, nullptr)->post_or_dispatch(std::move(handler), here ? resumption::here_on_io_context : resumption::post);
         }
 
     private:
@@ -157,7 +158,8 @@ private:
         post_or_dispatch(std::move(handler), how);
     }
 
-    void post_or_dispatch(handler_type handler, resumption how) {
+    // `handler` is used up, not moved from, when it runs here.
+    void post_or_dispatch(handler_type&& handler, resumption how) {
         if (how != resumption::post) {
             // On its io_context's thread the coroutine resumes here, what it
             // throws going to run(), as dispatch() would run it, without the

@@ -160,8 +160,10 @@ public:
     std::size_t unsent_bytes() const noexcept { return write_buffer_.size() + sending_.size(); }
 
     // --- reading -------------------------------------------------------------
-    // The next message if it is already buffered; reads nothing.
-    std::optional<protocol::backend_message> read_buffered_message() {
+    // The next message if it is already buffered; reads nothing. Inlined
+    // into the one loop that calls it (consume), which calls it for every
+    // message and once more.
+    [[gnu::always_inline]] std::optional<protocol::backend_message> read_buffered_message() {
         auto f = protocol::next_frame(buffered(), config_.max_message_size, starting_);
         if (!f.complete) {
             wanted_ = f.needed;
@@ -189,7 +191,7 @@ public:
     // found incomplete; hand its result to received(). An operation
     // co_awaited with no frame (transport::read_some). The buffer must not
     // change until the read completes.
-    auto receive() {
+    [[gnu::always_inline]] auto receive() {
         make_room(room_for_next_read());
         return transport_.read_some(asio::buffer(read_buffer_.data() + read_end_, read_buffer_.size() - read_end_));
     }
@@ -270,7 +272,13 @@ public:
     // go: shared ones while there is room, an exclusive one when all is
     // quiet (it then has the session). On a broken session, wakes them all
     // to fail.
+    // Inline, the loop out of line: every operation's end asks, and
+    // usually nobody waits.
     void admit_waiting() noexcept {
+        if (requests.first_waiting()) [[unlikely]]
+            admit_each_waiting();
+    }
+    [[gnu::noinline]] void admit_each_waiting() noexcept {
         while (auto* r = requests.first_waiting()) {
             const bool failing = broken();
             if (!failing && !may_admit(*r)) return;
